@@ -1,0 +1,20 @@
+"""symshape: symbolic shape propagation, lazy initialization without data, a numpy reference forward."""
+
+from .build import Input, Model, Sequential, SymbolicTensor
+from .dims import parse_dim, parse_shape, sym
+from .errors import ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeError
+from .graph import ShapeGraph
+from .init import INITIALIZERS
+from .layers import *  # noqa: F403
+from .layers import __all__ as _layer_names
+from .params import ParamSpec, UninitializedParameter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input", "Model", "Sequential", "SymbolicTensor", "ShapeGraph",
+    "ShapeError", "ShapeMismatchError", "SpecError", "UnresolvedShapeError",
+    "ParamSpec", "UninitializedParameter", "INITIALIZERS",
+    "parse_dim", "parse_shape", "sym",
+    *_layer_names,
+]

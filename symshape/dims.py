@@ -1,0 +1,366 @@
+"""Dimensions: the only module doing sympy arithmetic.
+
+A dimension (``Dim``) is a Python ``int`` or a sympy expression over positive-integer symbols.
+Every function here takes the int path first, so a fully concrete model never touches sympy.
+Floor and ceiling expressions are kept in one canonical form, ``floor(p/q) + c`` with ``p`` an
+integer polynomial, so that equal sizes reached along different paths compare equal.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from fractions import Fraction
+from functools import lru_cache
+from typing import Callable, Iterable, Mapping, Union
+
+import sympy
+
+Dim = Union[int, sympy.Expr]
+Shape = tuple  # tuple[Dim, ...]
+
+
+class DimSyntaxError(ValueError):
+    """A shape or dimension string that cannot be parsed."""
+
+
+@lru_cache(maxsize=None)
+def sym(name: str) -> sympy.Symbol:
+    """The symbol called ``name``: a positive integer."""
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+def is_concrete(d: object) -> bool:
+    return type(d) is int
+
+
+def shape_is_concrete(shape: Iterable[Dim]) -> bool:
+    return all(type(d) is int for d in shape)
+
+
+def normalize(d: object) -> Dim:
+    """An int for any integer value (sympy ``Integer`` included), else the sympy expression."""
+    if type(d) is int:
+        return d
+    if isinstance(d, bool):
+        raise DimSyntaxError(f"{d!r} is not a size")
+    if isinstance(d, sympy.Basic):
+        if d.is_Integer:
+            return int(d)
+        if d.is_number:
+            raise DimSyntaxError(f"{d} is not an integer size")
+        return d
+    if hasattr(d, "__index__"):
+        return int(d.__index__())  # numpy integers
+    raise DimSyntaxError(f"{d!r} is not a size (expected an int or a symbolic expression)")
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing
+
+_BINOPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: floordiv(a, b),
+    ast.Mod: lambda a, b: mod(a, b),
+    ast.Pow: lambda a, b: a**b,
+}
+_FUNCS = {
+    "floor": lambda x: x if type(x) is int else floordiv(*_as_fraction(x)),
+    "ceil": lambda x: x if type(x) is int else ceildiv(*_as_fraction(x)),
+}
+
+
+def _as_fraction(e: sympy.Expr) -> tuple[Dim, int]:
+    p, q = _integer_fraction(e)
+    if p is None:
+        raise DimSyntaxError(f"floor/ceil of {e} is not supported")
+    return normalize(p), q
+
+
+def _eval_node(node: ast.AST, text: str) -> object:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name):
+        return sym(node.id)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _eval_node(node.operand, text)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left, right = _eval_node(node.left, text), _eval_node(node.right, text)
+        return _BINOPS[type(node.op)](left, right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        left, right = _eval_node(node.left, text), _eval_node(node.right, text)
+        if type(left) is int and type(right) is int:
+            if right == 0 or left % right:
+                raise DimSyntaxError(f"{text!r}: {left}/{right} is not a whole number (use //)")
+            return left // right
+        return sympy.Integer(left) / right if type(left) is int else left / right
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
+        return _FUNCS[node.func.id](*(_eval_node(a, text) for a in node.args))
+    raise DimSyntaxError(f"{text!r} is not a size expression (use integers, names, + - * // % **)")
+
+
+def parse_dim(value: object) -> Dim:
+    """An int, a symbol name (``"D"``) or an expression (``"2*T"``, ``"H//2 - 1"``) as a Dim."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise DimSyntaxError("an empty string is not a size")
+        try:
+            tree = ast.parse(text, mode="eval")
+        except SyntaxError:
+            raise DimSyntaxError(f"{value!r} is not a size expression") from None
+        d = normalize(_eval_node(tree.body, text))
+        if type(d) is not int and d.is_integer is not True:
+            raise DimSyntaxError(f"{value!r} is not a whole number for every size (use // or floor())")
+        return d
+    return normalize(value)
+
+
+def parse_shape(value: object) -> Shape:
+    """``"B, 3, H, W"``, ``[B, 3, "2*T"]`` or a tuple of Dims -> a tuple of Dims."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace("(", " ").replace(")", " ").split(",")]
+        if parts and not parts[-1].strip():
+            parts = parts[:-1]
+        if not parts or (len(parts) == 1 and not parts[0].strip()):
+            return ()
+        return tuple(parse_dim(p) for p in parts)
+    if isinstance(value, Iterable):
+        return tuple(parse_dim(p) for p in value)
+    raise DimSyntaxError(f"{value!r} is not a shape (expected a string such as 'B, 3, H, W' or a list)")
+
+
+def format_dim(d: Dim) -> str:
+    return str(d)
+
+
+def format_shape(shape: Iterable[Dim]) -> str:
+    items = [str(d) for d in shape]
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def to_json(d: Dim) -> int | str:
+    """Concrete dims as JSON integers, symbolic ones as sympy's ``str()``."""
+    return d if type(d) is int else str(d)
+
+
+# ---------------------------------------------------------------------------------------------
+# arithmetic with one canonical form for floor / ceil
+
+
+def _split_floor(e: sympy.Expr) -> tuple[sympy.Expr, int, int] | None:
+    """Write ``e`` as ``floor(p/q) + c`` (``p`` an integer polynomial); None if not of that form."""
+    c = 0
+    floor_term = None
+    for term in sympy.Add.make_args(e):
+        if term.is_Integer:
+            c += int(term)
+        elif isinstance(term, sympy.floor) and floor_term is None:
+            floor_term = term
+        else:
+            return None
+    if floor_term is None:
+        return None
+    p, q = _integer_fraction(floor_term.args[0])
+    if p is None:
+        return None
+    return p, q, c
+
+
+def _integer_fraction(e: sympy.Expr) -> tuple[sympy.Expr | None, int]:
+    """``e == p/q`` with ``p`` a polynomial with integer coefficients and ``q`` a positive int."""
+    e = sympy.expand(e)
+    q = 1
+    for term in sympy.Add.make_args(e):
+        coeff, rest = term.as_coeff_Mul()
+        if not coeff.is_Rational or not _is_integer_monomial(rest):
+            return None, 1
+        q = math.lcm(q, int(coeff.q))
+    return sympy.expand(e * q), q
+
+
+def _is_integer_monomial(e: sympy.Expr) -> bool:
+    if e == 1:
+        return True
+    return all(f.is_integer for f in sympy.Mul.make_args(e))
+
+
+def floordiv(a: Dim, b: Dim) -> Dim:
+    """``a // b`` for a non-negative ``a`` and positive ``b``, in canonical form."""
+    if type(a) is int and type(b) is int:
+        return a // b
+    if type(b) is not int:
+        return normalize(sympy.floor(sympy.Rational(1) * a / b))
+    if b == 1:
+        return a
+    split = _split_floor(a)
+    if split is not None:  # floor(floor(p/q) + c, b) == floor((p + c*q) / (q*b))
+        p, q, c = split
+        return normalize(sympy.floor((p + c * q) / sympy.Integer(q * b)))
+    p, q = _integer_fraction(a)
+    if p is not None and q == 1:
+        return normalize(sympy.floor(p / sympy.Integer(b)))
+    return normalize(sympy.floor(a / sympy.Integer(b)))
+
+
+def ceildiv(a: Dim, b: Dim) -> Dim:
+    """``ceil(a / b)``, written as ``(a + b - 1) // b`` so it shares the floor form."""
+    if type(a) is int and type(b) is int:
+        return -(-a // b)
+    return floordiv(a + b - 1, b)
+
+
+def mod(a: Dim, b: Dim) -> Dim:
+    if type(a) is int and type(b) is int:
+        return a % b
+    return normalize(sympy.Mod(a, b))
+
+
+def prod(values: Iterable[Dim]) -> Dim:
+    result: Dim = 1
+    for v in values:
+        result = result * v
+    return normalize(result) if not type(result) is int else result
+
+
+def total(values: Iterable[Dim]) -> Dim:
+    result: Dim = 0
+    for v in values:
+        result = result + v
+    return result if type(result) is int else normalize(sympy.expand(result))
+
+
+def conv_out(length: Dim, kernel: int, stride: int, padding_total: int, dilation: int) -> Dim:
+    """Output length of a convolution or pooling window sweep (floor mode)."""
+    return floordiv(length + padding_total - dilation * (kernel - 1) - 1, stride) + 1
+
+
+def difference(a: Dim, b: Dim) -> Dim:
+    if type(a) is int and type(b) is int:
+        return a - b
+    return normalize(sympy.expand(a - b))
+
+
+def definitely_equal(a: Dim, b: Dim) -> bool:
+    if type(a) is int and type(b) is int:
+        return a == b
+    return difference(a, b) == 0
+
+
+def free_symbols(d: Dim) -> set[sympy.Symbol]:
+    return set() if type(d) is int else set(d.free_symbols)
+
+
+def shape_symbols(shapes: Iterable[Iterable[Dim]]) -> set[sympy.Symbol]:
+    found: set[sympy.Symbol] = set()
+    for shape in shapes:
+        for d in shape:
+            if type(d) is not int:
+                found |= d.free_symbols
+    return found
+
+
+def substitute(d: Dim, values: Mapping[sympy.Symbol, Dim]) -> Dim:
+    """``d`` with symbols replaced; integers stay ints and floors keep their canonical form."""
+    if type(d) is int or not values:
+        return d
+    if not (d.free_symbols & values.keys()):
+        return d
+    if all(type(v) is int for v in values.values()) and d.free_symbols <= values.keys():
+        return evaluate(d, values)
+    return normalize(d.xreplace({k: sympy.Integer(v) if type(v) is int else v for k, v in values.items()}))
+
+
+def substitute_shape(shape: Iterable[Dim], values: Mapping[sympy.Symbol, Dim]) -> Shape:
+    return tuple(substitute(d, values) for d in shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# exact evaluation without sympy's slow substitution
+
+
+def evaluate(d: Dim, values: Mapping[sympy.Symbol, int]) -> int:
+    """The integer value of ``d`` at integer ``values`` of its symbols (exact, no floats)."""
+    if type(d) is int:
+        return d
+    result = _compiled(d)(values)
+    if result.denominator != 1:
+        raise ValueError(f"{d} is not an integer at {dict(values)}")
+    return int(result)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(e: sympy.Expr) -> Callable[[Mapping[sympy.Symbol, int]], Fraction]:
+    return _compile(e)
+
+
+def _compile(e: sympy.Expr) -> Callable[[Mapping[sympy.Symbol, int]], Fraction]:
+    if e.is_Integer:
+        value = Fraction(int(e))
+        return lambda env: value
+    if e.is_Rational:
+        value = Fraction(int(e.p), int(e.q))
+        return lambda env: value
+    if e.is_Symbol:
+        return lambda env: Fraction(env[e])
+    args = [_compile(a) for a in e.args]
+    if e.is_Add:
+        return lambda env: sum((f(env) for f in args), Fraction(0))
+    if e.is_Mul:
+        def mul(env: Mapping[sympy.Symbol, int]) -> Fraction:
+            r = Fraction(1)
+            for f in args:
+                r *= f(env)
+            return r
+        return mul
+    if e.is_Pow and e.exp.is_Integer:
+        base, exponent = args[0], int(e.exp)
+        return lambda env: base(env) ** exponent
+    if isinstance(e, sympy.floor):
+        return lambda env: Fraction(math.floor(args[0](env)))
+    if isinstance(e, sympy.ceiling):
+        return lambda env: Fraction(math.ceil(args[0](env)))
+    if isinstance(e, sympy.Mod):
+        return lambda env: args[0](env) % args[1](env)
+    if isinstance(e, sympy.Max):
+        return lambda env: max(f(env) for f in args)
+    if isinstance(e, sympy.Min):
+        return lambda env: min(f(env) for f in args)
+    raise ValueError(f"cannot evaluate {e} (unsupported operation {type(e).__name__})")
+
+
+# ---------------------------------------------------------------------------------------------
+# solving
+
+
+def solve_linear(lhs: Dim, rhs: Dim) -> tuple[sympy.Symbol, Dim] | None:
+    """A substitution ``symbol -> value`` making ``lhs == rhs``, when one follows directly.
+
+    Handles the cases that pin sizes: ``D == 20``, ``2*T == 64`` and ``E == D`` (a symbol equal
+    to an expression of other symbols). Returns None when no such substitution is obvious.
+    """
+    diff = difference(lhs, rhs)
+    if type(diff) is int:
+        return None
+    for s in sorted(diff.free_symbols, key=lambda s: s.name, reverse=True):
+        poly = diff.as_poly(s)
+        if poly is None or poly.degree() != 1:
+            continue
+        a, b = poly.all_coeffs()
+        if a.free_symbols or not a.is_Integer:
+            continue
+        value = -b / a
+        if value.free_symbols:
+            if a in (1, -1) and _is_integer_polynomial(value):
+                return s, normalize(sympy.expand(value))
+            continue
+        return s, int(value) if value.is_Integer else value  # a fraction: the caller reports it
+    return None
+
+
+def _is_integer_polynomial(e: sympy.Expr) -> bool:
+    p, q = _integer_fraction(e)
+    return p is not None and q == 1

@@ -1,0 +1,62 @@
+"""The ShapeError family, the Conflict record and the one formatter of error messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ShapeError(Exception):
+    """Base of every error symshape raises about a model, a spec or a size."""
+
+
+class ShapeMismatchError(ShapeError):
+    """Two sizes that must agree do not (or a size the model cannot accept). Lists every conflict."""
+
+    def __init__(self, conflicts: list[Conflict]):
+        self.conflicts = list(conflicts)
+        super().__init__(format_conflicts(self.conflicts))
+
+
+class UnresolvedShapeError(ShapeError):
+    """A size is still symbolic where a number is needed; ``symbols`` are the names to bind."""
+
+    def __init__(self, message: str, symbols: list[str]):
+        self.symbols = sorted(symbols)
+        super().__init__(message)
+
+
+class SpecError(ShapeError):
+    """A malformed model description: a bad argument, an unknown layer, a dangling name."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One static error, located at the node where the two sides meet.
+
+    ``what`` names the dimension or argument, ``expected`` / ``actual`` are the two sides already
+    rendered with their provenance, ``fix`` says what to do (may be empty).
+    """
+
+    node: str
+    op: str
+    what: str
+    expected: str
+    actual: str
+    fix: str = ""
+
+    @property
+    def message(self) -> str:
+        text = f"{self.node} ({self.op}): {self.what} is {self.expected} but {self.actual}."
+        return f"{text} {self.fix}" if self.fix else text
+
+    def to_json(self) -> dict[str, str]:
+        return {"node": self.node, "op": self.op, "what": self.what, "expected": self.expected,
+                "actual": self.actual, "fix": self.fix, "message": self.message}
+
+
+def format_conflicts(conflicts: list[Conflict]) -> str:
+    if len(conflicts) == 1:
+        return conflicts[0].message
+    lines = [f"{len(conflicts)} shape errors:"]
+    lines += [f"  {i}. {c.message}" for i, c in enumerate(conflicts, 1)]
+    return "\n".join(lines)

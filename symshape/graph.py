@@ -1,0 +1,269 @@
+"""ShapeGraph: a model analysed for given input shapes, over a plain ``networkx.DiGraph``.
+
+Node attributes (``g.graph.nodes[name]``):
+  ``kind``           ``"input"`` or ``"layer"``
+  ``shape``, ``dtype``   (inputs) the input's shape and dtype
+  ``op``, ``layer``  (layers) the class name and the Layer object
+  ``inputs``         the references the node reads (``"x"``, ``"conv1"``, ``"lstm:1"``)
+  ``input_shapes``, ``output_shapes``   lists of shapes (None where an earlier error left it unknown)
+  ``args``           the layer's size arguments as resolved here (``in_features`` of a lazy layer)
+  ``params``         ``{local name: ParamSpec}``, empty for a node sharing another's layer
+  ``owner``          for a sharing node, the name of the node owning the parameters
+Edge attributes (producer -> consumer): ``shapes``, the shapes of the tensors passed along it.
+
+Propagation visits the nodes in order; a rule that pins a symbol (``D = 20``) restarts the pass
+with that size substituted, so the completed pass has every size it can know.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import sympy
+
+from . import dims
+from .build import Model, ref_name
+from .constraints import Constraint, Solver, summarize
+from .dims import Dim, Shape
+from .errors import Conflict, ShapeMismatchError, SpecError, UnresolvedShapeError
+from .layers.base import RuleContext, Restart
+from .params import ParamSpec
+
+
+class ShapeGraph:
+    """The result of ``model.infer(...)``: every node and edge shaped, constraints, errors."""
+
+    def __init__(self, model: Model, declared: dict[str, Shape], *, values: dict | None = None,
+                 origins: dict | None = None, strict: bool = True):
+        self.model = model
+        self.declared = dict(declared)
+        self.solver = Solver(values or {}, origins or {})
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.graph = self._propagate()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        summary = summarize(self.solver.constraints)
+        self.constraints: list[Constraint] = summary.statements
+        self.errors: list[Conflict] = list(self.solver.conflicts) + [
+            Conflict(c.node, c.op, c.what, "a size that must satisfy " + str(c),
+                     "no size of the inputs satisfies it") for c in summary.impossible]
+        if strict and self.errors:
+            raise ShapeMismatchError(self.errors)
+
+    # --- propagation ----------------------------------------------------------------------------
+    def _propagate(self) -> nx.DiGraph:
+        while True:
+            try:
+                return self._one_pass()
+            except Restart:
+                self.solver.conflicts.clear()
+                self.solver.constraints.clear()
+
+    def _one_pass(self) -> nx.DiGraph:
+        solver = self.solver
+        g = nx.DiGraph()
+        shapes: dict[str, Shape | None] = {}
+        for spec in self.model.inputs:
+            shape = dims.substitute_shape(self.declared[spec.name], solver.values)
+            g.add_node(spec.name, kind="input", shape=shape, dtype=spec.dtype)
+            shapes[spec.name] = shape
+        resolved: dict[int, dict[str, Dim]] = {}
+        for node in self.model.nodes:
+            layer = node.layer
+            in_shapes = [shapes[r] for r in node.inputs]
+            out_shapes: list[Shape | None]
+            if any(s is None for s in in_shapes):
+                out_shapes, args, params = [None] * layer.n_outputs, {}, {}
+            else:
+                ctx = RuleContext(solver, node.name, layer, list(node.inputs), in_shapes,
+                                  resolved.get(id(layer)))
+                result = layer.infer(ctx, *in_shapes)
+                out_shapes = list(result) if layer.n_outputs > 1 else [result]
+                args = vars(ctx.args)
+                resolved.setdefault(id(layer), dict(args))
+                params = layer.params(ctx.args) if node.owner is None else {}
+            for i, s in enumerate(out_shapes):
+                shapes[ref_name(node.name, i)] = s
+            g.add_node(node.name, kind="layer", op=layer.op, layer=layer, inputs=node.inputs,
+                       input_shapes=in_shapes, output_shapes=out_shapes, args=args, params=params,
+                       owner=node.owner)
+            for ref, s in zip(node.inputs, in_shapes):
+                source = ref.split(":")[0]
+                if g.has_edge(source, node.name):
+                    g.edges[source, node.name]["shapes"].append(s)
+                else:
+                    g.add_edge(source, node.name, shapes=[s])
+        missing = [r for r in self.model.outputs if r not in shapes]
+        if missing:
+            raise SpecError(f"outputs {missing} name no node or input of the model")
+        self._shapes = shapes
+        return g
+
+    # --- views ----------------------------------------------------------------------------------
+    @property
+    def inputs(self) -> dict[str, Shape]:
+        return {s.name: self.graph.nodes[s.name]["shape"] for s in self.model.inputs}
+
+    @property
+    def outputs(self) -> dict[str, Shape | None]:
+        return {r: self._shapes[r] for r in self.model.outputs}
+
+    @property
+    def output_shapes(self) -> list[Shape | None]:
+        return list(self.outputs.values())
+
+    def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:
+        out: dict[str, ParamSpec] = {}
+        for node in self.model.nodes:
+            for local, spec in self.graph.nodes[node.name]["params"].items():
+                if buffers is None or spec.buffer == buffers:
+                    out[f"{node.name}.{local}"] = spec
+        return out
+
+    @property
+    def param_specs(self) -> dict[str, ParamSpec]:
+        """Parameters and buffers by state_dict name, in torch's order (per module)."""
+        return self._specs(None)
+
+    @property
+    def param_shapes(self) -> dict[str, Shape]:
+        return {k: s.shape for k, s in self._specs(False).items()}
+
+    @property
+    def buffer_shapes(self) -> dict[str, Shape]:
+        return {k: s.shape for k, s in self._specs(True).items()}
+
+    @property
+    def state_shapes(self) -> dict[str, Shape]:
+        return {k: s.shape for k, s in self._specs(None).items()}
+
+    @property
+    def num_params(self) -> Dim:
+        return dims.total(s.numel for s in self._specs(False).values())
+
+    @property
+    def symbols(self) -> list[str]:
+        """The sizes still free (to bind), by name."""
+        found = dims.shape_symbols(s for s in self._shapes.values() if s is not None)
+        for spec in self.param_specs.values():
+            found |= dims.shape_symbols([spec.shape])
+        return sorted(s.name for s in found)
+
+    @property
+    def fixed_sizes(self) -> dict[str, Dim]:
+        """Sizes known from a binding or pinned by the model (``{"D": 20}``)."""
+        return {s.name: v for s, v in sorted(self.solver.values.items(), key=lambda kv: kv[0].name)}
+
+    @property
+    def is_concrete(self) -> bool:
+        return not self.symbols
+
+    def node(self, name: str) -> dict[str, Any]:
+        return self.graph.nodes[name]
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{k}: {dims.format_shape(v)}" for k, v in self.inputs.items())
+        outs = ", ".join(f"{k}: {dims.format_shape(v or ())}" for k, v in self.outputs.items())
+        return f"<ShapeGraph {len(self.model.nodes)} layers, inputs {ins} -> outputs {outs}, " \
+               f"{self.num_params} parameters>"
+
+    # --- the next stages ------------------------------------------------------------------------
+    def bind(self, strict: bool = True, **sizes: Any) -> ShapeGraph:
+        """Fix sizes (``bind(D=20)``) and re-check; unbound symbols stay symbolic."""
+        known = self._known_symbols()
+        values, origins = dict(self.solver.values), dict(self.solver.origins)
+        for name, value in sizes.items():
+            if name not in known:
+                raise SpecError(f"bind: the model has no size named {name!r}; its sizes are "
+                                f"{', '.join(sorted(known)) or 'none (it is concrete)'}")
+            try:
+                v = dims.parse_dim(value)
+            except dims.DimSyntaxError as exc:
+                raise SpecError(f"bind: {name}={value!r}: {exc}") from None
+            if type(v) is not int or v <= 0:
+                raise SpecError(f"bind: {name} must be a positive integer, got {value!r}")
+            s = dims.sym(name)
+            if s in values:
+                current = values[s]
+                if type(current) is int and current != v:
+                    raise ShapeMismatchError([Conflict(
+                        "bind", "bind", name, f"{current} (fixed by {origins.get(s, 'the model')})",
+                        f"it is bound to {v}", f"Bind {name}={current} or change the layer that fixes it.")])
+                if type(current) is not int:  # bound through an equal symbol: bind that one
+                    solved = dims.solve_linear(current, v)
+                    if solved is not None:
+                        values = {k: dims.substitute(x, {solved[0]: solved[1]}) for k, x in values.items()}
+                        values[solved[0]] = solved[1]
+                        origins[solved[0]] = f"bind({name}={v})"
+                continue
+            values = {k: dims.substitute(x, {s: v}) for k, x in values.items()}
+            values[s] = v
+            origins[s] = "bind"
+        return ShapeGraph(self.model, self.declared, values=values, origins=origins, strict=strict)
+
+    def _known_symbols(self) -> set[str]:
+        found = dims.shape_symbols(self.declared.values())
+        for node in self.model.nodes:
+            for arg in node.layer.size_args:
+                value = getattr(node.layer, arg)
+                if value is not None:
+                    found |= dims.free_symbols(value)
+        return {s.name for s in found}
+
+    def require_concrete(self, purpose: str, params_only: bool = False) -> None:
+        if self.errors:
+            raise ShapeMismatchError(self.errors)
+        if params_only:
+            free = sorted({s.name for s in dims.shape_symbols(self.state_shapes.values())})
+        else:
+            free = self.symbols
+        if free:
+            raise UnresolvedShapeError(
+                f"{purpose} needs every size, but {', '.join(free)} "
+                f"{'is' if len(free) == 1 else 'are'} still symbolic: bind "
+                f"{'it' if len(free) == 1 else 'them'} first, e.g. "
+                f"graph.bind({', '.join(f'{s}=...' for s in free)})", free)
+
+    def materialize(self, seed: int | None = 0, init: Any = None, dtype: Any = "float32",
+                    only: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Allocate and initialize every parameter and buffer: ``{state_dict name: ndarray}``."""
+        from .init import materialize
+
+        self.require_concrete("materialize()", params_only=True)
+        specs = self.param_specs
+        if only is not None:
+            specs = {k: specs[k] for k in only}
+        return materialize(specs, seed=seed, init=init, dtype=dtype)
+
+    def forward(self, params: dict[str, np.ndarray], *arrays: np.ndarray, **named: np.ndarray) -> Any:
+        """The numpy reference forward pass in eval mode; symbolic sizes are bound from the arrays."""
+        from .forward import run
+
+        return run(self, params, arrays, named)
+
+    def bind_from_arrays(self, arrays: dict[str, np.ndarray]) -> ShapeGraph:
+        """Bind the symbols of the input shapes from the arrays' shapes."""
+        sizes: dict[str, int] = {}
+        conflicts: list[Conflict] = []
+        for name, shape in self.inputs.items():
+            array_shape = arrays[name].shape
+            if len(array_shape) != len(shape):
+                conflicts.append(Conflict(name, "input", "rank", f"{len(shape)} {dims.format_shape(shape)}",
+                                          f"the array has shape {tuple(array_shape)}"))
+                continue
+            for axis, (d, n) in enumerate(zip(shape, array_shape)):
+                if type(d) is int:
+                    continue
+                solved = dims.solve_linear(d, int(n))
+                if solved is None or isinstance(solved[1], sympy.Basic):
+                    continue
+                sizes.setdefault(solved[0].name, solved[1])
+        if conflicts:
+            raise ShapeMismatchError(conflicts)
+        return self.bind(**sizes) if sizes else self

@@ -1,0 +1,236 @@
+"""Initializers as plain functions in one table, torch's formulas, and ``materialize``.
+
+Every initializer is ``f(shape, rng, dtype, **kwargs) -> ndarray``. Each parameter draws from its
+own random stream, seeded by ``(seed, state_dict name)``: the values do not depend on the order
+in which parameters are materialized, nor on which other parameters exist.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import math
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import SpecError
+from .params import ParamSpec
+
+Initializer = Callable[..., np.ndarray]
+
+
+def _fans(shape: tuple[int, ...], name: str) -> tuple[int, int]:
+    """torch.nn.init._calculate_fan_in_and_fan_out."""
+    if len(shape) < 2:
+        raise SpecError(f"{name} cannot be computed for a tensor with fewer than 2 dimensions "
+                        f"(shape {shape}); use it for weights, and e.g. 'zeros' for biases")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def calculate_gain(nonlinearity: str = "leaky_relu", param: float | None = None) -> float:
+    """torch.nn.init.calculate_gain."""
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+              "conv_transpose3d", "sigmoid")
+    if nonlinearity in linear:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise SpecError(f"unsupported nonlinearity {nonlinearity!r} for calculate_gain")
+
+
+def _uniform(shape, rng, dtype, low: float, high: float) -> np.ndarray:
+    out = rng.random(shape, dtype=np.float64 if dtype == np.float64 else np.float32)
+    out *= high - low
+    out += low
+    return out.astype(dtype, copy=False)
+
+
+def _normal(shape, rng, dtype, mean: float, std: float) -> np.ndarray:
+    out = rng.standard_normal(shape, dtype=np.float64 if dtype == np.float64 else np.float32)
+    out *= std
+    out += mean
+    return out.astype(dtype, copy=False)
+
+
+def uniform(shape, rng, dtype, a: float = 0.0, b: float = 1.0) -> np.ndarray:
+    return _uniform(shape, rng, dtype, a, b)
+
+
+def normal(shape, rng, dtype, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    return _normal(shape, rng, dtype, mean, std)
+
+
+def constant(shape, rng, dtype, val: float = 0.0) -> np.ndarray:
+    return np.full(shape, val, dtype=dtype)
+
+
+def zeros(shape, rng, dtype) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+def ones(shape, rng, dtype) -> np.ndarray:
+    return np.ones(shape, dtype=dtype)
+
+
+def xavier_uniform(shape, rng, dtype, gain: float = 1.0) -> np.ndarray:
+    fan_in, fan_out = _fans(shape, "xavier_uniform")
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return _uniform(shape, rng, dtype, -bound, bound)
+
+
+def xavier_normal(shape, rng, dtype, gain: float = 1.0) -> np.ndarray:
+    fan_in, fan_out = _fans(shape, "xavier_normal")
+    return _normal(shape, rng, dtype, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def _kaiming_std(shape, a: float, mode: str, nonlinearity: str, name: str) -> float:
+    fan_in, fan_out = _fans(shape, name)
+    if mode not in ("fan_in", "fan_out"):
+        raise SpecError(f"{name}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform(shape, rng, dtype, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> np.ndarray:
+    bound = math.sqrt(3.0) * _kaiming_std(shape, a, mode, nonlinearity, "kaiming_uniform")
+    return _uniform(shape, rng, dtype, -bound, bound)
+
+
+def kaiming_normal(shape, rng, dtype, a: float = 0.0, mode: str = "fan_in",
+                   nonlinearity: str = "leaky_relu") -> np.ndarray:
+    return _normal(shape, rng, dtype, 0.0, _kaiming_std(shape, a, mode, nonlinearity, "kaiming_normal"))
+
+
+def trunc_normal(shape, rng, dtype, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                 b: float = 2.0) -> np.ndarray:
+    """Normal(mean, std) truncated to [a, b], by inverse-CDF sampling as torch does."""
+    from scipy.special import erfinv
+
+    cdf = lambda x: (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0  # noqa: E731
+    low, high = cdf((a - mean) / std), cdf((b - mean) / std)
+    u = rng.uniform(2 * low - 1, 2 * high - 1, size=shape)
+    out = erfinv(u) * (std * math.sqrt(2.0)) + mean
+    return np.clip(out, a, b).astype(dtype)
+
+
+def orthogonal(shape, rng, dtype, gain: float = 1.0) -> np.ndarray:
+    """torch.nn.init.orthogonal_: QR of a normal matrix with the signs of R's diagonal."""
+    if len(shape) < 2:
+        raise SpecError(f"orthogonal needs a tensor with at least 2 dimensions, got shape {shape}")
+    rows = shape[0]
+    cols = math.prod(shape[1:])
+    flat = rng.standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return (gain * q).reshape(shape).astype(dtype)
+
+
+def uniform_fan_in(shape, rng, dtype, fan_in: int) -> np.ndarray:
+    """torch's default for biases (and, equivalently, kaiming_uniform(a=sqrt(5)) weights):
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return _uniform(shape, rng, dtype, -bound, bound)
+
+
+INITIALIZERS: dict[str, Initializer] = {
+    f.__name__: f for f in (uniform, normal, constant, zeros, ones, xavier_uniform, xavier_normal,
+                            kaiming_uniform, kaiming_normal, trunc_normal, orthogonal, uniform_fan_in)
+}
+
+
+def _parse_choice(choice: Any) -> tuple[Initializer, dict[str, Any], str]:
+    """``"xavier_uniform"``, ``("normal", {"std": 0.01})``, ``{"name": "normal", "std": 0.01}`` or a
+    callable ``f(shape, rng) -> array``."""
+    if callable(choice):
+        return (lambda shape, rng, dtype, **_: np.asarray(choice(shape, rng))), {}, getattr(
+            choice, "__name__", "callable")
+    if isinstance(choice, dict):
+        choice = dict(choice)
+        name = choice.pop("name", None)
+        return _parse_choice((name, choice))
+    if isinstance(choice, (tuple, list)) and len(choice) == 2 and isinstance(choice[1], dict):
+        name, kwargs = choice
+    else:
+        name, kwargs = choice, {}
+    if name not in INITIALIZERS:
+        close = fnmatch.filter(INITIALIZERS, f"*{str(name)[:4]}*")
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise SpecError(f"unknown initializer {name!r}; known: default, "
+                        f"{', '.join(sorted(INITIALIZERS))}.{hint}")
+    return INITIALIZERS[name], dict(kwargs), name
+
+
+def _stream(seed: int | None, name: str) -> np.random.Generator:
+    if seed is None:
+        return np.random.default_rng()
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=(key,))))
+
+
+def _choose(name: str, spec: ParamSpec, init: Any) -> Any:
+    """The initializer choice for one parameter: ``None`` means torch's default."""
+    if init is None or spec.buffer:
+        return None
+    if isinstance(init, Mapping):
+        for pattern, choice in init.items():
+            if fnmatch.fnmatchcase(name, pattern):
+                return None if choice == "default" else choice
+        return None
+    if init == "default":
+        return None
+    return init if len(spec.shape) >= 2 else None  # one initializer for all: weights only
+
+
+def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any,
+                dtype: Any) -> dict[str, np.ndarray]:
+    """Arrays for every spec, torch's default initializer unless ``init`` chooses another.
+
+    ``init`` is one initializer (applied to every parameter of 2 or more dimensions) or a mapping
+    ``{glob pattern: initializer}`` where the first matching pattern wins; ``"default"`` keeps
+    torch's scheme.
+    """
+    np_dtype = np.dtype(dtype)
+    if np_dtype not in (np.float32, np.float64, np.float16):
+        raise SpecError(f"dtype must be float16, float32 or float64, got {dtype!r}")
+    if isinstance(init, Mapping):
+        for pattern in init:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in specs):
+                raise SpecError(f"init pattern {pattern!r} matches no parameter; names look like "
+                                f"{', '.join(list(specs)[:3])}")
+    out: dict[str, np.ndarray] = {}
+    for name, spec in specs.items():
+        shape = tuple(int(d) for d in spec.shape)
+        rng = _stream(seed, name)
+        choice = _choose(name, spec, init)
+        if choice is None:
+            fn, kwargs = INITIALIZERS[spec.init], {k: _plain(v) for k, v in spec.init_args.items()}
+        else:
+            fn, kwargs, _ = _parse_choice(choice)
+        target = np.dtype(spec.dtype) if spec.dtype else np_dtype
+        try:
+            array = fn(shape, rng, target, **kwargs)
+        except TypeError as exc:
+            raise SpecError(f"initializer for {name}: {exc}") from None
+        array = np.asarray(array)
+        if array.shape != shape:
+            raise SpecError(f"initializer for {name} returned shape {array.shape}, expected {shape}")
+        out[name] = np.ascontiguousarray(array, dtype=target)
+    return out
+
+
+def _plain(v: Any) -> Any:
+    return int(v) if hasattr(v, "__index__") or getattr(v, "is_Integer", False) else v

@@ -1,0 +1,223 @@
+"""The Layer base class, the rule context layers use to state their shape rules, and the registry.
+
+A layer declares four things and nothing else:
+``size_args`` (its arguments that are sizes: may be ``None`` for "infer it" or symbolic),
+``infer(ctx, *shapes)`` (its shape rule), ``params(a)`` (its parameters as ``ParamSpec``) and
+``forward(p, *arrays)`` (its numpy eval-mode computation). Subclassing registers it by class name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import dims
+from ..dims import Dim, Shape
+from ..errors import Conflict, SpecError
+from ..params import ParamSpec, UninitializedParameter
+
+LAYERS: dict[str, type[Layer]] = {}
+
+
+class Restart(Exception):
+    """Raised inside a propagation pass when a size got pinned: the pass starts over with it."""
+
+
+class Layer:
+    """Base of every layer. Constructor arguments follow ``torch.nn`` exactly."""
+
+    size_args: ClassVar[tuple[str, ...]] = ()
+    n_inputs: ClassVar[int | None] = 1  # None: two or more
+    n_outputs: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYERS[cls.__name__] = cls
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        self = super().__new__(cls)
+        try:
+            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise SpecError(f"{cls.__name__}: {exc}") from None
+        object.__setattr__(self, "_config", {k: v for k, v in bound.arguments.items() if k != "self"})
+        object.__setattr__(self, "_values", {})
+        return self
+
+    def __init__(self) -> None:
+        """Layers without arguments take none."""
+
+    # --- the four things a layer declares -------------------------------------------------------
+    def infer(self, ctx: RuleContext, *shapes: Shape) -> Shape | tuple[Shape, ...]:
+        raise NotImplementedError
+
+    def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
+        return {}
+
+    def forward(self, p: dict[str, np.ndarray], *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    # --- helpers for constructors ---------------------------------------------------------------
+    def _size(self, name: str, value: object, *, optional: bool = False) -> Dim | None:
+        """Validate a size argument: a positive int, a symbol name or expression, or None."""
+        if value is None:
+            if optional:
+                return None
+            raise SpecError(f"{type(self).__name__}: {name} is required (got None)")
+        try:
+            d = dims.parse_dim(value)
+        except (dims.DimSyntaxError, TypeError) as exc:
+            raise SpecError(f"{type(self).__name__}: {name}={value!r} is not a size: {exc}") from None
+        if type(d) is int and d <= 0:
+            raise SpecError(f"{type(self).__name__}: {name} must be a positive size, got {d}")
+        return d
+
+    # --- introspection --------------------------------------------------------------------------
+    @property
+    def op(self) -> str:
+        return type(self).__name__
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments as given (for spec files and reprs)."""
+        return dict(self._config)
+
+    def size_namespace(self, resolved: dict[str, Dim] | None = None) -> SimpleNamespace:
+        """Size arguments, with ``None`` shown as a symbol named after the argument."""
+        values = {n: getattr(self, n) for n in self.size_args}
+        values.update(resolved or {})
+        return SimpleNamespace(**{n: dims.sym(n) if v is None else v for n, v in values.items()})
+
+    def param_specs(self) -> dict[str, ParamSpec]:
+        return self.params(self.size_namespace())
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        specs = self.param_specs()
+        if name in specs:
+            return UninitializedParameter(specs[name].shape, specs[name].buffer)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._config.items())
+        return f"{self.op}({args})"
+
+    def __call__(self, *args: Any, name: str | None = None) -> Any:
+        from ..build import apply_layer
+
+        return apply_layer(self, args, name)
+
+
+class RuleContext:
+    """What a shape rule sees and says at one node: its arguments, its inputs, and its checks.
+
+    ``args`` holds the layer's size arguments with known sizes substituted; ``match`` unifies one
+    of them with a size found on an input; ``equal``, ``at_least`` and ``divisible`` state
+    conditions. Concrete conditions are decided at once; symbolic ones become constraints, or pin
+    a symbol (``D = 20``) and restart the pass.
+    """
+
+    def __init__(self, solver: Any, node: str, layer: Layer, sources: list[str], shapes: list[Shape],
+                 fixed: dict[str, Dim] | None):
+        self.solver = solver
+        self.node = node
+        self.layer = layer
+        self.sources = sources
+        self.shapes = shapes
+        values = {n: dims.substitute(getattr(layer, n), solver.values) if getattr(layer, n) is not None
+                  else None for n in layer.size_args}
+        values.update(fixed or {})
+        self.args = SimpleNamespace(**values)
+
+    # --- descriptions used in messages ----------------------------------------------------------
+    def input_desc(self, i: int = 0) -> str:
+        ordinal = f"input {i} " if len(self.shapes) > 1 else "input "
+        return f"its {ordinal}{dims.format_shape(self.shapes[i])} (from {self.sources[i]})"
+
+    def show(self, d: Dim) -> str:
+        return self.solver.show(d)
+
+    # --- conditions -----------------------------------------------------------------------------
+    def match(self, arg: str, actual: Dim, *, what: str | None = None, fix: str = "",
+              input_index: int = 0) -> Dim:
+        """The size argument ``arg`` must equal ``actual`` (found on an input); None takes it."""
+        expected = getattr(self.args, arg)
+        if expected is None:
+            setattr(self.args, arg, actual)
+            return actual
+        self.equal(expected, actual, what=what or arg,
+                   actual_desc=f"{self.input_desc(input_index)} has {self.show(actual)}", fix=fix)
+        return expected
+
+    def equal(self, expected: Dim, actual: Dim, *, what: str, actual_desc: str, fix: str = "",
+              expected_desc: str | None = None) -> None:
+        if dims.definitely_equal(expected, actual):
+            return
+        if type(expected) is int and type(actual) is int:
+            self.conflict(what, expected_desc or self.show(expected), actual_desc, fix)
+            return
+        self.solver.equate(self, expected, actual, what, actual_desc, fix)
+
+    def at_least(self, d: Dim, minimum: int, *, what: str, actual_desc: str, fix: str = "") -> None:
+        """``d >= minimum`` (an output size must be at least 1, for instance)."""
+        if type(d) is int:
+            if d < minimum:
+                self.conflict(what, f"{d} (must be at least {minimum})", actual_desc, fix)
+            return
+        self.solver.require(self, d, ">=", minimum, what)
+
+    def divisible(self, d: Dim, k: Dim, *, what: str, actual_desc: str, fix: str = "") -> None:
+        if type(d) is int and type(k) is int:
+            if d % k:
+                self.conflict(what, f"{d}, not a multiple of {k}", actual_desc, fix)
+            return
+        self.solver.require(self, d, "%", k, what)
+
+    def conflict(self, what: str, expected: str, actual: str, fix: str = "") -> None:
+        self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, expected, actual, fix))
+
+    # --- shape helpers --------------------------------------------------------------------------
+    def rank(self, shape: Shape, allowed: tuple[int, ...], meaning: str, i: int = 0) -> bool:
+        """Check the input's rank; report and return False when it is not one of ``allowed``."""
+        if len(shape) in allowed:
+            return True
+        ranks = " or ".join(str(r) for r in allowed)
+        self.conflict("input rank", f"{ranks} ({meaning})",
+                      f"{self.input_desc(i)} has rank {len(shape)}")
+        return False
+
+
+def expand_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
+    """torch's ``_single``/``_pair``: an int or a sequence of n positive ints."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(items) != n or not all(type(v) is int for v in items):
+        raise SpecError(f"{op}: {name} must be an int or {n} ints, got {value!r}")
+    return items
+
+
+def positive_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
+    items = expand_tuple(value, n, name, op)
+    if any(v <= 0 for v in items):
+        raise SpecError(f"{op}: {name} must be positive, got {value!r}")
+    return items
+
+
+def nonnegative_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
+    items = expand_tuple(value, n, name, op)
+    if any(v < 0 for v in items):
+        raise SpecError(f"{op}: {name} must not be negative, got {value!r}")
+    return items
+
+
+def normalize_dim_index(dim: int, rank: int) -> int | None:
+    """torch's dim wrapping: ``-1`` is the last axis; None when out of range."""
+    if -rank <= dim < rank:
+        return dim % rank
+    return None

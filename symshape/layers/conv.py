@@ -1,0 +1,163 @@
+"""Convolutions: Conv1d, Conv2d and their Lazy variants.
+
+Output length per spatial dim: ``floor((L + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``;
+``padding="same"`` keeps ``L`` (stride 1 only), ``"valid"`` is padding 0.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import dims
+from ..dims import Shape
+from ..errors import SpecError
+from ..params import ParamSpec
+from .base import Layer, RuleContext, nonnegative_tuple, positive_tuple
+
+_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+class _ConvNd(Layer):
+    n: int = 0
+    size_args = ("in_channels", "out_channels")
+
+    def __init__(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
+        op, n = type(self).__name__, self.n
+        self.in_channels = self._size("in_channels", in_channels, optional=True)
+        self.out_channels = self._size("out_channels", out_channels)
+        self.kernel_size = positive_tuple(kernel_size, n, "kernel_size", op)
+        self.stride = positive_tuple(stride, n, "stride", op)
+        self.dilation = positive_tuple(dilation, n, "dilation", op)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise SpecError(f"{op}: padding must be 'same', 'valid', an int or {n} ints, got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise SpecError(f"{op}: padding='same' is not supported for strided convolutions "
+                                f"(stride={stride!r}); use an explicit padding")
+            self.padding: str | tuple[int, ...] = padding
+        else:
+            self.padding = nonnegative_tuple(padding, n, "padding", op)
+        if type(groups) is not int or groups <= 0:
+            raise SpecError(f"{op}: groups must be a positive int, got {groups!r}")
+        if padding_mode not in _PAD_MODES:
+            raise SpecError(f"{op}: padding_mode must be one of {', '.join(_PAD_MODES)}, got {padding_mode!r}")
+        self.groups = groups
+        self.has_bias = bool(bias)
+        self.padding_mode = padding_mode
+
+    def pad_pairs(self) -> list[tuple[int, int]]:
+        """(before, after) padding per spatial dim, torch's split for 'same'."""
+        if self.padding == "valid":
+            return [(0, 0)] * self.n
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            return [(t // 2, t - t // 2) for t in totals]
+        return [(p, p) for p in self.padding]
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        n = self.n
+        if not ctx.rank(x, (n + 1, n + 2), f"(N, C, {', '.join('LHW'[-n:] if n < 3 else 'DHW')}) "
+                                            "or without N"):
+            return None
+        a = ctx.args
+        c = x[-n - 1]
+        lazy = f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]})"
+        ctx.match("in_channels", c, what="in_channels", fix=f"Use in_channels={c} or {lazy}.")
+        ctx.divisible(a.in_channels, self.groups, what="in_channels", actual_desc=f"groups is {self.groups}",
+                      fix="in_channels must be divisible by groups.")
+        ctx.divisible(a.out_channels, self.groups, what="out_channels", actual_desc=f"groups is {self.groups}",
+                      fix="out_channels must be divisible by groups.")
+        spatial = []
+        for i, ((before, after), k, s, d) in enumerate(zip(self.pad_pairs(), self.kernel_size, self.stride,
+                                                            self.dilation)):
+            axis = len(x) - n + i
+            length = x[axis]
+            out = dims.conv_out(length, k, s, before + after, d)
+            reach = d * (k - 1) + 1
+            ctx.at_least(out, 1, what=f"the output size on dim {axis}",
+                         actual_desc=f"the kernel spans {reach} and {ctx.input_desc()} has "
+                                     f"{length} + padding {before + after} on that dim",
+                         fix="Use a larger input, more padding or a smaller kernel/dilation.")
+            spatial.append(out)
+        return (*x[: len(x) - n - 1], a.out_channels, *spatial)
+
+    def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
+        per_group = dims.floordiv(a.in_channels, self.groups)
+        fan_in = per_group * math.prod(self.kernel_size)
+        p = {"weight": ParamSpec((a.out_channels, per_group, *self.kernel_size), "uniform_fan_in",
+                                 {"fan_in": fan_in})}
+        if self.has_bias:
+            p["bias"] = ParamSpec((a.out_channels,), "uniform_fan_in", {"fan_in": fan_in})
+        return p
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        unbatched = x.ndim == self.n + 1
+        if unbatched:
+            x = x[None]
+        y = convolve(x, p["weight"], self.stride, self.pad_pairs(), self.dilation, self.groups,
+                     _PAD_MODES[self.padding_mode])
+        if "bias" in p:
+            y += p["bias"].reshape((-1,) + (1,) * self.n)
+        return y[0] if unbatched else y
+
+
+def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[tuple[int, int]],
+             dilation: tuple[int, ...], groups: int, pad_mode: str = "constant") -> np.ndarray:
+    """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L')."""
+    n = w.ndim - 2
+    if any(b or e for b, e in pads):
+        x = np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
+    reach = [d * (k - 1) + 1 for d, k in zip(dilation, w.shape[2:])]
+    windows = sliding_window_view(x, reach, axis=tuple(range(2, 2 + n)))
+    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride) \
+        + tuple(slice(None, None, d) for d in dilation)
+    windows = windows[index]  # (N, C, *out, *k)
+    batch, channels = x.shape[:2]
+    out_spatial = windows.shape[2:2 + n]
+    out_channels = w.shape[0]
+    g, cg, og = groups, channels // groups, out_channels // groups
+    windows = windows.reshape(batch, g, cg, *out_spatial, *w.shape[2:])
+    weights = w.reshape(g, og, cg, *w.shape[2:])
+    # move (cg, *k) last and contract them with one matmul per group
+    win = np.moveaxis(windows, 2, 2 + n).reshape(batch, g, *out_spatial, -1)
+    win = np.moveaxis(win, 1, 0).reshape(g, -1, cg * math.prod(w.shape[2:]))
+    y = np.matmul(win, weights.reshape(g, og, -1).transpose(0, 2, 1))  # (g, N*out, og)
+    y = np.moveaxis(y.reshape(g, batch, *out_spatial, og), -1, 2).swapaxes(0, 1)  # (N, g, og, *out)
+    return np.ascontiguousarray(y.reshape(batch, out_channels, *out_spatial))
+
+
+class Conv1d(_ConvNd):
+    """(N, C_in, L) -> (N, C_out, L_out)."""
+
+    n = 1
+
+
+class Conv2d(_ConvNd):
+    """(N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
+    n = 2
+
+
+class LazyConv1d(Conv1d):
+    """Conv1d with in_channels inferred from the input."""
+
+    def __init__(self, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None):
+        super().__init__(None, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
+
+
+class LazyConv2d(Conv2d):
+    """Conv2d with in_channels inferred from the input."""
+
+    def __init__(self, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None):
+        super().__init__(None, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)

@@ -1,0 +1,214 @@
+"""Pooling: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d.
+
+Output length (floor mode): ``floor((L + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``;
+ceil_mode rounds up, minus one when the last window would start in the right padding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import dims
+from ..dims import Dim, Shape
+from ..errors import SpecError
+from .base import Layer, RuleContext, nonnegative_tuple, positive_tuple
+
+
+def pool_out(length: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Dim | None:
+    """torch's pooling_output_shape; None for a symbolic ceil_mode case it cannot decide."""
+    reach = d * (k - 1) + 1
+    if not ceil_mode:
+        return dims.conv_out(length, k, s, 2 * p, d)
+    out = dims.ceildiv(length + 2 * p - reach, s) + 1
+    if type(out) is int and type(length) is int:
+        return out - 1 if (out - 1) * s >= length + p else out
+    if p + s <= reach:  # then (out - 1)*s < length + p always: no window starts in the padding
+        return out
+    return None
+
+
+class _PoolNd(Layer):
+    n: int = 0
+    has_dilation = True
+
+    def _setup(self, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool) -> None:
+        op, n = type(self).__name__, self.n
+        self.kernel_size = positive_tuple(kernel_size, n, "kernel_size", op)
+        self.stride = positive_tuple(kernel_size if stride is None or stride == [] else stride, n, "stride", op)
+        self.padding = nonnegative_tuple(padding, n, "padding", op)
+        self.dilation = positive_tuple(dilation, n, "dilation", op)
+        self.ceil_mode = bool(ceil_mode)
+        for p, k, d in zip(self.padding, self.kernel_size, self.dilation):
+            limit = (d * (k - 1) + 1) // 2 if self.has_dilation else k // 2
+            if p > limit:
+                raise SpecError(f"{op}: padding {p} must be at most half of the kernel size "
+                                f"({limit}), as torch requires")
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        n = self.n
+        if not ctx.rank(x, (n + 1, n + 2), f"(N, C, {'L' if n == 1 else 'H, W'}) or without N"):
+            return None
+        spatial = []
+        for i, (k, s, p, d) in enumerate(zip(self.kernel_size, self.stride, self.padding, self.dilation)):
+            axis = len(x) - n + i
+            out = pool_out(x[axis], k, s, p, d, self.ceil_mode)
+            if out is None:
+                ctx.conflict(f"the output size on dim {axis}", "computable symbolically",
+                             f"ceil_mode with padding {p} and stride {s} depends on {x[axis]}",
+                             "Bind the input sizes first.")
+                return None
+            ctx.at_least(out, 1, what=f"the output size on dim {axis}",
+                         actual_desc=f"the window spans {d * (k - 1) + 1} and {ctx.input_desc()} has "
+                                     f"{x[axis]} + padding {2 * p} on that dim",
+                         fix="Use a larger input, a smaller kernel or more padding.")
+            spatial.append(out)
+        return (*x[: len(x) - n], *spatial)
+
+    def windows(self, x: np.ndarray, fill: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Padded sliding windows (N, C, *out, *k) and the padding used per spatial dim."""
+        n = self.n
+        pads = []
+        for i, (k, s, p, d) in enumerate(zip(self.kernel_size, self.stride, self.padding, self.dilation)):
+            length = x.shape[x.ndim - n + i]
+            out = pool_out(length, k, s, p, d, self.ceil_mode)
+            needed = (out - 1) * s + d * (k - 1) + 1
+            pads.append((p, max(p, needed - length - p)))
+        lead = [(0, 0)] * (x.ndim - n)
+        padded = np.pad(x, lead + pads, mode="constant", constant_values=fill)
+        reach = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size)]
+        w = sliding_window_view(padded, reach, axis=tuple(range(x.ndim - n, x.ndim)))
+        index = (slice(None),) * (x.ndim - n) + tuple(slice(None, None, s) for s in self.stride) \
+            + tuple(slice(None, None, d) for d in self.dilation)
+        w = w[index]
+        outs = [pool_out(x.shape[x.ndim - n + i], k, s, p, d, self.ceil_mode)
+                for i, (k, s, p, d) in enumerate(zip(self.kernel_size, self.stride, self.padding, self.dilation))]
+        w = w[(slice(None),) * (x.ndim - n) + tuple(slice(0, o) for o in outs)]
+        return w, pads
+
+
+class _MaxPoolNd(_PoolNd):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        if return_indices:
+            raise SpecError(f"{type(self).__name__}: return_indices=True is not supported")
+        self._setup(kernel_size, stride, padding, dilation, ceil_mode)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        w, _ = self.windows(x, -np.inf)
+        return w.max(axis=tuple(range(x.ndim, w.ndim)))
+
+
+class _AvgPoolNd(_PoolNd):
+    has_dilation = False
+
+    def _avg_setup(self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
+                   count_include_pad: bool, divisor_override: Any) -> None:
+        self._setup(kernel_size, stride, padding, 1, ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        if divisor_override is not None and (type(divisor_override) is not int or divisor_override <= 0):
+            raise SpecError(f"{type(self).__name__}: divisor_override must be a positive int, "
+                            f"got {divisor_override!r}")
+        self.divisor_override = divisor_override
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        n = self.n
+        w, pads = self.windows(x, 0.0)
+        axes = tuple(range(x.ndim, w.ndim))
+        total = w.sum(axis=axes)
+        if self.divisor_override:
+            return (total / self.divisor_override).astype(x.dtype, copy=False)
+        # count the window cells inside the padded input (count_include_pad) or the input itself
+        spatial = x.shape[x.ndim - n:]
+        mask = np.zeros([s + b + e for s, (b, e) in zip(spatial, pads)], dtype=x.dtype)
+        inner = tuple(slice(b - (pp if self.count_include_pad else 0), b + s + (pp if self.count_include_pad else 0))
+                      for s, (b, _), pp in zip(spatial, pads, self.padding))
+        mask[inner] = 1
+        mw = sliding_window_view(mask, self.kernel_size)[tuple(slice(None, None, s) for s in self.stride)]
+        mw = mw[tuple(slice(0, o) for o in total.shape[x.ndim - n:])]
+        counts = mw.sum(axis=tuple(range(n, 2 * n)))
+        return (total / counts).astype(x.dtype, copy=False)
+
+
+class MaxPool1d(_MaxPoolNd):
+    """(N, C, L) -> (N, C, L_out)."""
+
+    n = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """(N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    n = 2
+
+
+class AvgPool1d(_AvgPoolNd):
+    """(N, C, L) -> (N, C, L_out)."""
+
+    n = 1
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        self._avg_setup(kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+class AvgPool2d(_AvgPoolNd):
+    """(N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    n = 2
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: Any = None):
+        self._avg_setup(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+class _AdaptiveAvgPoolNd(Layer):
+    n: int = 0
+
+    def __init__(self, output_size: Any):
+        op, n = type(self).__name__, self.n
+        items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * n
+        if len(items) != n or not all(v is None or (type(v) is int and v > 0) for v in items):
+            raise SpecError(f"{op}: output_size must be a positive int or {n} positive ints (or None), "
+                            f"got {output_size!r}")
+        self.output_size = items
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        n = self.n
+        if not ctx.rank(x, (n + 1, n + 2), f"(N, C, {'L' if n == 1 else 'H, W'}) or without N"):
+            return None
+        spatial = x[len(x) - n:]
+        return (*x[: len(x) - n], *(s if o is None else o for o, s in zip(self.output_size, spatial)))
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        n = self.n
+        for i, out in enumerate(self.output_size):
+            axis = x.ndim - n + i
+            length = x.shape[axis]
+            out = length if out is None else out
+            x = np.moveaxis(np.tensordot(x, adaptive_matrix(length, out, x.dtype), axes=([axis], [1])), -1, axis)
+        return np.ascontiguousarray(x)
+
+
+def adaptive_matrix(length: int, out: int, dtype: Any) -> np.ndarray:
+    """Averaging weights (out, length): row i covers [floor(i*L/out), ceil((i+1)*L/out))."""
+    m = np.zeros((out, length), dtype=np.float64)
+    for i in range(out):
+        start, end = (i * length) // out, -(-((i + 1) * length) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m.astype(dtype)
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """(N, C, L) -> (N, C, output_size)."""
+
+    n = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """(N, C, H, W) -> (N, C, *output_size)."""
+
+    n = 2
+
