@@ -101,7 +101,13 @@ def summarize(raw: list[Constraint]) -> Summary:
             elif least > 1 and least > lower.get(s, (1, c))[0]:
                 lower[s] = (least, c)
             continue
-        key = str(c)
+        relation = c.as_sympy()
+        if relation is sympy.true:
+            continue
+        if relation is sympy.false:
+            impossible.append(c)
+            continue
+        key = str(relation)
         if key not in seen:
             seen.add(key)
             rest.append(c)

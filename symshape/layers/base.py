@@ -174,6 +174,8 @@ class RuleContext:
         self.solver.require(self, d, ">=", minimum, what)
 
     def divisible(self, d: Dim, k: Dim, *, what: str, actual_desc: str, fix: str = "") -> None:
+        if k == 1:
+            return
         if type(d) is int and type(k) is int:
             if d % k:
                 self.conflict(what, f"{d}, not a multiple of {k}", actual_desc, fix)
