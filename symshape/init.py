@@ -228,7 +228,7 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any,
         array = np.asarray(array)
         if array.shape != shape:
             raise SpecError(f"initializer for {name} returned shape {array.shape}, expected {shape}")
-        out[name] = np.ascontiguousarray(array, dtype=target)
+        out[name] = np.asarray(array, dtype=target, order="C")
     return out
 
 
