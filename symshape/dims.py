@@ -220,10 +220,19 @@ def mod(a: Dim, b: Dim) -> Dim:
 
 
 def prod(values: Iterable[Dim]) -> Dim:
-    result: Dim = 1
+    """The product; symbolic factors first so that sympy keeps ``16*(a - 1)*(b - 1)`` factored."""
+    number, symbolic = 1, []
     for v in values:
+        if type(v) is int:
+            number *= v
+        else:
+            symbolic.append(v)
+    if not symbolic:
+        return number
+    result = symbolic[0]
+    for v in symbolic[1:]:
         result = result * v
-    return normalize(result) if not type(result) is int else result
+    return normalize(result * number)
 
 
 def total(values: Iterable[Dim]) -> Dim:
