@@ -12,9 +12,10 @@ class ShapeError(Exception):
 class ShapeMismatchError(ShapeError):
     """Two sizes that must agree do not (or a size the model cannot accept). Lists every conflict."""
 
-    def __init__(self, conflicts: list[Conflict]):
+    def __init__(self, conflicts: list[Conflict], note: str = ""):
         self.conflicts = list(conflicts)
-        super().__init__(format_conflicts(self.conflicts))
+        message = format_conflicts(self.conflicts)
+        super().__init__(f"{message}\n{note}" if note else message)
 
 
 class UnresolvedShapeError(ShapeError):

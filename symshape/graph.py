@@ -54,7 +54,13 @@ class ShapeGraph:
             Conflict(c.node, c.op, c.what, "a size that must satisfy " + str(c),
                      "no size of the inputs satisfies it") for c in summary.impossible]
         if strict and self.errors:
-            raise ShapeMismatchError(self.errors)
+            raise ShapeMismatchError(self.errors, self.pinned_note())
+
+    def pinned_note(self) -> str:
+        """Where the model itself fixed input sizes, for error messages."""
+        pinned = [f"{s} = {v} (by {self.solver.origins[s]})" for s, v in self.solver.values.items()
+                  if self.solver.origins.get(s, "bind") != "bind"]
+        return f"Sizes the model fixes: {'; '.join(pinned)}." if pinned else ""
 
     # --- propagation ----------------------------------------------------------------------------
     def _propagate(self) -> nx.DiGraph:
@@ -218,7 +224,7 @@ class ShapeGraph:
 
     def require_concrete(self, purpose: str, params_only: bool = False) -> None:
         if self.errors:
-            raise ShapeMismatchError(self.errors)
+            raise ShapeMismatchError(self.errors, self.pinned_note())
         if params_only:
             free = sorted({s.name for s in dims.shape_symbols(self.state_shapes.values())})
         else:

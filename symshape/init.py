@@ -167,7 +167,7 @@ def _parse_choice(choice: Any) -> tuple[Initializer, dict[str, Any], str]:
     else:
         name, kwargs = choice, {}
     if name not in INITIALIZERS:
-        close = fnmatch.filter(INITIALIZERS, f"*{str(name)[:4]}*")
+        close = sorted(fnmatch.filter(INITIALIZERS, f"*{str(name)[:4]}*"))
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise SpecError(f"unknown initializer {name!r}; known: default, "
                         f"{', '.join(sorted(INITIALIZERS))}.{hint}")
