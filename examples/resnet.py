@@ -42,5 +42,5 @@ if __name__ == "__main__":
     print(graph)
     for name in ["conv1", "maxpool", "layer2.0.add", "layer4.1.relu2", "fc"]:
         print(f"{name:>16}: {ss.dims.format_shape(graph.node(name)['output_shapes'][0])}")
-    print("conditions on the input:", ", ".join(map(str, graph.constraints)))
+    print("conditions on the input:", ", ".join(map(str, graph.constraints)) or "none (any H, W >= 1)")
     print("parameters:", graph.num_params)

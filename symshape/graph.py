@@ -87,8 +87,8 @@ class ShapeGraph:
             if any(s is None for s in in_shapes):
                 out_shapes, args, params = [None] * layer.n_outputs, {}, {}
             else:
-                ctx = RuleContext(solver, node.name, layer, list(node.inputs), in_shapes,
-                                  resolved.get(id(layer)))
+                ctx = RuleContext(solver, node.name, layer, [self._describe(g, r) for r in node.inputs],
+                                  in_shapes, resolved.get(id(layer)))
                 result = layer.infer(ctx, *in_shapes)
                 out_shapes = list(result) if layer.n_outputs > 1 else [result]
                 args = vars(ctx.args)
@@ -110,6 +110,12 @@ class ShapeGraph:
             raise SpecError(f"outputs {missing} name no node or input of the model")
         self._shapes = shapes
         return g
+
+    @staticmethod
+    def _describe(g: nx.DiGraph, ref: str) -> str:
+        """``input x`` or ``conv1 (Conv2d)``: where a tensor comes from, for messages."""
+        data = g.nodes[ref.split(":")[0]]
+        return f"input {ref}" if data["kind"] == "input" else f"{ref} ({data['op']})"
 
     # --- views ----------------------------------------------------------------------------------
     @property

@@ -139,7 +139,7 @@ class RuleContext:
     # --- descriptions used in messages ----------------------------------------------------------
     def input_desc(self, i: int = 0) -> str:
         ordinal = f"input {i} " if len(self.shapes) > 1 else "input "
-        return f"its {ordinal}{dims.format_shape(self.shapes[i])} (from {self.sources[i]})"
+        return f"its {ordinal}{dims.format_shape(self.shapes[i])} from {self.sources[i]}"
 
     def show(self, d: Dim) -> str:
         return self.solver.show(d)

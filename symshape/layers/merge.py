@@ -32,8 +32,8 @@ class _Broadcast(Layer):
                     size, first = d, i
                     continue
                 ctx.equal(size, d, what=f"dim {axis - rank}",
-                          expected_desc=f"{size} on input {first} (from {ctx.sources[first]}, shape "
-                                        f"{dims.format_shape(shapes[first])})",
+                          expected_desc=f"{size} on input {first} {dims.format_shape(shapes[first])} "
+                                        f"from {ctx.sources[first]}",
                           actual_desc=f"{ctx.input_desc(i)} has {d}",
                           fix="Broadcasting needs equal sizes or 1; make the branches agree "
                               "(e.g. a 1x1 convolution or a Linear on the shortcut).")
@@ -69,7 +69,7 @@ class Concat(Layer):
         rank = len(shapes[0])
         for i, s in enumerate(shapes[1:], 1):
             if len(s) != rank:
-                ctx.conflict(f"rank of input {i}", f"{rank} (as input 0, {dims.format_shape(shapes[0])})",
+                ctx.conflict(f"rank of input {i}", f"{rank} (as input 0 {dims.format_shape(shapes[0])})",
                              f"{ctx.input_desc(i)} has rank {len(s)}", "Concatenated tensors need the same rank.")
                 return None
         axis = normalize_dim_index(self.dim, rank)
@@ -81,8 +81,8 @@ class Concat(Layer):
             for a in range(rank):
                 if a != axis:
                     ctx.equal(shapes[0][a], s[a], what=f"dim {a}",
-                              expected_desc=f"{shapes[0][a]} on input 0 (from {ctx.sources[0]}, shape "
-                                            f"{dims.format_shape(shapes[0])})",
+                              expected_desc=f"{shapes[0][a]} on input 0 {dims.format_shape(shapes[0])} "
+                                            f"from {ctx.sources[0]}",
                               actual_desc=f"{ctx.input_desc(i)} has {s[a]}",
                               fix=f"Only dim {self.dim} may differ between concatenated tensors.")
         out = list(shapes[0])

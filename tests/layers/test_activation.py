@@ -32,5 +32,5 @@ def test_activation_arguments_are_validated():
 
 
 def test_softmax_dim_out_of_range():
-    with pytest.raises(ss.ShapeMismatchError, match=r"dim is 3 but its input \(2, 4\) \(from x\) has rank 2"):
+    with pytest.raises(ss.ShapeMismatchError, match=r"dim is 3 but its input \(2, 4\) from input x has rank 2"):
         ss.Sequential(ss.Softmax(3)).infer((2, 4))

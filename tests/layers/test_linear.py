@@ -40,7 +40,7 @@ def test_linear_rejects_bad_arguments():
 
 def test_linear_mismatch_names_layer_both_sides_and_fix():
     with pytest.raises(ss.ShapeMismatchError,
-                       match=r"^0 \(Linear\): in_features is 400 but its input \(2, 576\) \(from x\) has 576\. "
+                       match=r"^0 \(Linear\): in_features is 400 but its input \(2, 576\) from input x has 576\. "
                              r"Use in_features=576 or LazyLinear\(120\)\.$"):
         ss.Sequential(ss.Linear(400, 120)).infer((2, 576))
 

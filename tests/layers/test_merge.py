@@ -23,8 +23,8 @@ def test_add_mismatch_names_both_branches():
     b = ss.Conv2d(3, 32, 3, padding=1)(x, name="conv_b")
     model = ss.Model(x, ss.Add()(a, b, name="sum"))
     with pytest.raises(ss.ShapeMismatchError,
-                       match=r"sum \(Add\): dim -3 is 64 on input 0 \(from conv_a, shape \(B, 64, 8, 8\)\) but "
-                             r"its input 1 \(B, 32, 8, 8\) \(from conv_b\) has 32"):
+                       match=r"sum \(Add\): dim -3 is 64 on input 0 \(B, 64, 8, 8\) from conv_a \(Conv2d\) but "
+                             r"its input 1 \(B, 32, 8, 8\) from conv_b \(Conv2d\) has 32"):
         model.infer()
 
 

@@ -48,7 +48,7 @@ def test_lenet5_symbolic_sizes_and_pinned_input():
 
 def test_lenet5_wrong_input_size_is_reported_with_fix():
     with pytest.raises(ss.ShapeMismatchError, match=r"7 \(Linear\): in_features is 400 but its input \(1, 576\) "
-                                                     r"\(from 6\) has 576\. Use in_features=576 or LazyLinear"):
+                                                     r"from 6 \(Flatten\) has 576\. Use in_features=576 or LazyLinear"):
         lenet(lazy=False).infer((1, 1, 32, 32))
 
 
