@@ -44,8 +44,9 @@ print("net[0].weight.shape:", net[0].weight.shape)
 
 section("A custom initialization, chosen by pattern")
 custom = bound.materialize(seed=0, init={"*.weight": "xavier_uniform", "*.bias": "zeros"})
-print("0.weight std %.4f (xavier bound %.4f), biases all zero: %s"
-      % (custom["0.weight"].std(), np.sqrt(6 / (20 + 256)), all(not custom[k].any() for k in custom if "bias" in k)))
+biases_zero = all(not custom[k].any() for k in custom if "bias" in k)
+print(f"0.weight std {custom['0.weight'].std():.4f} (xavier bound {np.sqrt(6 / (20 + 256)):.4f}), "
+      f"biases all zero: {biases_zero}")
 
 # --- Exercise 1 -------------------------------------------------------------------------------
 section("Exercise 1: input size given to the first layer only -> immediate resolution")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Callable, Iterable, Mapping, Union
 
 import sympy
@@ -24,7 +24,7 @@ class DimSyntaxError(ValueError):
     """A shape or dimension string that cannot be parsed."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def sym(name: str) -> sympy.Symbol:
     """The symbol called ``name``: a positive integer."""
     return sympy.Symbol(name, integer=True, positive=True)

@@ -29,7 +29,7 @@ from .build import Model, ref_name
 from .constraints import Constraint, Solver, summarize
 from .dims import Dim, Shape
 from .errors import Conflict, ShapeMismatchError, SpecError, UnresolvedShapeError
-from .layers.base import RuleContext, Restart
+from .layers.base import Restart, RuleContext
 from .params import ParamSpec
 
 
@@ -269,7 +269,7 @@ class ShapeGraph:
                 conflicts.append(Conflict(name, "input", "rank", f"{len(shape)} {dims.format_shape(shape)}",
                                           f"the array has shape {tuple(array_shape)}"))
                 continue
-            for axis, (d, n) in enumerate(zip(shape, array_shape)):
+            for d, n in zip(shape, array_shape):
                 if type(d) is int:
                     continue
                 solved = dims.solve_linear(d, int(n))

@@ -1,0 +1,28 @@
+"""The generated layer catalogue is current, and the code is ruff-clean."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from symshape import catalogue
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_layer_catalogue_is_current():
+    assert (ROOT / "docs" / "layers.md").read_text() == catalogue.render(), \
+        "docs/layers.md is stale: run python -m symshape.catalogue > docs/layers.md"
+
+
+def test_every_registered_layer_is_in_the_catalogue():
+    text = (ROOT / "docs" / "layers.md").read_text()
+    from symshape.layers import LAYERS
+
+    for name in LAYERS:
+        if not name.startswith("_"):
+            assert f"`{name}(" in text
+
+
+def test_ruff_is_clean():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
