@@ -8,6 +8,7 @@ from .init import INITIALIZERS
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layer_names
 from .params import ParamSpec, UninitializedParameter
+from .spec import load_spec, save_spec
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,6 @@ __all__ = [
     "Input", "Model", "Sequential", "SymbolicTensor", "ShapeGraph",
     "ShapeError", "ShapeMismatchError", "SpecError", "UnresolvedShapeError",
     "ParamSpec", "UninitializedParameter", "INITIALIZERS",
-    "parse_dim", "parse_shape", "sym",
+    "parse_dim", "parse_shape", "sym", "load_spec", "save_spec",
     *_layer_names,
 ]

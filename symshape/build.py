@@ -119,17 +119,18 @@ class Model:
 
     @classmethod
     def _from_parts(cls, inputs: list[InputSpec], nodes: list[NodeSpec], outputs: list[str],
-                    name: str | None = None) -> Model:
+                    name: str | None = None, output_names: list[str] | None = None) -> Model:
         model = cls.__new__(cls)
-        Model._setup(model, inputs, nodes, outputs, name)
+        Model._setup(model, inputs, nodes, outputs, name, output_names)
         return model
 
     def _setup(self, inputs: list[InputSpec], nodes: list[NodeSpec], outputs: list[str],
-               name: str | None) -> None:
+               name: str | None, output_names: list[str] | None = None) -> None:
         self.name = name
         self.inputs = list(inputs)
         self.nodes = list(nodes)
-        self.outputs = list(outputs)
+        self.outputs = list(outputs)  # node output references
+        self.output_names = list(output_names or outputs)  # how the user refers to them
         self._check_names()
 
     def _check_names(self) -> None:

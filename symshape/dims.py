@@ -236,10 +236,16 @@ def prod(values: Iterable[Dim]) -> Dim:
 
 
 def total(values: Iterable[Dim]) -> Dim:
-    result: Dim = 0
+    """The sum; sympy collects the integer terms and keeps factored products factored."""
+    number, symbolic = 0, []
     for v in values:
-        result = result + v
-    return result if type(result) is int else normalize(sympy.expand(result))
+        if type(v) is int:
+            number += v
+        else:
+            symbolic.append(v)
+    if not symbolic:
+        return number
+    return normalize(sympy.Add(*symbolic, number))
 
 
 def conv_out(length: Dim, kernel: int, stride: int, padding_total: int, dilation: int) -> Dim:

@@ -124,7 +124,7 @@ class ShapeGraph:
 
     @property
     def outputs(self) -> dict[str, Shape | None]:
-        return {r: self._shapes[r] for r in self.model.outputs}
+        return {name: self._shapes[r] for name, r in zip(self.model.output_names, self.model.outputs)}
 
     @property
     def output_shapes(self) -> list[Shape | None]:

@@ -8,6 +8,7 @@ A layer declares four things and nothing else:
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -39,10 +40,19 @@ class Layer:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         self = super().__new__(cls)
+        signature = inspect.signature(cls.__init__)
+        accepted = [p for p in signature.parameters if p != "self"]
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+        for key in kwargs:
+            if key not in accepted and not takes_any:
+                close = difflib.get_close_matches(key, accepted, n=2)
+                hint = f" Did you mean {' or '.join(close)}?" if close else ""
+                raise SpecError(f"{cls.__name__}: unknown argument {key!r}.{hint} "
+                                f"{cls.__name__} takes {', '.join(accepted) or 'no arguments'}.")
         try:
-            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+            bound = signature.bind(None, *args, **kwargs)
         except TypeError as exc:
-            raise SpecError(f"{cls.__name__}: {exc}") from None
+            raise SpecError(f"{cls.__name__}: {exc}; it takes {', '.join(accepted) or 'no arguments'}.") from None
         object.__setattr__(self, "_config", {k: v for k, v in bound.arguments.items() if k != "self"})
         object.__setattr__(self, "_values", {})
         return self
@@ -74,6 +84,12 @@ class Layer:
         if type(d) is int and d <= 0:
             raise SpecError(f"{type(self).__name__}: {name} must be a positive size, got {d}")
         return d
+
+    def _flag(self, name: str, value: object) -> bool:
+        """Validate a boolean argument (a YAML ``"yes"`` string is not silently true)."""
+        if not isinstance(value, (bool, np.bool_)):
+            raise SpecError(f"{type(self).__name__}: {name} must be true or false, got {value!r}")
+        return bool(value)
 
     # --- introspection --------------------------------------------------------------------------
     @property

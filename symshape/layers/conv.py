@@ -49,7 +49,7 @@ class _ConvNd(Layer):
         if padding_mode not in _PAD_MODES:
             raise SpecError(f"{op}: padding_mode must be one of {', '.join(_PAD_MODES)}, got {padding_mode!r}")
         self.groups = groups
-        self.has_bias = bool(bias)
+        self.has_bias = self._flag("bias", bias)
         self.padding_mode = padding_mode
 
     def pad_pairs(self) -> list[tuple[int, int]]:

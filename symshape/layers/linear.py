@@ -21,7 +21,7 @@ class Linear(Layer):
                  dtype: Any = None):
         self.in_features = self._size("in_features", in_features, optional=True)
         self.out_features = self._size("out_features", out_features)
-        self.has_bias = bool(bias)
+        self.has_bias = self._flag("bias", bias)
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, tuple(range(1, 64)), "(*, in_features)"):

@@ -25,8 +25,8 @@ class _BatchNorm(Layer):
             raise SpecError(f"{type(self).__name__}: eps must be a non-negative number, got {eps!r}")
         self.eps = float(eps)
         self.momentum = momentum
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
+        self.affine = self._flag("affine", affine)
+        self.track_running_stats = self._flag("track_running_stats", track_running_stats)
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, self.ranks, self.layout):

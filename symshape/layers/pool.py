@@ -40,7 +40,7 @@ class _PoolNd(Layer):
         self.stride = positive_tuple(kernel_size if stride is None or stride == [] else stride, n, "stride", op)
         self.padding = nonnegative_tuple(padding, n, "padding", op)
         self.dilation = positive_tuple(dilation, n, "dilation", op)
-        self.ceil_mode = bool(ceil_mode)
+        self.ceil_mode = self._flag("ceil_mode", ceil_mode)
         for p, k, d in zip(self.padding, self.kernel_size, self.dilation):
             limit = (d * (k - 1) + 1) // 2 if self.has_dilation else k // 2
             if p > limit:
@@ -107,7 +107,7 @@ class _AvgPoolNd(_PoolNd):
     def _avg_setup(self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
                    count_include_pad: bool, divisor_override: Any) -> None:
         self._setup(kernel_size, stride, padding, 1, ceil_mode)
-        self.count_include_pad = bool(count_include_pad)
+        self.count_include_pad = self._flag("count_include_pad", count_include_pad)
         if divisor_override is not None and (type(divisor_override) is not int or divisor_override <= 0):
             raise SpecError(f"{type(self).__name__}: divisor_override must be a positive int, "
                             f"got {divisor_override!r}")

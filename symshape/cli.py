@@ -1,0 +1,245 @@
+"""The ``symshape`` command line: parse, call the library, print. Exit 0 ok, 1 model error, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import report
+from .errors import ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeError
+from .spec import load_spec
+
+EXAMPLES = {
+    "check": "symshape check examples/lenet.yaml\n  symshape check examples/resnet18.yaml --bind H=224,W=224 --format json",
+    "summary": "symshape summary examples/lenet.yaml --input x=B,1,H,W\n"
+               "  symshape summary examples/resnet18.yaml --bind B=1,H=224,W=224 --format markdown",
+    "init": "symshape init examples/lenet.yaml --seed 0 -o lenet.safetensors\n"
+            "  symshape init examples/mlp.yaml --bind D=20 --init xavier_uniform --dtype float64 -o mlp.npz",
+    "run": "symshape run examples/lenet.yaml --weights lenet.safetensors --input x=digits.npy -o logits.npy",
+    "graph": "symshape graph examples/lenet.yaml -o lenet.svg\n  symshape graph examples/resnet18.yaml --bind H=64 -o r.dot",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one paragraph, exit 2, as every user error
+        self.exit(2, f"symshape: {message}\n{self.format_usage()}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symshape", description="Symbolic shape analysis, initialization and a numpy reference "
+                     "forward pass for neural-network specs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           epilog=f"example:\n  {EXAMPLES[name]}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("spec", help="the model spec (.yaml, .yml or .json)")
+        return p
+
+    def sizes(p: argparse.ArgumentParser, inputs: bool = True) -> None:
+        p.add_argument("--bind", action="append", default=[], metavar="N=V",
+                       help="fix sizes: --bind B=2 --bind H=32 or --bind B=2,H=32")
+        if inputs:
+            p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS",
+                           help="override an input's shape: --input x=B,3,64,64")
+
+    p = command("check", "Analyse the spec: print the output shapes and conditions, or every shape error (exit 1).")
+    sizes(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p = command("summary", "Per-layer table: shapes, parameter shapes and counts, totals.")
+    sizes(p)
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument("--dtype", choices=list(report.DTYPE_BYTES), default="float32", help="for the byte total")
+    p = command("init", "Materialize and initialize every parameter and buffer; write a weights file.")
+    sizes(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=None, metavar="NAME",
+                   help="initializer for weights (default: torch's per-layer scheme), e.g. xavier_uniform")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("-o", "--output", required=True, help="FILE.npz or FILE.safetensors")
+    p = command("run", "Numpy reference forward pass (eval mode); sizes are bound from the input arrays.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", help="a weights file (.npz or .safetensors)")
+    source.add_argument("--seed", type=int, help="initialize with torch's defaults from this seed instead")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=X.npy", required=True,
+                   help="an input array: --input x=batch.npy")
+    p.add_argument("-o", "--output", required=True, help="OUT.npz (one array per output) or OUT.npy (one output)")
+    p = command("graph", "Write the computation graph with shapes on its edges.")
+    sizes(p)
+    p.add_argument("-o", "--output", required=True, help="FILE.dot, FILE.svg, FILE.png or FILE.graphml")
+    return parser
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        parts = item.split(",") if what == "--bind" else [item]
+        for part in parts:
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise SpecError(f"{what} {item!r}: expected NAME=VALUE")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _analyse(args: argparse.Namespace) -> Any:
+    model = load_spec(args.spec)
+    shapes = _pairs(getattr(args, "input", []), "--input")
+    names = [i.name for i in model.inputs]
+    for name in shapes:
+        if name not in names:
+            raise SpecError(f"--input {name}=...: the spec has no input {name!r}; its inputs are {', '.join(names)}")
+    graph = model.infer(strict=False, **shapes)
+    binds = _pairs(args.bind, "--bind")
+    if binds and not graph.errors:
+        graph = graph.bind(strict=False, **binds)
+    return graph
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    graph = _analyse(args)
+    if args.format == "json":
+        print(json.dumps(report.to_json(graph), indent=2))
+    else:
+        for name, shape in graph.outputs.items():
+            print(f"{name}: {report._fmt(shape)}")
+        for line in report.totals(graph):
+            print(line)
+        if graph.errors:
+            print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
+    return 1 if graph.errors else 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    graph = _analyse(args)
+    if args.format == "json":
+        print(json.dumps(report.to_json(graph), indent=2))
+    elif args.format == "markdown":
+        print(report.render_markdown(graph, args.dtype), end="")
+    else:
+        print(report.render_text(graph, args.dtype), end="")
+    if graph.errors:
+        print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
+    return 1 if graph.errors else 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .weights import save_weights
+
+    graph = _analyse(args)
+    if graph.errors:
+        raise ShapeMismatchError(graph.errors, graph.pinned_note())
+    params = graph.materialize(seed=args.seed, init=args.init, dtype=args.dtype)
+    save_weights(params, args.output)
+    total = sum(v.nbytes for v in params.values())
+    print(f"wrote {args.output}: {len(params)} tensors, {report._count(graph.num_params)} parameters, "
+          f"{report._bytes(total)}")
+    return 0
+
+
+def _load_array(name: str, path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"--input {name}={path}: no such file")
+    try:
+        array = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise SpecError(f"--input {name}={path}: not a readable .npy array ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise SpecError(f"--input {name}={path}: expected one .npy array, got an archive")
+    return array
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .files import atomic_write
+    from .weights import check_weights, read_weights
+
+    model = load_spec(args.spec)
+    given = _pairs(args.input, "--input")
+    names = [i.name for i in model.inputs]
+    unknown = [n for n in given if n not in names]
+    if unknown or len(given) != len(names):
+        raise SpecError(f"--input: the spec's inputs are {', '.join(names)}; got {', '.join(given) or 'none'}")
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in (".npz", ".npy"):
+        raise SpecError(f"-o {args.output}: the output file ends in .npz or .npy")
+    arrays = {n: _load_array(n, p) for n, p in given.items()}
+    graph = model.infer(**{n: a.shape for n, a in arrays.items()} if all(
+        a.ndim == len(i.shape) for i, a in zip(model.inputs, arrays.values())) else {})
+    graph = graph.bind_from_arrays(arrays)
+    if args.weights:
+        params = read_weights(args.weights)
+        check_weights(params, graph, f"weights file {args.weights}")
+    else:
+        params = graph.materialize(seed=args.seed)
+    dtype = next((v.dtype for v in params.values() if v.dtype.kind == "f"), np.dtype(np.float32))
+    for spec in model.inputs:
+        a = arrays[spec.name]
+        if spec.dtype.startswith("int"):
+            if a.dtype.kind not in "iu":
+                raise SpecError(f"--input {spec.name}: the spec declares {spec.dtype}, the array is {a.dtype}")
+        elif a.dtype.kind == "f":
+            arrays[spec.name] = a.astype(dtype, copy=False)
+        else:
+            raise SpecError(f"--input {spec.name}: expected a float array, got {a.dtype}")
+    result = graph.forward(params, **arrays)
+    outputs = result if isinstance(result, tuple) else (result,)
+    named = dict(zip(model.output_names, outputs))
+    if suffix == ".npy" and len(named) != 1:
+        raise SpecError(f"-o {args.output}: the model has {len(named)} outputs ({', '.join(named)}); use .npz")
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            if suffix == ".npy":
+                np.save(f, outputs[0])
+            else:
+                np.savez(f, **named)
+
+    atomic_write(args.output, write)
+    for name, out in named.items():
+        print(f"{name}: {out.shape} {out.dtype}")
+    return 0
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    from .draw import write_graph
+
+    graph = _analyse(args)
+    write_graph(graph, args.output)
+    print(f"wrote {args.output}: {graph.graph.number_of_nodes()} nodes, {graph.graph.number_of_edges()} edges")
+    if graph.errors:
+        print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
+    return 1 if graph.errors else 0
+
+
+COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "run": _cmd_run, "graph": _cmd_graph}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SpecError as exc:
+        print(f"symshape {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (ShapeMismatchError, UnresolvedShapeError, ShapeError) as exc:
+        print(f"symshape {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"symshape {args.command}: interrupted; no file was written", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: still no traceback for the user, but a way to report it
+        print(f"symshape {args.command}: internal error ({type(exc).__name__}: {exc}). "
+              "Please report it with the spec and the command line.", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

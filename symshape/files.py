@@ -1,0 +1,57 @@
+"""Safe file input and output: atomic writes and readable errors for unreadable files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import SpecError
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A failed or interrupted write leaves no file (and no partial file) at ``path``.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise SpecError(f"cannot write {target}: the folder {folder} does not exist")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=folder)
+    except OSError as exc:
+        raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str) -> Iterator[Path]:
+    """Turn the OS errors of reading ``path`` into a SpecError naming the file."""
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"{what} {p} does not exist")
+    if p.is_dir():
+        raise SpecError(f"{what} {p} is a folder, not a file")
+    try:
+        yield p
+    except PermissionError:
+        raise SpecError(f"{what} {p} cannot be read: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{what} {p} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+def read_text(path: str | Path, what: str) -> str:
+    with reading(path, what) as p:
+        return p.read_text(encoding="utf-8")

@@ -1,0 +1,123 @@
+"""Reports of an analysed model: the contract's JSON object, and summary tables (text, markdown)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from . import dims
+from .dims import Dim, Shape
+from .graph import ShapeGraph
+
+DTYPE_BYTES = {"float16": 2, "float32": 4, "float64": 8}
+
+
+def _shape_json(shape: Shape | None) -> list[int | str] | None:
+    return None if shape is None else [dims.to_json(d) for d in shape]
+
+
+def to_json(graph: ShapeGraph) -> dict[str, Any]:
+    """The object ``check --format json`` and ``summary --format json`` print (CONTRACT.md §5)."""
+    nodes = []
+    for node in graph.model.nodes:
+        data = graph.node(node.name)
+        params = {k: _shape_json(s.shape) for k, s in data["params"].items() if not s.buffer}
+        entry = {
+            "name": node.name, "op": data["op"], "inputs": list(node.inputs),
+            "output_shapes": [_shape_json(s) for s in data["output_shapes"]],
+            "params": params,
+            "num_params": dims.to_json(dims.total(dims.prod(s.shape) for s in data["params"].values()
+                                                  if not s.buffer)),
+        }
+        if node.owner:
+            entry["shares"] = node.owner
+        nodes.append(entry)
+    return {
+        "inputs": {k: _shape_json(v) for k, v in graph.inputs.items()},
+        "nodes": nodes,
+        "outputs": {k: _shape_json(v) for k, v in graph.outputs.items()},
+        "params": {k: _shape_json(v) for k, v in graph.param_shapes.items()},
+        "buffers": {k: _shape_json(v) for k, v in graph.buffer_shapes.items()},
+        "num_params": dims.to_json(graph.num_params),
+        "constraints": [str(c) for c in graph.constraints],
+        "fixed_sizes": {k: dims.to_json(v) for k, v in graph.fixed_sizes.items()},
+        "symbols": graph.symbols,
+        "errors": [c.to_json() for c in graph.errors],
+    }
+
+
+def _fmt(shape: Shape | None) -> str:
+    return "?" if shape is None else dims.format_shape(shape)
+
+
+def _count(d: Dim) -> str:
+    return f"{d:,}" if type(d) is int else str(d)
+
+
+def _bytes(n: Dim) -> str:
+    if type(n) is not int:
+        return f"{n} bytes"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def summary_rows(graph: ShapeGraph) -> list[dict[str, str]]:
+    rows = []
+    for node in graph.model.nodes:
+        data = graph.node(node.name)
+        params = {k: s for k, s in data["params"].items() if not s.buffer}
+        count = dims.total(dims.prod(s.shape) for s in params.values())
+        rows.append({
+            "name": node.name, "op": data["op"],
+            "input": ", ".join(_fmt(s) for s in data["input_shapes"]),
+            "output": ", ".join(_fmt(s) for s in data["output_shapes"]),
+            "params": (f"shares {node.owner}" if node.owner else
+                       ", ".join(f"{k} {_fmt(s.shape)}" for k, s in params.items())),
+            "count": _count(count) if params else "",
+        })
+    return rows
+
+
+def totals(graph: ShapeGraph, dtype: str = "float32") -> list[str]:
+    n = graph.num_params
+    size = dims.prod([n, DTYPE_BYTES.get(dtype, 4)])
+    lines = [f"parameters: {_count(n)} ({_bytes(size)} as {dtype})"]
+    if graph.buffer_shapes:
+        lines.append(f"buffers: {len(graph.buffer_shapes)}")
+    if graph.fixed_sizes:
+        lines.append("sizes fixed: " + ", ".join(f"{k} = {v}" for k, v in graph.fixed_sizes.items()))
+    if graph.constraints:
+        lines.append("conditions on the sizes: " + ", ".join(map(str, graph.constraints)))
+    return lines
+
+
+COLUMNS = [("name", "layer"), ("op", "op"), ("input", "input"), ("output", "output"),
+           ("params", "parameters"), ("count", "#")]
+
+
+def render_text(graph: ShapeGraph, dtype: str = "float32", width: int | None = None) -> str:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for key, title in COLUMNS:
+        table.add_column(title, justify="right" if key == "count" else "left", overflow="fold")
+    for row in summary_rows(graph):
+        table.add_row(*(row[k] for k, _ in COLUMNS))
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width or 160, no_color=True, highlight=False, soft_wrap=False)
+    console.print(table)
+    return buffer.getvalue().rstrip() + "\n\n" + "\n".join(totals(graph, dtype)) + "\n"
+
+
+def render_markdown(graph: ShapeGraph, dtype: str = "float32") -> str:
+    lines = ["| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in summary_rows(graph):
+        cells = [row[k].replace("|", "\\|") for k, _ in COLUMNS]
+        cells[0] = f"`{cells[0]}`"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {t}" for t in totals(graph, dtype)) + "\n"

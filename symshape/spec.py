@@ -1,0 +1,417 @@
+"""Spec files (YAML or JSON) in and out, validated with messages that name file, entry and key.
+
+A spec is ``{name?, inputs, layers, outputs?, blocks?}`` (see docs/spec-format.md). Blocks are
+named sub-graphs with arguments, instantiated by ``{name: layer1.0, block: basic, channels: 64}``;
+their layers are named under the instance (``layer1.0.conv1``), as torchvision names them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import yaml
+
+from . import dims
+from .build import InputSpec, Model, NodeSpec, ref_name
+from .errors import SpecError
+from .files import atomic_write, read_text
+from .layers import LAYERS, Layer
+
+TOP_KEYS = ("name", "inputs", "layers", "outputs", "blocks")
+BLOCK_KEYS = ("args", "inputs", "layers", "outputs")
+ENTRY_KEYS = ("name", "op", "in", "share", "block")
+DTYPES = ("float32", "float64", "int64", "int32")
+_REF = re.compile(r"^(?P<base>.+?)(?::(?P<index>\d+))?$")
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. (YAML 1.1 reads N, Y, on, off as booleans, and N is a size.)"""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(close)}?" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def read_spec_file(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML or JSON spec file into a dict (no validation beyond the syntax)."""
+    text = read_text(path, "spec file")
+    p = Path(path)
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.load(text, Loader=_Loader)  # noqa: S506
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{p}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{p}: a spec is a mapping with inputs and layers, got {type(data).__name__}")
+    return data
+
+
+def load_spec(source: str | Path | dict[str, Any]) -> Model:
+    """A Model from a spec file (``.yaml``, ``.yml`` or ``.json``) or an already parsed dict."""
+    if isinstance(source, dict):
+        return _Builder(source, "spec").build()
+    return _Builder(read_spec_file(source), str(source)).build()
+
+
+@dataclass
+class _Entry:
+    name: str  # full name
+    where: str
+    data: dict[str, Any]
+    scope: _Scope
+    inputs: list[str] = field(default_factory=list)  # global refs (may be block aliases)
+
+
+@dataclass
+class _Scope:
+    """One list of layers: the top level or a block instance."""
+
+    prefix: str
+    where: str
+    inputs: dict[str, str]  # local input name -> global ref
+    locals: dict[str, str] = field(default_factory=dict)  # local name -> global name
+    outputs_of: dict[str, int] = field(default_factory=dict)  # global name -> number of outputs
+
+
+class _Builder:
+    def __init__(self, data: dict[str, Any], origin: str):
+        self.data, self.origin = data, origin
+        self.entries: list[_Entry] = []
+        self.aliases: dict[str, list[str]] = {}  # block instance -> its output refs
+        self.n_outputs: dict[str, int] = {}
+
+    def fail(self, where: str, message: str) -> SpecError:
+        return SpecError(f"{self.origin}: {where}: {message}")
+
+    # --- top level ------------------------------------------------------------------------------
+    def build(self) -> Model:
+        data = self.data
+        for key in data:
+            if key not in TOP_KEYS:
+                raise self.fail(f"key {key!r}", f"unknown top-level key.{_suggest(key, TOP_KEYS)} "
+                                f"A spec has {', '.join(TOP_KEYS)}.")
+        inputs = self._inputs(data.get("inputs"), "inputs")
+        layers = data.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise self.fail("layers", "a spec needs a non-empty list of layers")
+        blocks = data.get("blocks") or {}
+        if not isinstance(blocks, dict):
+            raise self.fail("blocks", "blocks is a mapping from block name to {args, inputs, layers, outputs}")
+        self.blocks = blocks
+        scope = _Scope("", "layers", {i.name: i.name for i in inputs})
+        last_outputs = self._expand(layers, scope, [], default_input=inputs[0].name if len(inputs) == 1 else None)
+        outputs = data.get("outputs")
+        if outputs is None:
+            out_refs = last_outputs
+        else:
+            outputs = [outputs] if isinstance(outputs, str) else outputs
+            if not isinstance(outputs, list) or not outputs:
+                raise self.fail("outputs", "outputs is a layer name or a list of them (name or name:k)")
+            out_refs = [self._resolve_ref(str(o), scope, "outputs") for o in outputs]
+        nodes = self._nodes()
+        refs = [self._final(r, "outputs") for r in out_refs]
+        names = [str(o) for o in outputs] if outputs is not None else refs
+        return Model._from_parts(inputs, nodes, refs, data.get("name"), names)
+
+    def _inputs(self, raw: Any, where: str) -> list[InputSpec]:
+        if not isinstance(raw, dict) or not raw:
+            raise self.fail(where, "a spec needs inputs: a mapping from input name to shape, e.g. x: [B, 3, H, W]")
+        specs = []
+        for name, value in raw.items():
+            dtype = "float32"
+            if isinstance(value, dict):
+                unknown = set(value) - {"shape", "dtype"}
+                if unknown:
+                    raise self.fail(f"inputs.{name}", f"unknown key {sorted(unknown)[0]!r}; an input has shape "
+                                    "and dtype")
+                dtype = value.get("dtype", "float32")
+                if dtype not in DTYPES:
+                    raise self.fail(f"inputs.{name}.dtype", f"{dtype!r} is not one of {', '.join(DTYPES)}")
+                value = value.get("shape")
+            if not isinstance(value, (list, str)):
+                raise self.fail(f"inputs.{name}", f"a shape is a list such as [B, 3, H, W], got {value!r}")
+            try:
+                shape = dims.parse_shape(value)
+            except (dims.DimSyntaxError, TypeError) as exc:
+                raise self.fail(f"inputs.{name}", f"bad shape {value!r}: {exc}") from None
+            for d in shape:
+                if type(d) is int and d < 0:
+                    raise self.fail(f"inputs.{name}", f"sizes cannot be negative, got {d}")
+            specs.append(InputSpec(str(name), shape, dtype))
+        return specs
+
+    # --- expansion of layer lists and blocks ----------------------------------------------------
+    def _expand(self, layers: list[Any], scope: _Scope, stack: list[str], default_input: str | None) -> list[str]:
+        """Add the entries of ``layers`` (in ``scope``); returns the refs of the last entry's outputs."""
+        raw_entries = []
+        for i, raw in enumerate(layers):
+            where = f"{scope.where}[{i}]"
+            if not isinstance(raw, dict):
+                raise self.fail(where, f"a layer entry is a mapping such as {{op: ReLU}}, got {raw!r}")
+            local = str(raw.get("name", i))
+            where = f"{where} ({local})"
+            if not local or ":" in local:
+                raise self.fail(where, f"name {local!r}: names are non-empty and contain no ':'")
+            if local in scope.locals or local in scope.inputs:
+                raise self.fail(where, f"name {local!r} is used twice; names must be unique")
+            scope.locals[local] = scope.prefix + local
+            raw_entries.append((where, local, raw))
+        previous = default_input
+        last: list[str] = []
+        for index, (where, local, raw) in enumerate(raw_entries):
+            full = scope.prefix + local
+            kinds = [k for k in ("op", "share", "block") if k in raw]
+            if len(kinds) != 1:
+                raise self.fail(where, "an entry has exactly one of op, share or block"
+                                + (f" (it has {', '.join(kinds)})" if kinds else " (it has none)"))
+            ins = raw.get("in")
+            if ins is None:
+                if previous is None:
+                    raise self.fail(where, "key 'in': the first layer needs `in` when the spec has several inputs"
+                                    if index == 0 else "key 'in' is missing")
+                in_refs = [previous]
+            else:
+                ins = [ins] if isinstance(ins, (str, int)) else ins
+                if not isinstance(ins, list) or not ins:
+                    raise self.fail(where, f"key 'in': a layer name or a list of names, got {raw.get('in')!r}")
+                in_refs = [self._resolve_ref(str(r), scope, f"{where}: key 'in'") for r in ins]
+            if "block" in raw:
+                last = self._instantiate(raw, full, where, in_refs, stack)
+            else:
+                entry = _Entry(full, where, raw, scope, in_refs)
+                self.entries.append(entry)
+                self.n_outputs[full] = self._op_outputs(entry)
+                last = [ref_name(full, k) for k in range(self.n_outputs[full])]
+            previous = full
+        return last
+
+    def _op_outputs(self, entry: _Entry) -> int:
+        if "share" in entry.data:
+            return 1  # checked against the shared layer later
+        op = entry.data["op"]
+        cls = LAYERS.get(str(op)) if isinstance(op, str) else None
+        if cls is None or op.startswith("_"):
+            raise self.fail(entry.where, f"key 'op': unknown op {op!r}.{_suggest(op, LAYERS)} "
+                            "See docs/layers.md for the catalogue.")
+        return cls.n_outputs
+
+    def _instantiate(self, raw: dict[str, Any], full: str, where: str, in_refs: list[str], stack: list[str]) -> list[str]:
+        name = raw["block"]
+        if name not in self.blocks:
+            raise self.fail(where, f"key 'block': no block named {name!r}.{_suggest(name, self.blocks)}")
+        if name in stack:
+            raise self.fail(where, f"key 'block': block {name!r} contains itself ({' -> '.join(stack + [name])})")
+        block = self.blocks[name]
+        bwhere = f"blocks.{name}"
+        if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
+            raise self.fail(bwhere, "a block is a mapping with layers (and optional args, inputs, outputs)")
+        for key in block:
+            if key not in BLOCK_KEYS:
+                raise self.fail(bwhere, f"unknown key {key!r}.{_suggest(key, BLOCK_KEYS)}")
+        declared = block.get("args") or {}
+        given = {k: v for k, v in raw.items() if k not in ENTRY_KEYS}
+        for key in given:
+            if key not in declared:
+                raise self.fail(where, f"unknown block argument {key!r}.{_suggest(key, declared)} "
+                                f"Block {name!r} takes {', '.join(declared) or 'no arguments'}.")
+        values = {**declared, **given}
+        missing = [k for k, v in values.items() if v is None and k not in given]
+        if missing:
+            raise self.fail(where, f"block {name!r} needs argument {missing[0]!r}")
+        block_inputs = block.get("inputs") or ["x"]
+        if len(block_inputs) != len(in_refs):
+            raise self.fail(where, f"block {name!r} takes {len(block_inputs)} input(s) "
+                            f"({', '.join(map(str, block_inputs))}), got {len(in_refs)}")
+        layers = _substitute_args(block["layers"], values, lambda m: self.fail(f"{bwhere}: {where}", m))
+        scope = _Scope(full + ".", f"{bwhere}.layers (instance {full})",
+                       {str(k): r for k, r in zip(block_inputs, in_refs)})
+        last = self._expand(layers, scope, stack + [name], default_input=in_refs[0])
+        outputs = block.get("outputs")
+        if outputs is not None:
+            outputs = [outputs] if isinstance(outputs, str) else outputs
+            last = [self._resolve_ref(str(o), scope, f"{bwhere}.outputs") for o in outputs]
+        self.aliases[full] = last
+        return last
+
+    def _resolve_ref(self, ref: str, scope: _Scope, where: str) -> str:
+        """A local reference (``conv1``, ``lstm:1``) as a global one."""
+        m = _REF.match(ref)
+        base, index = m.group("base"), int(m.group("index") or 0)
+        if base in scope.inputs:
+            if index:
+                raise self.fail(where, f"input {base!r} has one output; {ref!r} does not exist")
+            return scope.inputs[base]
+        if base in scope.locals:
+            return ref_name(scope.locals[base], index)
+        known = list(scope.inputs) + list(scope.locals)
+        raise self.fail(where, f"{ref!r} names no input or layer.{_suggest(base, known)}")
+
+    def _final(self, ref: str, where: str, depth: int = 0) -> str:
+        """Follow block aliases to the node output a reference stands for; check the output index."""
+        m = _REF.match(ref)
+        base, index = m.group("base"), int(m.group("index") or 0)
+        if base in self.aliases:
+            outs = self.aliases[base]
+            if index >= len(outs):
+                raise self.fail(where, f"{ref!r}: block instance {base!r} has {len(outs)} output(s)")
+            return self._final(outs[index], where, depth + 1)
+        if base in self.n_outputs and index >= self.n_outputs[base]:
+            raise self.fail(where, f"{ref!r}: {base!r} has {self.n_outputs[base]} output(s) "
+                            f"(refer to them as {base}, {base}:1, ...)")
+        return ref
+
+    # --- layers and order -----------------------------------------------------------------------
+    def _nodes(self) -> list[NodeSpec]:
+        by_name = {e.name: e for e in self.entries}
+        layers: dict[str, Layer] = {}
+        owners: dict[str, str] = {}
+        for e in self.entries:
+            if "op" in e.data:
+                layers[e.name] = self._make_layer(e)
+        for e in self.entries:
+            if "share" in e.data:
+                target = e.data["share"]
+                scope_name = e.scope.locals.get(str(target))
+                if scope_name is None or scope_name not in layers:
+                    known = [k for k, v in e.scope.locals.items() if v in layers]
+                    raise self.fail(e.where, f"key 'share': {target!r} names no layer with an op in this list."
+                                    f"{_suggest(target, known)}")
+                extra = set(e.data) - {"name", "in", "share"}
+                if extra:
+                    raise self.fail(e.where, f"key {sorted(extra)[0]!r}: a share entry takes only name, in and "
+                                    "share (the layer's arguments are those of the shared layer)")
+                layers[e.name] = layers[scope_name]
+                owners[e.name] = scope_name
+                self.n_outputs[e.name] = layers[scope_name].n_outputs
+        for e in self.entries:
+            e.inputs = [self._final(r, f"{e.where}: key 'in'") for r in e.inputs]
+            layer = layers[e.name]
+            if layer.n_inputs is None and len(e.inputs) < 2:
+                raise self.fail(e.where, f"key 'in': {layer.op} takes two or more inputs, got {len(e.inputs)}")
+            if layer.n_inputs is not None and len(e.inputs) != layer.n_inputs:
+                raise self.fail(e.where, f"key 'in': {layer.op} takes {layer.n_inputs} input(s), got {len(e.inputs)}")
+        order = self._order(by_name)
+        return [NodeSpec(name, layers[name], tuple(by_name[name].inputs), owners.get(name)) for name in order]
+
+    def _make_layer(self, e: _Entry) -> Layer:
+        cls = LAYERS[e.data["op"]]
+        args = {k: v for k, v in e.data.items() if k not in ENTRY_KEYS}
+        try:
+            return cls(**args)
+        except SpecError as exc:
+            message = str(exc)
+            key = next((k for k in args if re.search(rf"\b{re.escape(k)}\b", message)), None)
+            raise self.fail(e.where + (f": key {key!r}" if key else ""), message) from None
+
+    def _order(self, by_name: dict[str, _Entry]) -> list[str]:
+        g = nx.DiGraph()
+        position = {name: i for i, name in enumerate(by_name)}
+        g.add_nodes_from(by_name)
+        for name, e in by_name.items():
+            for r in e.inputs:
+                base = _REF.match(r).group("base")
+                if base in by_name:
+                    g.add_edge(base, name)
+        try:
+            return list(nx.lexicographical_topological_sort(g, key=position.__getitem__))
+        except nx.NetworkXUnfeasible:
+            cycle = [u for u, _ in nx.find_cycle(g)]
+            raise self.fail(by_name[cycle[0]].where, "the layers form a cycle: "
+                            + " -> ".join(cycle + [cycle[0]])) from None
+
+
+def _substitute_args(value: Any, args: dict[str, Any], fail: Any) -> Any:
+    """Replace ``$name`` strings by block argument values, recursively."""
+    if isinstance(value, str) and value.startswith("$"):
+        key = value[1:]
+        if key not in args:
+            raise fail(f"{value!r} names no block argument.{_suggest(key, args)}")
+        return args[key]
+    if isinstance(value, list):
+        return [_substitute_args(v, args, fail) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute_args(v, args, fail) for k, v in value.items()}
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)  # sympy expressions in sympy's str() form
+
+
+def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The spec of a model: blocks are written out, so loading it gives the same graph."""
+    inputs: dict[str, Any] = {}
+    for spec in model.inputs:
+        shape = (input_shapes or {}).get(spec.name, spec.shape)
+        if shape is None:
+            raise SpecError(f"save_spec: input {spec.name!r} has no shape; pass input_shapes={{{spec.name!r}: ...}}")
+        shape = [_plain(d) for d in dims.parse_shape(shape)]
+        inputs[spec.name] = shape if spec.dtype == "float32" else {"shape": shape, "dtype": spec.dtype}
+    layers = []
+    previous = model.inputs[0].name if len(model.inputs) == 1 else None
+    for node in model.nodes:
+        entry: dict[str, Any] = {"name": node.name}
+        if node.owner:
+            entry["share"] = node.owner
+        else:
+            entry["op"] = node.layer.op
+            entry.update({k: _plain(v) for k, v in node.layer.config.items()})
+        if list(node.inputs) != [previous]:
+            entry["in"] = list(node.inputs) if len(node.inputs) > 1 else node.inputs[0]
+        layers.append(entry)
+        previous = node.name
+    out: dict[str, Any] = {}
+    if model.name:
+        out["name"] = model.name
+    out["inputs"] = inputs
+    out["layers"] = layers
+    out["outputs"] = list(model.outputs)
+    return out
+
+
+def save_spec(model: Model, path: str | Path, input_shapes: dict[str, Any] | None = None) -> None:
+    """Write the model as a YAML (``.yaml``/``.yml``) or JSON (``.json``) spec, atomically."""
+    data = spec_dict(model, input_shapes)
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    elif p.suffix.lower() in (".yaml", ".yml"):
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+    else:
+        raise SpecError(f"save_spec: {p} must end in .yaml, .yml or .json")
+    atomic_write(p, lambda tmp: tmp.write_text(text, encoding="utf-8"))

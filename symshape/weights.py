@@ -1,0 +1,99 @@
+"""Weights files: ``.npz`` and ``.safetensors`` by extension, torch state_dict names, atomic writes.
+
+Loading against an analysed model checks every name, shape and dtype and reports all the
+differences at once (missing, unexpected, wrong shape, wrong dtype).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import dims
+from .errors import SpecError
+from .files import atomic_write, reading
+
+FORMATS = (".npz", ".safetensors")
+
+
+def _format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise SpecError(f"{path}: a weights file ends in .npz or .safetensors")
+    return suffix
+
+
+def save_weights(params: dict[str, np.ndarray], path: str | Path) -> None:
+    """Write ``{state_dict name: array}`` to ``path``; a failed write leaves no file."""
+    fmt = _format(path)
+    arrays = {k: np.ascontiguousarray(v) if np.ndim(v) else np.asarray(v) for k, v in params.items()}
+
+    def write(tmp: Path) -> None:
+        if fmt == ".npz":
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+        else:
+            from safetensors.numpy import save_file
+
+            save_file(arrays, str(tmp))
+
+    atomic_write(path, write)
+
+
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a weights file, or a SpecError saying why the file cannot be read."""
+    fmt = _format(path)
+    with reading(path, "weights file") as p:
+        try:
+            if fmt == ".npz":
+                with np.load(p, allow_pickle=False) as data:
+                    return {k: data[k] for k in data.files}
+            from safetensors.numpy import load_file
+
+            return load_file(str(p))
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
+            raise SpecError(f"weights file {p} is damaged or not a {fmt} file ({exc})") from None
+        except Exception as exc:  # safetensors raises its own SafetensorError
+            if type(exc).__name__ == "SafetensorError":
+                raise SpecError(f"weights file {p} is damaged or not a {fmt} file ({exc})") from None
+            raise
+
+
+def check_weights(params: dict[str, Any], graph: Any, origin: str = "weights") -> None:
+    """Every parameter and buffer of ``graph`` present with its shape and a suitable dtype;
+    all differences in one SpecError."""
+    specs = graph.param_specs
+    problems = []
+    for name, spec in specs.items():
+        if name not in params:
+            problems.append(f"missing {name} {dims.format_shape(spec.shape)}")
+            continue
+        array = params[name]
+        shape = tuple(int(d) if type(d) is int else d for d in spec.shape)
+        if tuple(array.shape) != shape:
+            problems.append(f"{name} has shape {tuple(array.shape)}, the model needs {dims.format_shape(shape)}")
+        kind = "i" if spec.dtype == "int64" else "f"
+        if array.dtype.kind != kind:
+            wanted = "int64" if kind == "i" else "a float dtype"
+            problems.append(f"{name} has dtype {array.dtype}, the model needs {wanted}")
+    for name in params:
+        if name not in specs:
+            close = [k for k in specs if k.split(".")[-1] == name.split(".")[-1]][:3]
+            hint = f" (the model has {', '.join(close)})" if close else ""
+            problems.append(f"unexpected {name}{hint}")
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise SpecError(f"{origin} does not fit the model ({len(problems)} difference"
+                        f"{'s' if len(problems) > 1 else ''}):\n{listing}")
+
+
+def load_weights(path: str | Path, graph: Any = None) -> dict[str, np.ndarray]:
+    """Read a weights file; with ``graph``, check it against the analysed model first."""
+    params = read_weights(path)
+    if graph is not None:
+        graph.require_concrete("loading weights", params_only=True)
+        check_weights(params, graph, f"weights file {path}")
+    return params
