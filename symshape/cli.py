@@ -15,13 +15,15 @@ from .errors import ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeEr
 from .spec import load_spec
 
 EXAMPLES = {
-    "check": "symshape check examples/lenet.yaml\n  symshape check examples/resnet18.yaml --bind H=224,W=224 --format json",
+    "check": "symshape check examples/lenet.yaml\n"
+             "  symshape check examples/resnet18.yaml --bind H=224,W=224 --format json",
     "summary": "symshape summary examples/lenet.yaml --input x=B,1,H,W\n"
                "  symshape summary examples/resnet18.yaml --bind B=1,H=224,W=224 --format markdown",
     "init": "symshape init examples/lenet.yaml --seed 0 -o lenet.safetensors\n"
             "  symshape init examples/mlp.yaml --bind D=20 --init xavier_uniform --dtype float64 -o mlp.npz",
     "run": "symshape run examples/lenet.yaml --weights lenet.safetensors --input x=digits.npy -o logits.npy",
-    "graph": "symshape graph examples/lenet.yaml -o lenet.svg\n  symshape graph examples/resnet18.yaml --bind H=64 -o r.dot",
+    "graph": "symshape graph examples/lenet.yaml -o lenet.svg\n"
+             "  symshape graph examples/resnet18.yaml --bind H=64 -o r.dot",
 }
 
 

@@ -218,7 +218,8 @@ class _Builder:
                             "See docs/layers.md for the catalogue.")
         return cls.n_outputs
 
-    def _instantiate(self, raw: dict[str, Any], full: str, where: str, in_refs: list[str], stack: list[str]) -> list[str]:
+    def _instantiate(self, raw: dict[str, Any], full: str, where: str, in_refs: list[str],
+                     stack: list[str]) -> list[str]:
         name = raw["block"]
         if name not in self.blocks:
             raise self.fail(where, f"key 'block': no block named {name!r}.{_suggest(name, self.blocks)}")
