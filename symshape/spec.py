@@ -346,11 +346,16 @@ class _Builder:
 
 def _substitute_args(value: Any, args: dict[str, Any], fail: Any) -> Any:
     """Replace ``$name`` strings by block argument values, recursively."""
-    if isinstance(value, str) and value.startswith("$"):
-        key = value[1:]
-        if key not in args:
-            raise fail(f"{value!r} names no block argument.{_suggest(key, args)}")
-        return args[key]
+    if isinstance(value, str) and "$" in value:
+        def lookup(key: str) -> Any:
+            if key not in args:
+                raise fail(f"{value!r}: ${key} names no block argument.{_suggest(key, args)}")
+            return args[key]
+
+        whole = re.fullmatch(r"\$(\w+)", value)
+        if whole:
+            return lookup(whole.group(1))
+        return re.sub(r"\$(\w+)", lambda m: f"({lookup(m.group(1))})", value)  # inside an expression
     if isinstance(value, list):
         return [_substitute_args(v, args, fail) for v in value]
     if isinstance(value, dict):
