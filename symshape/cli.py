@@ -171,9 +171,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if suffix not in (".npz", ".npy"):
         raise SpecError(f"-o {args.output}: the output file ends in .npz or .npy")
     arrays = {n: _load_array(n, p) for n, p in given.items()}
-    graph = model.infer(**{n: a.shape for n, a in arrays.items()} if all(
-        a.ndim == len(i.shape) for i, a in zip(model.inputs, arrays.values())) else {})
-    graph = graph.bind_from_arrays(arrays)
+    graph = model.infer().bind_from_arrays(arrays)
     if args.weights:
         params = read_weights(args.weights)
         check_weights(params, graph, f"weights file {args.weights}")
@@ -223,7 +221,10 @@ COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "ru
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad command line (already explained by argparse)
+        return int(exc.code or 0)
     try:
         return COMMANDS[args.command](args)
     except SpecError as exc:

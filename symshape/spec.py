@@ -197,7 +197,7 @@ class _Builder:
                 ins = [ins] if isinstance(ins, (str, int)) else ins
                 if not isinstance(ins, list) or not ins:
                     raise self.fail(where, f"key 'in': a layer name or a list of names, got {raw.get('in')!r}")
-                in_refs = [self._resolve_ref(str(r), scope, f"{where}: key 'in'") for r in ins]
+                in_refs = [self._resolve_ref(str(r), scope, f"{where}: key 'in'", exclude=local) for r in ins]
             if "block" in raw:
                 last = self._instantiate(raw, full, where, in_refs, stack)
             else:
@@ -257,7 +257,7 @@ class _Builder:
         self.aliases[full] = last
         return last
 
-    def _resolve_ref(self, ref: str, scope: _Scope, where: str) -> str:
+    def _resolve_ref(self, ref: str, scope: _Scope, where: str, exclude: str = "") -> str:
         """A local reference (``conv1``, ``lstm:1``) as a global one."""
         m = _REF.match(ref)
         base, index = m.group("base"), int(m.group("index") or 0)
@@ -267,7 +267,7 @@ class _Builder:
             return scope.inputs[base]
         if base in scope.locals:
             return ref_name(scope.locals[base], index)
-        known = list(scope.inputs) + list(scope.locals)
+        known = [k for k in list(scope.inputs) + list(scope.locals) if k != exclude]
         raise self.fail(where, f"{ref!r} names no input or layer.{_suggest(base, known)}")
 
     def _final(self, ref: str, where: str, depth: int = 0) -> str:
