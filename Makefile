@@ -16,7 +16,21 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/activate
 	$(PIP) install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+DEMO_DIR := $(shell mktemp -d 2>/dev/null || echo /tmp/symshape-demo)
+
 demo: $(VENV)/.installed
+	@echo "== symshape check: LeNet-5 with a symbolic image size =="
+	$(VENV)/bin/symshape check examples/lenet.yaml --input x=B,1,H,W
+	@echo; echo "== symbolic summary =="
+	$(VENV)/bin/symshape summary examples/lenet.yaml --input x=B,1,H,W
+	@echo; echo "== bound summary (B=2, H=W=28) =="
+	$(VENV)/bin/symshape summary examples/lenet.yaml --bind B=2
+	@echo; echo "== init (torch's default initialization) and a numpy forward pass =="
+	$(VENV)/bin/symshape init examples/lenet.yaml --seed 0 -o $(DEMO_DIR)/lenet.safetensors
+	$(PY) -c "import numpy as np; np.save('$(DEMO_DIR)/x.npy', np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32))"
+	$(VENV)/bin/symshape run examples/lenet.yaml --weights $(DEMO_DIR)/lenet.safetensors --input x=$(DEMO_DIR)/x.npy -o $(DEMO_DIR)/logits.npy
+	$(PY) -c "import numpy as np; np.set_printoptions(precision=4, suppress=True); print(np.load('$(DEMO_DIR)/logits.npy'))"
+	@echo; echo "== the lazy-initialization chapter, in Python =="
 	$(PY) examples/lazy_initialization.py
 
 test: $(VENV)/.installed-test

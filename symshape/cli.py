@@ -136,12 +136,26 @@ def _cmd_init(args: argparse.Namespace) -> int:
     graph = _analyse(args)
     if graph.errors:
         raise ShapeMismatchError(graph.errors, graph.pinned_note())
-    params = graph.materialize(seed=args.seed, init=args.init, dtype=args.dtype)
+    params = _materialize_with_progress(graph, args)
     save_weights(params, args.output)
     total = sum(v.nbytes for v in params.values())
     print(f"wrote {args.output}: {len(params)} tensors, {report._count(graph.num_params)} parameters, "
           f"{report._bytes(total)}")
     return 0
+
+
+def _materialize_with_progress(graph: Any, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """materialize(), with a progress bar on a terminal when the model is large."""
+    total = graph.num_params
+    if not sys.stderr.isatty() or type(total) is not int or total < 5_000_000:
+        return graph.materialize(seed=args.seed, init=args.init, dtype=args.dtype)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("initializing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeRemainingColumn(), transient=True) as progress:
+        task = progress.add_task("init", total=sum(int(np.prod(s)) for s in graph.state_shapes.values()))
+        return graph.materialize(seed=args.seed, init=args.init, dtype=args.dtype,
+                                 on_tensor=lambda name, array: progress.advance(task, array.size))
 
 
 def _load_array(name: str, path: str) -> np.ndarray:

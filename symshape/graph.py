@@ -243,15 +243,18 @@ class ShapeGraph:
                 f"graph.bind({', '.join(f'{s}=...' for s in free)})", free)
 
     def materialize(self, seed: int | None = 0, init: Any = None, dtype: Any = "float32",
-                    only: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Allocate and initialize every parameter and buffer: ``{state_dict name: ndarray}``."""
+                    only: list[str] | None = None, on_tensor: Any = None) -> dict[str, np.ndarray]:
+        """Allocate and initialize every parameter and buffer: ``{state_dict name: ndarray}``.
+
+        ``only`` restricts to some names (same values as in a full run); ``on_tensor(name, array)``
+        is called after each tensor."""
         from .init import materialize
 
         self.require_concrete("materialize()", params_only=True)
         specs = self.param_specs
         if only is not None:
             specs = {k: specs[k] for k in only}
-        return materialize(specs, seed=seed, init=init, dtype=dtype)
+        return materialize(specs, seed=seed, init=init, dtype=dtype, on_tensor=on_tensor)
 
     def forward(self, params: dict[str, np.ndarray], *arrays: np.ndarray, **named: np.ndarray) -> Any:
         """The numpy reference forward pass in eval mode; symbolic sizes are bound from the arrays."""

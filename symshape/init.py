@@ -195,13 +195,13 @@ def _choose(name: str, spec: ParamSpec, init: Any) -> Any:
     return init if len(spec.shape) >= 2 else None  # one initializer for all: weights only
 
 
-def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any,
-                dtype: Any) -> dict[str, np.ndarray]:
+def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dtype: Any,
+                on_tensor: Callable[[str, np.ndarray], None] | None = None) -> dict[str, np.ndarray]:
     """Arrays for every spec, torch's default initializer unless ``init`` chooses another.
 
     ``init`` is one initializer (applied to every parameter of 2 or more dimensions) or a mapping
     ``{glob pattern: initializer}`` where the first matching pattern wins; ``"default"`` keeps
-    torch's scheme.
+    torch's scheme. ``on_tensor(name, array)`` is called after each tensor (for progress bars).
     """
     np_dtype = np.dtype(dtype)
     if np_dtype not in (np.float32, np.float64, np.float16):
@@ -229,6 +229,8 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any,
         if array.shape != shape:
             raise SpecError(f"initializer for {name} returned shape {array.shape}, expected {shape}")
         out[name] = np.asarray(array, dtype=target, order="C")
+        if on_tensor is not None:
+            on_tensor(name, out[name])
     return out
 
 

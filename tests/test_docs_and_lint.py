@@ -26,3 +26,11 @@ def test_every_registered_layer_is_in_the_catalogue():
 def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_example_summaries_are_current():
+    import runpy
+
+    render = runpy.run_path(str(ROOT / "docs" / "make_examples.py"))["render"]
+    assert (ROOT / "docs" / "examples.md").read_text() == render(), \
+        "docs/examples.md is stale: run python docs/make_examples.py > docs/examples.md"
