@@ -90,10 +90,9 @@ def apply_layer(layer: Layer, args: tuple, name: str | None) -> Any:
 
 
 def _check_arity(layer: Layer, n: int) -> None:
-    if layer.n_inputs is None and n < 2:
-        raise SpecError(f"{layer.op} takes two or more inputs, got {n}")
-    if layer.n_inputs is not None and n != layer.n_inputs:
-        raise SpecError(f"{layer.op} takes {layer.n_inputs} input(s), got {n}")
+    problem = layer.arity_problem(n)
+    if problem:
+        raise SpecError(f"{layer.op} {problem}")
 
 
 class Model:
@@ -191,9 +190,8 @@ class Model:
             params.update(graph.materialize(seed=None, only=missing))
         for node in self.nodes:
             if node.owner is None:
-                prefix = node.name + "."
-                node.layer._values.update({k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)
-                                           and "." not in k[len(prefix):]})
+                for local in graph.graph.nodes[node.name]["params"]:
+                    node.layer._values[local] = params[f"{node.name}.{local}"]
                 for arg, value in graph.graph.nodes[node.name]["args"].items():
                     if getattr(node.layer, arg) is None:
                         setattr(node.layer, arg, value)
@@ -260,8 +258,9 @@ def _chain(items: list[tuple[str, Any]], prefix: str) -> Iterator[NodeSpec]:
         if isinstance(item, Sequential):
             yield from _chain(list(item._items.items()), name + ".")
         elif isinstance(item, Layer):
-            if item.n_inputs not in (1,):
-                raise SpecError(f"Sequential: {item.op} at {name!r} takes several inputs; use the functional API")
+            if item.arity_problem(1):
+                raise SpecError(f"Sequential: {item.op} at {name!r} {item.arity_problem(1)}; "
+                                "use the functional API")
             yield NodeSpec(name, item, ())
         else:
             raise SpecError(f"Sequential: entry {name!r} is {type(item).__name__}, not a layer")

@@ -102,6 +102,7 @@ class _Builder:
         self.entries: list[_Entry] = []
         self.aliases: dict[str, list[str]] = {}  # block instance -> its output refs
         self.n_outputs: dict[str, int] = {}
+        self.layers: dict[str, Layer] = {}
 
     def fail(self, where: str, message: str) -> SpecError:
         return SpecError(f"{self.origin}: {where}: {message}")
@@ -203,20 +204,12 @@ class _Builder:
             else:
                 entry = _Entry(full, where, raw, scope, in_refs)
                 self.entries.append(entry)
-                self.n_outputs[full] = self._op_outputs(entry)
+                if "op" in raw:
+                    self.layers[full] = self._make_layer(entry)
+                self.n_outputs[full] = self.layers[full].n_outputs if "op" in raw else 1
                 last = [ref_name(full, k) for k in range(self.n_outputs[full])]
             previous = full
         return last
-
-    def _op_outputs(self, entry: _Entry) -> int:
-        if "share" in entry.data:
-            return 1  # checked against the shared layer later
-        op = entry.data["op"]
-        cls = LAYERS.get(str(op)) if isinstance(op, str) else None
-        if cls is None or op.startswith("_"):
-            raise self.fail(entry.where, f"key 'op': unknown op {op!r}.{_suggest(op, LAYERS)} "
-                            "See docs/layers.md for the catalogue.")
-        return cls.n_outputs
 
     def _instantiate(self, raw: dict[str, Any], full: str, where: str, in_refs: list[str],
                      stack: list[str]) -> list[str]:
@@ -287,11 +280,8 @@ class _Builder:
     # --- layers and order -----------------------------------------------------------------------
     def _nodes(self) -> list[NodeSpec]:
         by_name = {e.name: e for e in self.entries}
-        layers: dict[str, Layer] = {}
+        layers = self.layers
         owners: dict[str, str] = {}
-        for e in self.entries:
-            if "op" in e.data:
-                layers[e.name] = self._make_layer(e)
         for e in self.entries:
             if "share" in e.data:
                 target = e.data["share"]
@@ -310,15 +300,18 @@ class _Builder:
         for e in self.entries:
             e.inputs = [self._final(r, f"{e.where}: key 'in'") for r in e.inputs]
             layer = layers[e.name]
-            if layer.n_inputs is None and len(e.inputs) < 2:
-                raise self.fail(e.where, f"key 'in': {layer.op} takes two or more inputs, got {len(e.inputs)}")
-            if layer.n_inputs is not None and len(e.inputs) != layer.n_inputs:
-                raise self.fail(e.where, f"key 'in': {layer.op} takes {layer.n_inputs} input(s), got {len(e.inputs)}")
+            problem = layer.arity_problem(len(e.inputs))
+            if problem:
+                raise self.fail(e.where, f"key 'in': {layer.op} {problem}")
         order = self._order(by_name)
         return [NodeSpec(name, layers[name], tuple(by_name[name].inputs), owners.get(name)) for name in order]
 
     def _make_layer(self, e: _Entry) -> Layer:
-        cls = LAYERS[e.data["op"]]
+        op = e.data["op"]
+        cls = LAYERS.get(op) if isinstance(op, str) and not op.startswith("_") else None
+        if cls is None:
+            raise self.fail(e.where, f"key 'op': unknown op {op!r}.{_suggest(op, LAYERS)} "
+                            "See docs/layers.md for the catalogue.")
         args = {k: v for k, v in e.data.items() if k not in ENTRY_KEYS}
         try:
             return cls(**args)

@@ -168,7 +168,7 @@ def test_model_wiring_errors():
         ss.Model(x, ss.ReLU()(x, name="x"))
     with pytest.raises(ss.SpecError, match="Add takes two or more inputs, got 1"):
         ss.Add()(x)
-    with pytest.raises(ss.SpecError, match="Sequential: Add at '0' takes several inputs"):
+    with pytest.raises(ss.SpecError, match="Sequential: Add at '0' takes two or more inputs, got 1; use the functional API"):
         ss.Sequential(ss.Add())
     with pytest.raises(ss.SpecError, match=r"give the shape of input 'x'"):
         ss.Sequential(ss.ReLU()).infer()

@@ -31,8 +31,8 @@ class Layer:
     """Base of every layer. Constructor arguments follow ``torch.nn`` exactly."""
 
     size_args: ClassVar[tuple[str, ...]] = ()
-    n_inputs: ClassVar[int | None] = 1  # None: two or more
-    n_outputs: ClassVar[int] = 1
+    n_inputs: ClassVar[int | tuple[int, ...] | None] = 1  # a count, the allowed counts, or None: two or more
+    n_outputs: int = 1  # a layer may set its own (Split with sections)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -69,6 +69,16 @@ class Layer:
 
     def forward(self, p: dict[str, np.ndarray], *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
+
+    def arity_problem(self, n: int) -> str:
+        """Why ``n`` inputs do not suit this layer ("" when they do)."""
+        allowed = self.n_inputs
+        if allowed is None:
+            return "" if n >= 2 else f"takes two or more inputs, got {n}"
+        counts = allowed if isinstance(allowed, tuple) else (allowed,)
+        if n in counts:
+            return ""
+        return f"takes {' or '.join(map(str, counts))} input(s), got {n}"
 
     # --- helpers for constructors ---------------------------------------------------------------
     def _size(self, name: str, value: object, *, optional: bool = False) -> Dim | None:
