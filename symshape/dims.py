@@ -265,8 +265,11 @@ def definitely_equal(a: Dim, b: Dim) -> bool:
     return difference(a, b) == 0
 
 
-def free_symbols(d: Dim) -> set[sympy.Symbol]:
-    return set() if type(d) is int else set(d.free_symbols)
+def free_symbols(d: Dim | tuple | None) -> set[sympy.Symbol]:
+    """The symbols of a dim (or of a tuple of dims, None entries allowed)."""
+    if isinstance(d, tuple):
+        return set().union(*(free_symbols(x) for x in d))
+    return set() if d is None or type(d) is int else set(d.free_symbols)
 
 
 def shape_symbols(shapes: Iterable[Iterable[Dim]]) -> set[sympy.Symbol]:
@@ -279,9 +282,12 @@ def shape_symbols(shapes: Iterable[Iterable[Dim]]) -> set[sympy.Symbol]:
 
 
 def substitute(d: Dim, values: Mapping[sympy.Symbol, Dim]) -> Dim:
-    """``d`` with symbols replaced; integers stay ints and floors keep their canonical form."""
-    if type(d) is int or not values:
+    """``d`` with symbols replaced; integers stay ints and floors keep their canonical form.
+    A tuple of dims is substituted entry by entry; None stays None."""
+    if type(d) is int or d is None or not values:
         return d
+    if isinstance(d, tuple):
+        return tuple(substitute(x, values) for x in d)
     if not (d.free_symbols & values.keys()):
         return d
     if all(type(v) is int for v in values.values()) and d.free_symbols <= values.keys():

@@ -223,9 +223,7 @@ class ShapeGraph:
         found = dims.shape_symbols(self.declared.values())
         for node in self.model.nodes:
             for arg in node.layer.size_args:
-                value = getattr(node.layer, arg)
-                if value is not None:
-                    found |= dims.free_symbols(value)
+                found |= dims.free_symbols(getattr(node.layer, arg))
         return {s.name for s in found}
 
     def require_concrete(self, purpose: str, params_only: bool = False) -> None:

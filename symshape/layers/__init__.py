@@ -1,11 +1,17 @@
 """Every layer family; importing this package fills the registry ``LAYERS``."""
 
-from .activation import GELU, Dropout, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (
+    ELU, GELU, SELU, Dropout, Dropout1d, Dropout2d, Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU,
+    ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+)
 from .base import LAYERS, Layer, RuleContext
 from .conv import Conv1d, Conv2d, LazyConv1d, LazyConv2d
 from .linear import Identity, LazyLinear, Linear
 from .merge import Add, Concat, Mul
-from .norm import BatchNorm1d, BatchNorm2d, LazyBatchNorm1d, LazyBatchNorm2d
+from .norm import (
+    BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm, LazyBatchNorm1d,
+    LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d, LocalResponseNorm,
+)
 from .pool import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .shape_ops import Flatten
 
@@ -14,7 +20,11 @@ __all__ = [
     "Linear", "LazyLinear", "Identity",
     "Conv1d", "Conv2d", "LazyConv1d", "LazyConv2d",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-    "BatchNorm1d", "BatchNorm2d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+    "BatchNorm1d", "BatchNorm2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "BatchNorm3d", "LazyBatchNorm3d",
+    "InstanceNorm1d", "InstanceNorm2d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LayerNorm", "GroupNorm",
+    "LocalResponseNorm",
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "Dropout",
+    "ReLU6", "LeakyReLU", "ELU", "SELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Softplus", "LogSoftmax",
+    "PReLU", "Dropout1d", "Dropout2d",
     "Flatten", "Add", "Mul", "Concat",
 ]

@@ -9,6 +9,7 @@ from scipy import special
 
 from ..dims import Shape
 from ..errors import SpecError
+from ..params import ParamSpec
 from .base import Layer, RuleContext, normalize_dim_index
 
 
@@ -17,6 +18,18 @@ class _Elementwise(Layer):
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape:
         return x
+
+
+def _number(op: str, name: str, value: object, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{op}: {name} must be a number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise SpecError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+    return float(value)
+
+
+def _cast(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return y.astype(x.dtype, copy=False)
 
 
 class ReLU(_Elementwise):
@@ -43,6 +56,127 @@ class Tanh(_Elementwise):
         return np.tanh(x)
 
 
+class ReLU6(_Elementwise):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace: bool = False):
+        pass
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return np.clip(x, 0, 6).astype(x.dtype, copy=False)
+
+
+class LeakyReLU(_Elementwise):
+    """x if x > 0 else negative_slope * x."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.where(x > 0, x, x * self.negative_slope))
+
+
+class ELU(_Elementwise):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        self.alpha = _number("ELU", "alpha", alpha)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0))))
+
+
+class SELU(_Elementwise):
+    """scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) with torch's alpha and scale."""
+
+    ALPHA, SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+    def __init__(self, inplace: bool = False):
+        pass
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, self.SCALE * np.where(x > 0, x, self.ALPHA * np.expm1(np.minimum(x, 0))))
+
+
+class SiLU(_Elementwise):
+    """x * sigmoid(x)."""
+
+    def __init__(self, inplace: bool = False):
+        pass
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, x * special.expit(x))
+
+
+class Mish(_Elementwise):
+    """x * tanh(softplus(x))."""
+
+    def __init__(self, inplace: bool = False):
+        pass
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, x * np.tanh(np.logaddexp(0, x)))
+
+
+class Hardswish(_Elementwise):
+    """x * relu6(x + 3) / 6."""
+
+    def __init__(self, inplace: bool = False):
+        pass
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, x * np.clip(x + 3, 0, 6) / 6)
+
+
+class Hardsigmoid(_Elementwise):
+    """relu6(x + 3) / 6."""
+
+    def __init__(self, inplace: bool = False):
+        pass
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.clip(x + 3, 0, 6) / 6)
+
+
+class Softplus(_Elementwise):
+    """log(1 + exp(beta * x)) / beta, and x where beta * x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        self.beta = _number("Softplus", "beta", beta)
+        self.threshold = _number("Softplus", "threshold", threshold)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        bx = x * self.beta
+        return _cast(x, np.where(bx > self.threshold, x, np.logaddexp(0, bx) / self.beta))
+
+
+class PReLU(Layer):
+    """x if x >= 0 else weight * x, one weight per channel (dim 1) or one for all."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None):
+        if type(num_parameters) is not int or num_parameters <= 0:
+            raise SpecError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
+        self.num_parameters = num_parameters
+        self.init = _number("PReLU", "init", init)
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape:
+        if self.num_parameters > 1:
+            channels = x[1] if len(x) >= 2 else 1  # torch: the channel dim is dim 1, else there is one
+            ctx.equal(self.num_parameters, channels, what="num_parameters",
+                      actual_desc=f"{ctx.input_desc()} has {channels} channels",
+                      fix=f"Use num_parameters={channels} or 1.")
+        return x
+
+    def params(self, a: Any) -> dict[str, ParamSpec]:
+        return {"weight": ParamSpec((self.num_parameters,), "constant", {"val": self.init})}
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        w = p["weight"]
+        if x.ndim >= 2 and w.size > 1:
+            w = w.reshape((1, -1) + (1,) * (x.ndim - 2))
+        return _cast(x, np.where(x >= 0, x, w * x))
+
+
 class GELU(_Elementwise):
     """x * Phi(x) (approximate='none'), or its tanh approximation (approximate='tanh')."""
 
@@ -63,7 +197,7 @@ class Softmax(Layer):
 
     def __init__(self, dim: int | None = None):
         if dim is not None and type(dim) is not int:
-            raise SpecError(f"Softmax: dim must be an int or None, got {dim!r}")
+            raise SpecError(f"{type(self).__name__}: dim must be an int or None, got {dim!r}")
         self.dim = dim
 
     def axis(self, rank: int) -> int | None:
@@ -79,12 +213,23 @@ class Softmax(Layer):
         return x
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
-        axis = self.axis(x.ndim)
         if x.ndim == 0:
             return np.ones_like(x)
+        axis = self.axis(x.ndim)
         shifted = x - x.max(axis=axis, keepdims=True)
         e = np.exp(shifted)
         return e / e.sum(axis=axis, keepdims=True)
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``dim``, computed stably."""
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        if x.ndim == 0:
+            return np.zeros_like(x)
+        axis = self.axis(x.ndim)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 class Dropout(_Elementwise):
@@ -92,8 +237,20 @@ class Dropout(_Elementwise):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            raise SpecError(f"Dropout: p must be a probability between 0 and 1, got {p!r}")
+            raise SpecError(f"{type(self).__name__}: p must be a probability between 0 and 1, got {p!r}")
         self.p = float(p)
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
         return x
+
+
+class Dropout1d(Dropout):
+    """Zeroes whole channels in training; the identity in eval mode. (N, C, L) or (C, L)."""
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        return x if ctx.rank(x, (2, 3), "(N, C, L) or (C, L)") else None
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels in training; the identity in eval mode. (N, C, H, W) or (C, H, W)."""
+

@@ -157,8 +157,7 @@ class RuleContext:
         self.layer = layer
         self.sources = sources
         self.shapes = shapes
-        values = {n: dims.substitute(getattr(layer, n), solver.values) if getattr(layer, n) is not None
-                  else None for n in layer.size_args}
+        values = {n: dims.substitute(getattr(layer, n), solver.values) for n in layer.size_args}
         values.update(fixed or {})
         self.args = SimpleNamespace(**values)
 

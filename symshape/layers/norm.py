@@ -1,4 +1,7 @@
-"""Batch normalization: BatchNorm1d/2d and their Lazy variants (eval mode: running statistics)."""
+"""Normalization: BatchNorm, InstanceNorm (and Lazy variants), LayerNorm, GroupNorm, LocalResponseNorm.
+
+Eval mode: batch norm uses its running statistics; instance norm uses them only when it tracks them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
@@ -19,13 +23,12 @@ class _BatchNorm(Layer):
     layout = ""
 
     def __init__(self, num_features: Any, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device: Any = None, dtype: Any = None):
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
         self.num_features = self._size("num_features", num_features, optional=True)
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
-            raise SpecError(f"{type(self).__name__}: eps must be a non-negative number, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = _eps(self.op, eps)
         self.momentum = momentum
         self.affine = self._flag("affine", affine)
+        self.has_bias = self._flag("bias", bias)
         self.track_running_stats = self._flag("track_running_stats", track_running_stats)
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
@@ -40,7 +43,8 @@ class _BatchNorm(Layer):
         p: dict[str, ParamSpec] = {}
         if self.affine:
             p["weight"] = ParamSpec((c,), "ones")
-            p["bias"] = ParamSpec((c,), "zeros")
+            if self.has_bias:
+                p["bias"] = ParamSpec((c,), "zeros")
         if self.track_running_stats:
             p["running_mean"] = ParamSpec((c,), "zeros", buffer=True)
             p["running_var"] = ParamSpec((c,), "ones", buffer=True)
@@ -54,11 +58,25 @@ class _BatchNorm(Layer):
         else:  # no running statistics: torch uses the batch's, even in eval mode
             axes = (0,) + tuple(range(2, x.ndim))
             mean, var = x.mean(axis=axes), x.var(axis=axes)
-        scale = 1.0 / np.sqrt(var.astype(x.dtype) + np.asarray(self.eps, dtype=x.dtype))
-        shift = -mean.astype(x.dtype) * scale
-        if self.affine:
-            scale, shift = scale * p["weight"], shift * p["weight"] + p["bias"]
+        scale, shift = _affine(mean, var, self.eps, p, x.dtype)
         return (x * scale.reshape(shape) + shift.reshape(shape)).astype(x.dtype, copy=False)
+
+
+def _eps(op: str, eps: Any) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
+        raise SpecError(f"{op}: eps must be a non-negative number, got {eps!r}")
+    return float(eps)
+
+
+def _affine(mean: np.ndarray, var: np.ndarray, eps: float, p: dict, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """scale and shift with (x - mean) / sqrt(var + eps) * weight + bias == x * scale + shift."""
+    scale = 1.0 / np.sqrt(var.astype(dtype) + np.asarray(eps, dtype=dtype))
+    shift = -mean.astype(dtype) * scale
+    if "weight" in p:
+        scale, shift = scale * p["weight"], shift * p["weight"]
+    if "bias" in p:
+        shift = shift + p["bias"]
+    return scale, shift
 
 
 class BatchNorm1d(_BatchNorm):
@@ -79,13 +97,212 @@ class LazyBatchNorm1d(BatchNorm1d):
     """BatchNorm1d with num_features inferred from the input."""
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device: Any = None, dtype: Any = None):
-        super().__init__(None, eps, momentum, affine, track_running_stats)
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(None, eps, momentum, affine, track_running_stats, bias=bias)
 
 
 class LazyBatchNorm2d(BatchNorm2d):
     """BatchNorm2d with num_features inferred from the input."""
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device: Any = None, dtype: Any = None):
-        super().__init__(None, eps, momentum, affine, track_running_stats)
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(None, eps, momentum, affine, track_running_stats, bias=bias)
+
+
+class BatchNorm3d(_BatchNorm):
+    """(N, C, D, H, W), normalized per channel C."""
+
+    ranks = (5,)
+    layout = "(N, C, D, H, W)"
+
+
+class LazyBatchNorm3d(BatchNorm3d):
+    """BatchNorm3d with num_features inferred from the input."""
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(None, eps, momentum, affine, track_running_stats, bias=bias)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Per sample and channel over the spatial dims; running statistics only if tracked."""
+
+    n = 0
+
+    def __init__(self, num_features: Any, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        n = self.n
+        if not ctx.rank(x, (n + 1, n + 2), self.layout):
+            return None
+        c = x[-n - 1]
+        if self.affine or self.track_running_stats:  # without parameters torch only warns on a mismatch
+            lazy = f"Lazy{self.op.removeprefix('Lazy')}()"
+            ctx.match("num_features", c, what="num_features", fix=f"Use num_features={c} or {lazy}.")
+        elif ctx.args.num_features is None:
+            ctx.args.num_features = c
+        return x
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        unbatched = x.ndim == self.n + 1
+        if unbatched:
+            x = x[None]
+        if self.track_running_stats:
+            mean, var = p["running_mean"][None, :], p["running_var"][None, :]
+        else:
+            axes = tuple(range(2, x.ndim))
+            mean, var = x.mean(axis=axes), x.var(axis=axes)  # (N, C)
+        scale, shift = _affine(mean, var, self.eps, p, x.dtype)
+        shape = scale.shape + (1,) * self.n
+        y = (x * scale.reshape(shape) + shift.reshape(shape)).astype(x.dtype, copy=False)
+        return y[0] if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """(N, C, L) or (C, L), normalized per sample and channel."""
+
+    n = 1
+    layout = "(N, C, L) or (C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """(N, C, H, W) or (C, H, W), normalized per sample and channel."""
+
+    n = 2
+    layout = "(N, C, H, W) or (C, H, W)"
+
+
+class LazyInstanceNorm1d(InstanceNorm1d):
+    """InstanceNorm1d with num_features inferred (torch's lazy defaults: affine and tracked statistics)."""
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(None, eps, momentum, affine, track_running_stats, bias=bias)
+
+
+class LazyInstanceNorm2d(InstanceNorm2d):
+    """InstanceNorm2d with num_features inferred (torch's lazy defaults: affine and tracked statistics)."""
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(None, eps, momentum, affine, track_running_stats, bias=bias)
+
+
+class LayerNorm(Layer):
+    """Normalizes over the last len(normalized_shape) dims, which must equal normalized_shape."""
+
+    size_args = ("normalized_shape",)
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device: Any = None, dtype: Any = None):
+        items = normalized_shape if isinstance(normalized_shape, (list, tuple)) else [normalized_shape]
+        if not items:
+            raise SpecError("LayerNorm: normalized_shape must name at least one dim")
+        self.normalized_shape = tuple(self._size("normalized_shape", d, optional=True) for d in items)
+        self.eps = _eps("LayerNorm", eps)
+        self.elementwise_affine = self._flag("elementwise_affine", elementwise_affine)
+        self.has_bias = self._flag("bias", bias)
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        k = len(self.normalized_shape)
+        if len(x) < k:
+            ctx.conflict("input rank", f"at least {k} (normalized_shape has {k} dims)",
+                         f"{ctx.input_desc()} has rank {len(x)}")
+            return None
+        expected = list(ctx.args.normalized_shape)
+        for i, (want, got) in enumerate(zip(expected, x[len(x) - k:])):
+            if want is None:
+                expected[i] = got
+            else:
+                ctx.equal(want, got, what=f"normalized_shape[{i}]",
+                          actual_desc=f"{ctx.input_desc()} has {got} on dim {len(x) - k + i}",
+                          fix=f"normalized_shape must equal the input's last {k} dim(s): use "
+                              f"{list(x[len(x) - k:]) if k > 1 else x[-1]}.")
+        ctx.args.normalized_shape = tuple(expected)
+        return x
+
+    def params(self, a: Any) -> dict[str, ParamSpec]:
+        shape = tuple(dims.sym("normalized_shape") if d is None else d for d in a.normalized_shape)
+        if not self.elementwise_affine:
+            return {}
+        p = {"weight": ParamSpec(shape, "ones")}
+        if self.has_bias:
+            p["bias"] = ParamSpec(shape, "zeros")
+        return p
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        y = (x - mean) / np.sqrt(var + np.asarray(self.eps, dtype=x.dtype))
+        if "weight" in p:
+            y = y * p["weight"]
+        if "bias" in p:
+            y = y + p["bias"]
+        return y.astype(x.dtype, copy=False)
+
+
+class GroupNorm(Layer):
+    """(N, C, *) normalized per sample over groups of C / num_groups channels."""
+
+    size_args = ("num_channels",)
+
+    def __init__(self, num_groups: int, num_channels: Any, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True):
+        if type(num_groups) is not int or num_groups <= 0:
+            raise SpecError(f"GroupNorm: num_groups must be a positive int, got {num_groups!r}")
+        self.num_groups = num_groups
+        self.num_channels = self._size("num_channels", num_channels, optional=True)
+        self.eps = _eps("GroupNorm", eps)
+        self.affine = self._flag("affine", affine)
+        self.has_bias = self._flag("bias", bias)
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        if not ctx.rank(x, tuple(range(2, 64)), "(N, C, *)"):
+            return None
+        c = ctx.match("num_channels", x[1], what="num_channels", fix=f"Use num_channels={x[1]}.")
+        ctx.divisible(c, self.num_groups, what="num_channels", actual_desc=f"num_groups is {self.num_groups}",
+                      fix="num_channels must be divisible by num_groups.")
+        return x
+
+    def params(self, a: Any) -> dict[str, ParamSpec]:
+        if not self.affine:
+            return {}
+        p = {"weight": ParamSpec((a.num_channels,), "ones")}
+        if self.has_bias:
+            p["bias"] = ParamSpec((a.num_channels,), "zeros")
+        return p
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        n, c = x.shape[:2]
+        g = x.reshape(n, self.num_groups, -1)
+        mean, var = g.mean(axis=2, keepdims=True), g.var(axis=2, keepdims=True)
+        y = ((g - mean) / np.sqrt(var + np.asarray(self.eps, dtype=x.dtype))).reshape(x.shape)
+        shape = (1, c) + (1,) * (x.ndim - 2)
+        if "weight" in p:
+            y = y * p["weight"].reshape(shape)
+        if "bias" in p:
+            y = y + p["bias"].reshape(shape)
+        return y.astype(x.dtype, copy=False)
+
+
+class LocalResponseNorm(Layer):
+    """(N, C, *): x / (k + alpha/size * sum of x^2 over size neighbouring channels)^beta."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        if type(size) is not int or size <= 0:
+            raise SpecError(f"LocalResponseNorm: size must be a positive int, got {size!r}")
+        self.size, self.alpha, self.beta, self.k = size, float(alpha), float(beta), float(k)
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        return x if ctx.rank(x, tuple(range(3, 64)), "(N, C, *)") else None
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        sq = x * x
+        pad = [(0, 0), (self.size // 2, (self.size - 1) // 2)] + [(0, 0)] * (x.ndim - 2)
+        padded = np.pad(sq, pad)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, self.size, axis=1)
+        div = (windows.sum(axis=-1) / self.size) * self.alpha + self.k
+        return (x / div**self.beta).astype(x.dtype, copy=False)
