@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean docs
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -41,3 +41,7 @@ lint: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+docs: $(VENV)/.installed
+	$(PY) -m symshape.catalogue > docs/layers.md
+	$(PY) docs/make_examples.py > docs/examples.md
