@@ -1,16 +1,44 @@
 """Every layer family; importing this package fills the registry ``LAYERS``."""
 
 from .activation import (
-    ELU, GELU, SELU, Dropout, Dropout1d, Dropout2d, Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU,
-    ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+    ELU,
+    GELU,
+    SELU,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Hardsigmoid,
+    Hardswish,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
 )
 from .base import LAYERS, Layer, RuleContext
 from .conv import Conv1d, Conv2d, LazyConv1d, LazyConv2d
 from .linear import Identity, LazyLinear, Linear
 from .merge import Add, Concat, Mul
 from .norm import (
-    BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm, LazyBatchNorm1d,
-    LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d, LocalResponseNorm,
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LocalResponseNorm,
 )
 from .pool import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .shape_ops import Flatten
