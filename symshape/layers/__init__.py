@@ -22,7 +22,20 @@ from .activation import (
     Tanh,
 )
 from .base import LAYERS, Layer, RuleContext
-from .conv import Conv1d, Conv2d, LazyConv1d, LazyConv2d
+from .conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+)
 from .linear import Identity, LazyLinear, Linear
 from .merge import Add, Concat, Mul
 from .norm import (
@@ -40,14 +53,32 @@ from .norm import (
     LazyInstanceNorm2d,
     LocalResponseNorm,
 )
-from .pool import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .pool import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
+from .resize import Upsample
 from .shape_ops import Flatten
 
 __all__ = [
     "LAYERS", "Layer", "RuleContext",
     "Linear", "LazyLinear", "Identity",
-    "Conv1d", "Conv2d", "LazyConv1d", "LazyConv2d",
+    "Conv1d", "Conv2d", "LazyConv1d", "LazyConv2d", "Conv3d", "LazyConv3d",
+    "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+    "Upsample",
     "BatchNorm1d", "BatchNorm2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "BatchNorm3d", "LazyBatchNorm3d",
     "InstanceNorm1d", "InstanceNorm2d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LayerNorm", "GroupNorm",
     "LocalResponseNorm",

@@ -1,7 +1,9 @@
-"""Convolutions: Conv1d, Conv2d and their Lazy variants.
+"""Convolutions: Conv1d/2d/3d, ConvTranspose1d/2d/3d and their Lazy variants.
 
 Output length per spatial dim: ``floor((L + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``;
-``padding="same"`` keeps ``L`` (stride 1 only), ``"valid"`` is padding 0.
+``padding="same"`` keeps ``L`` (stride 1 only), ``"valid"`` is padding 0. Transposed:
+``(L - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1``, with
+``output_padding < max(stride, dilation)``.
 """
 
 from __future__ import annotations
@@ -63,8 +65,7 @@ class _ConvNd(Layer):
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         n = self.n
-        if not ctx.rank(x, (n + 1, n + 2), f"(N, C, {', '.join('LHW'[-n:] if n < 3 else 'DHW')}) "
-                                            "or without N"):
+        if not ctx.rank(x, (n + 1, n + 2), self.layout()):
             return None
         a = ctx.args
         c = x[-n - 1]
@@ -107,6 +108,9 @@ class _ConvNd(Layer):
             y += p["bias"].reshape((-1,) + (1,) * self.n)
         return y[0] if unbatched else y
 
+    def layout(self) -> str:
+        return "(N, C, " + ", ".join("LHW"[-self.n:] if self.n < 3 else "DHW") + ") or without N"
+
 
 def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[tuple[int, int]],
              dilation: tuple[int, ...], groups: int, pad_mode: str = "constant") -> np.ndarray:
@@ -145,19 +149,136 @@ class Conv2d(_ConvNd):
     n = 2
 
 
-class LazyConv1d(Conv1d):
-    """Conv1d with in_channels inferred from the input."""
+class Conv3d(_ConvNd):
+    """(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out)."""
+
+    n = 3
+
+
+class _ConvTransposeNd(_ConvNd):
+    def __init__(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
+        op = type(self).__name__
+        if isinstance(padding, str):
+            raise SpecError(f"{op}: padding must be an int or {self.n} ints (no 'same'/'valid'), got {padding!r}")
+        if padding_mode != "zeros":
+            raise SpecError(f"{op}: only padding_mode='zeros' is supported for transposed convolutions, "
+                            f"got {padding_mode!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self.output_padding = nonnegative_tuple(output_padding, self.n, "output_padding", op)
+        for op_, s_, d_ in zip(self.output_padding, self.stride, self.dilation):
+            if op_ >= max(s_, d_):
+                raise SpecError(f"{op}: output_padding {op_} must be smaller than stride or dilation "
+                                f"(stride {s_}, dilation {d_})")
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        n = self.n
+        if not ctx.rank(x, (n + 1, n + 2), self.layout()):
+            return None
+        a = ctx.args
+        c = x[-n - 1]
+        lazy = f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]})"
+        ctx.match("in_channels", c, what="in_channels", fix=f"Use in_channels={c} or {lazy}.")
+        for arg in ("in_channels", "out_channels"):
+            ctx.divisible(getattr(a, arg), self.groups, what=arg, actual_desc=f"groups is {self.groups}",
+                          fix=f"{arg} must be divisible by groups.")
+        spatial = []
+        for i, (k, s, p, d, extra) in enumerate(zip(self.kernel_size, self.stride, self.padding, self.dilation,
+                                                      self.output_padding)):
+            axis = len(x) - n + i
+            out = (x[axis] - 1) * s - 2 * p + d * (k - 1) + extra + 1
+            ctx.at_least(out, 1, what=f"the output size on dim {axis}",
+                         actual_desc=f"padding {p} removes more than the transposed kernel adds to {x[axis]}",
+                         fix="Use less padding.")
+            spatial.append(out)
+        return (*x[: len(x) - n - 1], a.out_channels, *spatial)
+
+    def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
+        per_group = dims.floordiv(a.out_channels, self.groups)
+        fan_in = per_group * math.prod(self.kernel_size)  # torch computes it from weight.size(1)
+        p = {"weight": ParamSpec((a.in_channels, per_group, *self.kernel_size), "uniform_fan_in",
+                                 {"fan_in": fan_in})}
+        if self.has_bias:
+            p["bias"] = ParamSpec((a.out_channels,), "uniform_fan_in", {"fan_in": fan_in})
+        return p
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        """A stride-1 correlation of the zero-stuffed input with the flipped, transposed kernel."""
+        n, g = self.n, self.groups
+        unbatched = x.ndim == n + 1
+        if unbatched:
+            x = x[None]
+        w = p["weight"]
+        c_in, og = w.shape[:2]
+        kernel = w.shape[2:]
+        stuffed_shape = x.shape[:2] + tuple((length - 1) * s + 1 for length, s in zip(x.shape[2:], self.stride))
+        stuffed = np.zeros(stuffed_shape, dtype=x.dtype)
+        stuffed[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in self.stride)] = x
+        pads = []
+        for k, p_, d, extra in zip(kernel, self.padding, self.dilation, self.output_padding):
+            edge = d * (k - 1) - p_
+            pads.append((edge, edge + extra))
+        crop = tuple(slice(max(-b, 0), None if e >= 0 else e) for b, e in pads)
+        stuffed = stuffed[(slice(None), slice(None)) + crop]
+        pads = [(max(b, 0), max(e, 0)) for b, e in pads]
+        flipped = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
+        flipped = flipped.reshape(g, c_in // g, og, *kernel).swapaxes(1, 2).reshape(g * og, c_in // g, *kernel)
+        y = convolve(stuffed, np.ascontiguousarray(flipped), (1,) * n, pads, self.dilation, g)
+        if "bias" in p:
+            y += p["bias"].reshape((-1,) + (1,) * n)
+        return y[0] if unbatched else y
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """(N, C_in, L) -> (N, C_out, L_out)."""
+
+    n = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """(N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
+    n = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out)."""
+
+    n = 3
+
+
+def _lazy_conv(base: type) -> type:
+    """The Lazy* variant of a convolution: torch's signature without in_channels."""
 
     def __init__(self, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
                  dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device: Any = None, dtype: Any = None):
-        super().__init__(None, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
+        base.__init__(self, None, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
+
+    return _subclass(base, __init__)
 
 
-class LazyConv2d(Conv2d):
-    """Conv2d with in_channels inferred from the input."""
+def _lazy_transposed(base: type) -> type:
+    """The Lazy* variant of a transposed convolution: torch's signature without in_channels."""
 
     def __init__(self, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device: Any = None, dtype: Any = None):
-        super().__init__(None, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
+        base.__init__(self, None, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                      dilation, padding_mode)
+
+    return _subclass(base, __init__)
+
+
+def _subclass(base: type, init: Any) -> type:
+    doc = f"{base.__name__} with in_channels inferred from the input."
+    return type(f"Lazy{base.__name__}", (base,), {"__init__": init, "__doc__": doc, "__module__": __name__})
+
+
+LazyConv1d = _lazy_conv(Conv1d)
+LazyConv2d = _lazy_conv(Conv2d)
+LazyConv3d = _lazy_conv(Conv3d)
+LazyConvTranspose1d = _lazy_transposed(ConvTranspose1d)
+LazyConvTranspose2d = _lazy_transposed(ConvTranspose2d)
+LazyConvTranspose3d = _lazy_transposed(ConvTranspose3d)

@@ -1,4 +1,4 @@
-"""Pooling: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d.
+"""Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvg/MaxPool1d/2d/3d.
 
 Output length (floor mode): ``floor((L + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``;
 ceil_mode rounds up, minus one when the last window would start in the right padding.
@@ -15,6 +15,10 @@ from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from .base import Layer, RuleContext, nonnegative_tuple, positive_tuple
+
+
+def _layout(n: int) -> str:
+    return f"(N, C, {', '.join(['L'] if n == 1 else ['H', 'W'] if n == 2 else ['D', 'H', 'W'])}) or without N"
 
 
 def pool_out(length: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Dim | None:
@@ -49,7 +53,7 @@ class _PoolNd(Layer):
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         n = self.n
-        if not ctx.rank(x, (n + 1, n + 2), f"(N, C, {'L' if n == 1 else 'H, W'}) or without N"):
+        if not ctx.rank(x, (n + 1, n + 2), _layout(n)):
             return None
         spatial = []
         for i, (k, s, p, d) in enumerate(zip(self.kernel_size, self.stride, self.padding, self.dilation)):
@@ -168,6 +172,9 @@ class _AdaptiveAvgPoolNd(Layer):
     n: int = 0
 
     def __init__(self, output_size: Any):
+        self._output_size(output_size)
+
+    def _output_size(self, output_size: Any) -> None:
         op, n = type(self).__name__, self.n
         items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * n
         if len(items) != n or not all(v is None or (type(v) is int and v > 0) for v in items):
@@ -177,28 +184,28 @@ class _AdaptiveAvgPoolNd(Layer):
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         n = self.n
-        if not ctx.rank(x, (n + 1, n + 2), f"(N, C, {'L' if n == 1 else 'H, W'}) or without N"):
+        if not ctx.rank(x, (n + 1, n + 2), _layout(n)):
             return None
         spatial = x[len(x) - n:]
         return (*x[: len(x) - n], *(s if o is None else o for o, s in zip(self.output_size, spatial)))
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        """Separable: averaging one axis at a time with a (out, length) weight matrix."""
         n = self.n
         for i, out in enumerate(self.output_size):
             axis = x.ndim - n + i
             length = x.shape[axis]
             out = length if out is None else out
-            x = np.moveaxis(np.tensordot(x, adaptive_matrix(length, out, x.dtype), axes=([axis], [1])), -1, axis)
+            m = np.zeros((out, length), dtype=np.float64)
+            for j, (start, end) in enumerate(adaptive_windows(length, out)):
+                m[j, start:end] = 1.0 / (end - start)
+            x = np.moveaxis(np.tensordot(x, m.astype(x.dtype), axes=([axis], [1])), -1, axis)
         return np.ascontiguousarray(x)
 
 
-def adaptive_matrix(length: int, out: int, dtype: Any) -> np.ndarray:
-    """Averaging weights (out, length): row i covers [floor(i*L/out), ceil((i+1)*L/out))."""
-    m = np.zeros((out, length), dtype=np.float64)
-    for i in range(out):
-        start, end = (i * length) // out, -(-((i + 1) * length) // out)
-        m[i, start:end] = 1.0 / (end - start)
-    return m.astype(dtype)
+def adaptive_windows(length: int, out: int) -> list[tuple[int, int]]:
+    """torch's adaptive windows: cell i covers [floor(i*L/out), ceil((i+1)*L/out))."""
+    return [((i * length) // out, -(-((i + 1) * length) // out)) for i in range(out)]
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
@@ -211,4 +218,62 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """(N, C, H, W) -> (N, C, *output_size)."""
 
     n = 2
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """(N, C, D, H, W) -> (N, C, *output_size)."""
+
+    n = 3
+
+
+class _AdaptiveMaxPoolNd(_AdaptiveAvgPoolNd):
+    def __init__(self, output_size: Any, return_indices: bool = False):
+        if return_indices:
+            raise SpecError(f"{type(self).__name__}: return_indices=True is not supported")
+        self._output_size(output_size)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        """Separable: the maximum over a box is the maximum, axis by axis."""
+        n = self.n
+        for i, out in enumerate(self.output_size):
+            axis = x.ndim - n + i
+            length = x.shape[axis]
+            cells = [np.take(x, range(a, b), axis=axis).max(axis=axis)
+                     for a, b in adaptive_windows(length, length if out is None else out)]
+            x = np.stack(cells, axis=axis)
+        return x
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """(N, C, L) -> (N, C, output_size)."""
+
+    n = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """(N, C, H, W) -> (N, C, *output_size)."""
+
+    n = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """(N, C, D, H, W) -> (N, C, *output_size)."""
+
+    n = 3
+
+
+class MaxPool3d(_MaxPoolNd):
+    """(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
+
+    n = 3
+
+
+class AvgPool3d(_AvgPoolNd):
+    """(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
+
+    n = 3
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: Any = None):
+        self._avg_setup(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 

@@ -93,3 +93,40 @@ def test_conv1d_symbolic_formula_agrees_with_torch_property(k, s, p, d, length):
     if expected_ok:
         out = torch.nn.Conv1d(2, 3, k, s, p, d)(torch.zeros(1, 2, length)).shape[-1]
         assert ss.dims.evaluate(graph.output_shapes[0][-1], {ss.sym("L"): length}) == out
+
+
+@pytest.mark.parametrize("op, args, kwargs, shape", [
+    ("Conv3d", (2, 4, 3), {}, (1, 2, 5, 6, 7)),
+    ("Conv3d", (4, 4, (1, 3, 2)), {"stride": (1, 2, 1), "padding": 1, "groups": 2}, (2, 4, 4, 5, 6)),
+    ("LazyConv3d", (3, 2), {"dilation": 2, "padding": "same"}, (1, 2, 5, 5, 5)),
+    ("ConvTranspose2d", (4, 3, 3), {}, (2, 4, 5, 6)),
+    ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1}, (2, 4, 5, 6)),
+    ("ConvTranspose2d", (4, 6, (2, 3)), {"stride": (2, 3), "groups": 2, "dilation": (1, 2), "bias": False}, (1, 4, 4, 3)),
+    ("ConvTranspose2d", (3, 2, 4), {"stride": 2, "padding": 3}, (1, 3, 6, 6)),
+    ("ConvTranspose2d", (2, 2, 2), {"stride": 2}, (2, 5, 5)),
+    ("ConvTranspose1d", (3, 5, 4), {"stride": 3, "padding": 2, "output_padding": 2, "dilation": 2}, (2, 3, 7)),
+    ("ConvTranspose3d", (2, 3, 2), {"stride": 2}, (1, 2, 3, 4, 2)),
+    ("LazyConvTranspose2d", (8, 2), {"stride": 2}, (1, 4, 5, 5)),
+    ("LazyConvTranspose1d", (3, 3), {"padding": 1}, (2, 5, 9)),
+    ("LazyConvTranspose3d", (2, 3), {}, (1, 3, 2, 2, 2)),
+])
+def test_conv3d_and_transposed_match_torch(op, args, kwargs, shape):
+    check_layer(getattr(ss, op)(*args, **kwargs), getattr(torch.nn, op)(*args, **kwargs), shape)
+
+
+def test_transposed_symbolic_shape_and_argument_checks():
+    g = ss.Sequential(ss.LazyConvTranspose2d(8, 2, stride=2)).infer("B, C, H, W")
+    assert str(g.output_shapes[0]) == "(B, 8, 2*H, 2*W)"
+    assert g.param_shapes["0.weight"] == (ss.sym("C"), 8, 2, 2)
+    with pytest.raises(ss.SpecError, match="output_padding 2 must be smaller than stride or dilation"):
+        ss.ConvTranspose2d(3, 3, 3, stride=2, output_padding=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 4), s=st.integers(1, 3), p=st.integers(0, 2), d=st.integers(1, 2), op=st.integers(0, 2),
+       length=st.integers(1, 6))
+def test_conv_transpose1d_shapes_match_torch_property(k, s, p, d, op, length):
+    if op >= max(s, d):
+        return
+    check_shape(ss.ConvTranspose1d(2, 3, k, s, p, op, 1, True, d), torch.nn.ConvTranspose1d(2, 3, k, s, p, op, 1, True, d),
+                (1, 2, length))

@@ -27,6 +27,23 @@ POOL2D = [
     ("AdaptiveAvgPool2d", ((None, 3),), {}, (2, 3, 5, 8)),
     ("AdaptiveAvgPool1d", (4,), {}, (2, 3, 10)),
     ("AdaptiveAvgPool1d", (7,), {}, (2, 3, 5)),
+    ("MaxPool3d", (2,), {}, (1, 2, 4, 5, 6)),
+    ("MaxPool3d", ((3, 2, 2),), {"stride": 2, "padding": 1, "ceil_mode": True}, (1, 2, 5, 5, 6)),
+    ("AvgPool3d", (2,), {"stride": 1, "count_include_pad": False, "padding": 1}, (1, 2, 3, 4, 3)),
+    ("AvgPool3d", (2,), {"divisor_override": 5}, (1, 2, 4, 4, 4)),
+    ("AdaptiveAvgPool3d", ((2, 3, 1),), {}, (1, 2, 5, 7, 3)),
+    ("AdaptiveMaxPool1d", (4,), {}, (2, 3, 10)),
+    ("AdaptiveMaxPool2d", ((3, 5),), {}, (2, 3, 7, 11)),
+    ("AdaptiveMaxPool2d", ((None, 2),), {}, (2, 3, 7, 11)),
+    ("AdaptiveMaxPool3d", (2,), {}, (1, 2, 5, 4, 3)),
+    ("Upsample", (), {"scale_factor": 2}, (1, 2, 3, 4)),
+    ("Upsample", (), {"size": (5, 7)}, (1, 2, 3, 4)),
+    ("Upsample", (), {"scale_factor": 1.5, "mode": "nearest"}, (1, 2, 5, 3)),
+    ("Upsample", (), {"scale_factor": 2, "mode": "bilinear"}, (2, 3, 4, 5)),
+    ("Upsample", (), {"size": (7, 3), "mode": "bilinear"}, (2, 3, 4, 5)),
+    ("Upsample", (), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, (2, 3, 4, 5)),
+    ("Upsample", (), {"size": 9, "mode": "linear"}, (2, 3, 4)),
+    ("Upsample", (), {"scale_factor": (2, 1, 3), "mode": "trilinear"}, (1, 2, 2, 3, 2)),
 ]
 
 
@@ -61,3 +78,8 @@ def test_pool_shapes_match_torch_property(k, s, p, ceil, h, op):
     if p > k // 2:
         return
     check_shape(getattr(ss, op)(k, s, p, ceil_mode=ceil), getattr(torch.nn, op)(k, s, p, ceil_mode=ceil), (1, 2, h, 5))
+
+
+def test_upsample_symbolic_scale():
+    g = ss.Sequential(ss.Upsample(scale_factor=2), ss.Upsample(scale_factor=1.5)).infer("B, C, H, W")
+    assert str(g.output_shapes[0]) == "(B, C, 3*H, 3*W)"

@@ -1,0 +1,97 @@
+"""Upsample: nearest and (bi/tri)linear interpolation, torch's index arithmetic.
+
+Output size per spatial dim: ``size``, or ``floor(L * scale_factor)``.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .. import dims
+from ..dims import Shape
+from ..errors import SpecError
+from .base import Layer, RuleContext
+
+MODES = {"nearest": None, "linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+class Upsample(Layer):
+    """(N, C, *spatial) -> (N, C, *size) or (N, C, *floor(spatial * scale_factor))."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
+        if (size is None) == (scale_factor is None):
+            raise SpecError("Upsample: give exactly one of size and scale_factor")
+        if mode not in MODES:
+            raise SpecError(f"Upsample: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if align_corners is not None and mode == "nearest":
+            raise SpecError("Upsample: align_corners only applies to the linear modes")
+        if recompute_scale_factor:
+            raise SpecError("Upsample: recompute_scale_factor=True is not supported")
+        self.size = self._tuple("size", size, int)
+        self.scale_factor = self._tuple("scale_factor", scale_factor, (int, float))
+        self.mode = mode
+        self.align_corners = bool(align_corners)
+
+    def _tuple(self, name: str, value: Any, kinds: Any) -> tuple | None:
+        if value is None:
+            return None
+        items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        if not all(isinstance(v, kinds) and not isinstance(v, bool) and v > 0 for v in items):
+            raise SpecError(f"Upsample: {name} must be positive, got {value!r}")
+        return items
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        n = len(x) - 2
+        wanted = MODES[self.mode]
+        if n < 1 or (wanted is not None and n != wanted):
+            ranks = "3, 4 or 5" if wanted is None else str(wanted + 2)
+            ctx.conflict("input rank", f"{ranks} for mode {self.mode!r}", f"{ctx.input_desc()} has rank {len(x)}")
+            return None
+        given = self.size or self.scale_factor
+        if len(given) not in (1, n):
+            ctx.conflict("size/scale_factor", f"1 or {n} values", f"{ctx.input_desc()} has {n} spatial dims")
+            return None
+        given = given * n if len(given) == 1 else given
+        if self.size:
+            return (*x[:2], *given)
+        out = []
+        for length, scale in zip(x[2:], given):
+            f = Fraction(scale)  # the exact value of the double torch multiplies by
+            out.append(dims.floordiv(length * f.numerator, f.denominator))
+        return (*x[:2], *out)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        n = x.ndim - 2
+        given = self.size or self.scale_factor
+        given = given * n if len(given) == 1 else given
+        for i in range(n):
+            axis = 2 + i
+            length = x.shape[axis]
+            if self.size:
+                out, scale = given[i], length / given[i]
+            else:
+                out, scale = math.floor(length * given[i]), 1.0 / given[i]
+            x = self._resample(x, axis, length, out, scale)
+        return x
+
+    def _resample(self, x: np.ndarray, axis: int, length: int, out: int, scale: float) -> np.ndarray:
+        index = np.arange(out, dtype=np.float32)
+        if self.mode == "nearest":
+            src = np.minimum(np.floor(index * np.float32(scale)).astype(np.int64), length - 1)
+            return np.take(x, src, axis=axis)
+        if self.align_corners:
+            src = index * np.float32((length - 1) / (out - 1) if out > 1 else 0.0)
+        else:
+            src = np.maximum((index + 0.5) * np.float32(scale) - 0.5, 0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), length - 1)
+        i1 = np.minimum(i0 + 1, length - 1)
+        lam = (src - i0).astype(x.dtype)
+        shape = [1] * x.ndim
+        shape[axis] = out
+        lam = lam.reshape(shape)
+        return (np.take(x, i0, axis=axis) * (1 - lam) + np.take(x, i1, axis=axis) * lam).astype(x.dtype, copy=False)
