@@ -233,12 +233,11 @@ class Sequential(Model):
         owners: dict[int, str] = {}
         previous = "x"
         for node in _chain(items, ""):
-            previous_ref = previous
             owner = owners.setdefault(id(node.layer), node.name)
-            nodes.append(NodeSpec(node.name, node.layer, (previous_ref,),
-                                  None if owner == node.name else owner))
+            nodes.append(NodeSpec(node.name, node.layer, (previous,), None if owner == node.name else owner))
             previous = node.name
-        self._setup([InputSpec("x", None)], nodes, [previous], None)
+        last = nodes[-1].layer.n_outputs if nodes else 1
+        self._setup([InputSpec("x", None)], nodes, [ref_name(previous, k) for k in range(last)], None)
 
     def __getitem__(self, key: int | str) -> Layer | Sequential:
         if isinstance(key, int):

@@ -253,6 +253,26 @@ def conv_out(length: Dim, kernel: int, stride: int, padding_total: int, dilation
     return floordiv(length + padding_total - dilation * (kernel - 1) - 1, stride) + 1
 
 
+def exact_quotient(a: Dim, b: Dim) -> Dim | None:
+    """``a / b`` when it is a whole number for every size (``B*S*32 / (B*S*4) = 8``), else None."""
+    if type(a) is int and type(b) is int:
+        return a // b if b and a % b == 0 else None
+    q = sympy.cancel(sympy.sympify(a) / b)
+    if q.is_Integer or _is_integer_polynomial(q):
+        return normalize(q)
+    return None
+
+
+def reduce_common(a: Dim, b: Dim) -> tuple[Dim, Dim]:
+    """``a`` and ``b`` divided by their greatest common factor: ``a % b == 0`` keeps its truth."""
+    if type(a) is int and type(b) is int:
+        g = math.gcd(a, b) or 1
+        return a // g, b // g
+    g = sympy.gcd(sympy.sympify(a), sympy.sympify(b))
+    ra, rb = exact_quotient(a, g), exact_quotient(b, g)
+    return (a, b) if ra is None or rb is None else (ra, rb)
+
+
 def difference(a: Dim, b: Dim) -> Dim:
     if type(a) is int and type(b) is int:
         return a - b
@@ -366,6 +386,7 @@ def solve_linear(lhs: Dim, rhs: Dim) -> tuple[sympy.Symbol, Dim] | None:
     diff = difference(lhs, rhs)
     if type(diff) is int:
         return None
+    diff = _drop_positive_factors(diff)
     for s in sorted(diff.free_symbols, key=lambda s: s.name, reverse=True):
         poly = diff.as_poly(s)
         if poly is None or poly.degree() != 1:
@@ -380,6 +401,15 @@ def solve_linear(lhs: Dim, rhs: Dim) -> tuple[sympy.Symbol, Dim] | None:
             continue
         return s, int(value) if value.is_Integer else value  # a fraction: the caller reports it
     return None
+
+
+def _drop_positive_factors(e: sympy.Expr) -> sympy.Expr:
+    """``B*(32 - D)`` -> ``32 - D``: sizes are positive, so such factors cannot make it zero."""
+    factored = sympy.factor_terms(e)
+    if not factored.is_Mul:
+        return e
+    kept = [f for f in factored.args if not (f.is_number or f.is_positive)]
+    return sympy.Mul(*kept) if kept else e
 
 
 def _is_integer_polynomial(e: sympy.Expr) -> bool:

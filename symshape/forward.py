@@ -23,7 +23,11 @@ def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -
         owner = node.owner or node.name
         prefix = owner + "."
         local = {k: params[prefix + k] for k in graph.graph.nodes[owner]["params"]}
-        result = node.layer.forward(local, *[values[r] for r in node.inputs])
+        inputs = [values[r] for r in node.inputs]
+        if node.layer.needs_shapes:  # e.g. Reshape([B, S, 4, 8]): the bound sizes of its output
+            result = node.layer.forward(local, *inputs, out_shapes=graph.graph.nodes[node.name]["output_shapes"])
+        else:
+            result = node.layer.forward(local, *inputs)
         outs = result if isinstance(result, tuple) else (result,)
         for i, out in enumerate(outs):
             values[ref_name(node.name, i)] = out

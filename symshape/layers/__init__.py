@@ -37,7 +37,7 @@ from .conv import (
     LazyConvTranspose3d,
 )
 from .linear import Identity, LazyLinear, Linear
-from .merge import Add, Concat, Mul
+from .merge import Add, Concat, MatMul, Mul
 from .norm import (
     BatchNorm1d,
     BatchNorm2d,
@@ -68,7 +68,7 @@ from .pool import (
     MaxPool3d,
 )
 from .resize import Upsample
-from .shape_ops import Flatten
+from .shape_ops import Chunk, Flatten, Mean, Permute, Reshape, Split, Sum, Transpose, Unflatten
 
 __all__ = [
     "LAYERS", "Layer", "RuleContext",
@@ -86,4 +86,5 @@ __all__ = [
     "ReLU6", "LeakyReLU", "ELU", "SELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Softplus", "LogSoftmax",
     "PReLU", "Dropout1d", "Dropout2d",
     "Flatten", "Add", "Mul", "Concat",
+    "MatMul", "Reshape", "Permute", "Transpose", "Unflatten", "Mean", "Sum", "Split", "Chunk",
 ]

@@ -33,6 +33,7 @@ class Layer:
     size_args: ClassVar[tuple[str, ...]] = ()
     n_inputs: ClassVar[int | tuple[int, ...] | None] = 1  # a count, the allowed counts, or None: two or more
     n_outputs: int = 1  # a layer may set its own (Split with sections)
+    needs_shapes: ClassVar[bool] = False  # forward(p, *xs, out_shapes=...) gets its bound output shapes
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -201,11 +202,12 @@ class RuleContext:
     def divisible(self, d: Dim, k: Dim, *, what: str, actual_desc: str, fix: str = "") -> None:
         if k == 1:
             return
-        if type(d) is int and type(k) is int:
-            if d % k:
-                self.conflict(what, f"{d}, not a multiple of {k}", actual_desc, fix)
+        reduced, modulus = dims.reduce_common(d, k)
+        if type(reduced) is int and type(modulus) is int:
+            if reduced % modulus:
+                self.conflict(what, f"{self.show(d)}, not a multiple of {self.show(k)}", actual_desc, fix)
             return
-        self.solver.require(self, d, "%", k, what)
+        self.solver.require(self, reduced, "%", modulus, what)
 
     def conflict(self, what: str, expected: str, actual: str, fix: str = "") -> None:
         self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, expected, actual, fix))

@@ -1,4 +1,4 @@
-"""Layers joining several tensors: Add, Mul (torch broadcasting) and Concat (torch.cat)."""
+"""Layers joining several tensors: Add, Mul (torch broadcasting), Concat (torch.cat) and MatMul."""
 
 from __future__ import annotations
 
@@ -12,33 +12,38 @@ from ..errors import SpecError
 from .base import Layer, RuleContext, normalize_dim_index
 
 
-class _Broadcast(Layer):
-    """Elementwise over two or more inputs with torch broadcasting: sizes equal, or one of them 1.
+def broadcast(ctx: RuleContext, shapes: list[Shape], indices: list[int], what: str = "dim") -> Shape:
+    """torch broadcasting of ``shapes`` (of inputs ``indices``): sizes equal, or one of them 1.
     A symbolic size meeting a different one is taken to be equal to it (never broadcast)."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for axis in range(rank):
+        size, first = 1, 0
+        for k, s in enumerate(padded):
+            d = s[axis]
+            if d == 1:
+                continue
+            if size == 1:
+                size, first = d, k
+                continue
+            ctx.equal(size, d, what=f"{what} {axis - rank}",
+                      expected_desc=f"{size} on input {indices[first]} {dims.format_shape(ctx.shapes[indices[first]])} "
+                                    f"from {ctx.sources[indices[first]]}",
+                      actual_desc=f"{ctx.input_desc(indices[k])} has {d}",
+                      fix="Broadcasting needs equal sizes or 1; make the branches agree "
+                          "(e.g. a 1x1 convolution or a Linear on the shortcut).")
+        out.append(size)
+    return tuple(out)
+
+
+class _Broadcast(Layer):
+    """Elementwise over two or more inputs with torch broadcasting."""
 
     n_inputs = None
 
     def infer(self, ctx: RuleContext, *shapes: Shape) -> Shape:
-        rank = max(len(s) for s in shapes)
-        padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
-        out = []
-        for axis in range(rank):
-            size, first = 1, 0
-            for i, s in enumerate(padded):
-                d = s[axis]
-                if d == 1:
-                    continue
-                if size == 1:
-                    size, first = d, i
-                    continue
-                ctx.equal(size, d, what=f"dim {axis - rank}",
-                          expected_desc=f"{size} on input {first} {dims.format_shape(shapes[first])} "
-                                        f"from {ctx.sources[first]}",
-                          actual_desc=f"{ctx.input_desc(i)} has {d}",
-                          fix="Broadcasting needs equal sizes or 1; make the branches agree "
-                              "(e.g. a 1x1 convolution or a Linear on the shortcut).")
-            out.append(size)
-        return tuple(out)
+        return broadcast(ctx, list(shapes), list(range(len(shapes))))
 
 
 class Add(_Broadcast):
@@ -91,3 +96,30 @@ class Concat(Layer):
 
     def forward(self, p: dict, *xs: np.ndarray) -> np.ndarray:
         return np.concatenate(xs, axis=self.dim)
+
+
+class MatMul(Layer):
+    """torch.matmul: (..., n, k) @ (..., k, m) -> (..., n, m), batch dims broadcast; 1-d operands as torch."""
+
+    n_inputs = 2
+
+    def infer(self, ctx: RuleContext, a: Shape, b: Shape) -> Shape | None:
+        if len(a) == 0 or len(b) == 0:
+            ctx.conflict("input rank", "at least 1 for both operands", f"the inputs have ranks {len(a)} and {len(b)}")
+            return None
+        ka, kb = a[-1], (b[0] if len(b) == 1 else b[-2])
+        ctx.equal(ka, kb, what="the contracted dim",
+                  expected_desc=f"{ka} on input 0 {dims.format_shape(a)} from {ctx.sources[0]}",
+                  actual_desc=f"{ctx.input_desc(1)} has {kb}",
+                  fix="The last dim of the first operand must equal the second-to-last dim of the second.")
+        if len(a) == 1 and len(b) == 1:
+            return ()
+        if len(b) == 1:
+            return tuple(a[:-1])
+        if len(a) == 1:
+            return (*b[:-2], b[-1])
+        batch = broadcast(ctx, [a[:-2], b[:-2]], [0, 1], "batch dim") if len(a) > 2 or len(b) > 2 else ()
+        return (*batch, a[-2], b[-1])
+
+    def forward(self, p: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.matmul(a, b)
