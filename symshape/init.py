@@ -139,6 +139,13 @@ def orthogonal(shape, rng, dtype, gain: float = 1.0) -> np.ndarray:
     return (gain * q).reshape(shape).astype(dtype)
 
 
+def normal_padded(shape, rng, dtype, padding_idx: int) -> np.ndarray:
+    """torch's Embedding default: N(0, 1) with the padding row zeroed."""
+    out = _normal(shape, rng, dtype, 0.0, 1.0)
+    out[padding_idx] = 0
+    return out
+
+
 def uniform_fan_in(shape, rng, dtype, fan_in: int) -> np.ndarray:
     """torch's default for biases (and, equivalently, kaiming_uniform(a=sqrt(5)) weights):
     U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
@@ -148,7 +155,8 @@ def uniform_fan_in(shape, rng, dtype, fan_in: int) -> np.ndarray:
 
 INITIALIZERS: dict[str, Initializer] = {
     f.__name__: f for f in (uniform, normal, constant, zeros, ones, xavier_uniform, xavier_normal,
-                            kaiming_uniform, kaiming_normal, trunc_normal, orthogonal, uniform_fan_in)
+                            kaiming_uniform, kaiming_normal, trunc_normal, orthogonal, uniform_fan_in,
+                            normal_padded)
 }
 
 

@@ -45,9 +45,16 @@ def _torch_init_samples(module: torch.nn.Module, name: str, rounds: int) -> np.n
     """torch's default initialization of one tensor, drawn ``rounds`` times (reset_parameters of its module)."""
     owner, local = name.rsplit(".", 1)
     sub = module.get_submodule(owner)
+    # as at construction: the owner initializes itself, then parents that re-initialize their children
+    # (MultiheadAttention zeroes out_proj.bias) do so
+    parts = owner.split(".")
+    chain = [sub] + [module.get_submodule(".".join(parts[:i])) for i in range(len(parts) - 1, 0, -1)]
     draws = []
     for _ in range(rounds):
-        sub.reset_parameters()
+        for i, m in enumerate(chain):
+            reset = (getattr(m, "reset_parameters", None) if i == 0 else None) or getattr(m, "_reset_parameters", None)
+            if reset is not None:
+                reset()
         draws.append(sub.state_dict()[local].double().numpy().ravel())
     return np.concatenate(draws)
 

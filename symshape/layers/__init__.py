@@ -21,6 +21,7 @@ from .activation import (
     Softplus,
     Tanh,
 )
+from .attention import MultiheadAttention, TransformerDecoderLayer, TransformerEncoderLayer
 from .base import LAYERS, Layer, RuleContext
 from .conv import (
     Conv1d,
@@ -36,6 +37,7 @@ from .conv import (
     LazyConvTranspose2d,
     LazyConvTranspose3d,
 )
+from .embedding import Embedding
 from .linear import Identity, LazyLinear, Linear
 from .merge import Add, Concat, MatMul, Mul
 from .norm import (
@@ -67,6 +69,7 @@ from .pool import (
     MaxPool2d,
     MaxPool3d,
 )
+from .recurrent import GRU, LSTM, RNN
 from .resize import Upsample
 from .shape_ops import Chunk, Flatten, Mean, Permute, Reshape, Split, Sum, Transpose, Unflatten
 
@@ -86,5 +89,6 @@ __all__ = [
     "ReLU6", "LeakyReLU", "ELU", "SELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Softplus", "LogSoftmax",
     "PReLU", "Dropout1d", "Dropout2d",
     "Flatten", "Add", "Mul", "Concat",
+    "Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
     "MatMul", "Reshape", "Permute", "Transpose", "Unflatten", "Mean", "Sum", "Split", "Chunk",
 ]

@@ -1,0 +1,200 @@
+"""Recurrent layers: RNN, LSTM and GRU (num_layers, bidirectional, batch_first; proj_size for LSTM).
+
+input (L, N, H_in), or (N, L, H_in) with batch_first, or (L, H_in) unbatched ->
+output (L, N, D*H_out), h_n (D*num_layers, N, H_out) [, c_n (D*num_layers, N, hidden_size)],
+where D = 2 if bidirectional else 1 and H_out = proj_size or hidden_size.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from .. import dims
+from ..dims import Shape
+from ..errors import SpecError
+from ..params import ParamSpec
+from .base import Layer, RuleContext
+
+
+class _RNNBase(Layer):
+    gates = 1
+    n_outputs = 2
+    n_inputs = (1, 2)  # input [, h_0]
+    size_args = ("input_size", "hidden_size")
+
+    def _setup(self, input_size: Any, hidden_size: Any, num_layers: int, bias: bool, batch_first: bool,
+               dropout: float, bidirectional: bool, proj_size: int = 0) -> None:
+        op = type(self).__name__
+        self.input_size = self._size("input_size", input_size, optional=True)
+        self.hidden_size = self._size("hidden_size", hidden_size)
+        if type(num_layers) is not int or num_layers <= 0:
+            raise SpecError(f"{op}: num_layers must be a positive int, got {num_layers!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise SpecError(f"{op}: dropout must be a probability between 0 and 1, got {dropout!r}")
+        if type(proj_size) is not int or proj_size < 0:
+            raise SpecError(f"{op}: proj_size must be a non-negative int, got {proj_size!r}")
+        if proj_size and type(self.hidden_size) is int and proj_size >= self.hidden_size:
+            raise SpecError(f"{op}: proj_size ({proj_size}) must be smaller than hidden_size ({self.hidden_size})")
+        self.num_layers, self.dropout, self.proj_size = num_layers, float(dropout), proj_size
+        self.has_bias = self._flag("bias", bias)
+        self.batch_first = self._flag("batch_first", batch_first)
+        self.bidirectional = self._flag("bidirectional", bidirectional)
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def state_shapes(self, a: SimpleNamespace, batch: tuple) -> list[Shape]:
+        h_out = self.proj_size or a.hidden_size
+        layers = self.directions * self.num_layers
+        shapes = [(layers, *batch, h_out)]
+        if self.n_outputs == 3:
+            shapes.append((layers, *batch, a.hidden_size))
+        return shapes
+
+    def infer(self, ctx: RuleContext, x: Shape, *states: Shape) -> tuple[Shape, ...] | None:
+        layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
+        if not ctx.rank(x, (2, 3), f"{layout} or (L, H_in)"):
+            return None
+        a = ctx.args
+        ctx.match("input_size", x[-1], what="input_size", fix=f"Use input_size={x[-1]} or input_size=None.")
+        batch = () if len(x) == 2 else ((x[0],) if self.batch_first else (x[1],))
+        length = x[0] if len(x) == 2 or not self.batch_first else x[1]
+        h_out = self.proj_size or a.hidden_size
+        expected = self.state_shapes(a, batch)
+        for i, (state, want) in enumerate(zip(states, expected), start=1):
+            if len(state) != len(want):
+                ctx.conflict(f"the rank of initial state {i}", f"{len(want)} {dims.format_shape(want)}",
+                             f"{ctx.input_desc(i)} has rank {len(state)}")
+                continue
+            for axis, (w, s) in enumerate(zip(want, state)):
+                ctx.equal(w, s, what=f"dim {axis} of initial state {i}", actual_desc=f"{ctx.input_desc(i)} has {s}",
+                          expected_desc=f"{w} (expected {dims.format_shape(want)})")
+        out = (*batch, length, self.directions * h_out) if self.batch_first else \
+            (length, *batch, self.directions * h_out)
+        return (out, *expected)
+
+    def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
+        """torch's order: per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh [, weight_hr]."""
+        h_out = self.proj_size or a.hidden_size
+        init = {"fan_in": a.hidden_size}  # every tensor ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))
+        p: dict[str, ParamSpec] = {}
+        for layer in range(self.num_layers):
+            in_size = a.input_size if layer == 0 else self.directions * h_out
+            for suffix in ("", "_reverse")[: self.directions]:
+                tag = f"l{layer}{suffix}"
+                p[f"weight_ih_{tag}"] = ParamSpec((self.gates * a.hidden_size, in_size), "uniform_fan_in", init)
+                p[f"weight_hh_{tag}"] = ParamSpec((self.gates * a.hidden_size, h_out), "uniform_fan_in", init)
+                if self.has_bias:
+                    p[f"bias_ih_{tag}"] = ParamSpec((self.gates * a.hidden_size,), "uniform_fan_in", init)
+                    p[f"bias_hh_{tag}"] = ParamSpec((self.gates * a.hidden_size,), "uniform_fan_in", init)
+                if self.proj_size:
+                    p[f"weight_hr_{tag}"] = ParamSpec((self.proj_size, a.hidden_size), "uniform_fan_in", init)
+        return p
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray, *states: np.ndarray) -> tuple[np.ndarray, ...]:
+        unbatched = x.ndim == 2
+        if unbatched:
+            x, states = x[:, None], tuple(s[:, None] for s in states)
+        elif self.batch_first:
+            x = x.swapaxes(0, 1)
+        hidden = p["weight_hh_l0"].shape[0] // self.gates
+        h_out = p["weight_hh_l0"].shape[1]
+        layers, batch = self.directions * self.num_layers, x.shape[1]
+        h0 = states[0] if states else np.zeros((layers, batch, h_out), dtype=x.dtype)
+        c0 = states[1] if len(states) > 1 else np.zeros((layers, batch, hidden), dtype=x.dtype)
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d, suffix in enumerate(("", "_reverse")[: self.directions]):
+                k = layer * self.directions + d
+                w = {name: p.get(f"{name}_l{layer}{suffix}") for name in
+                     ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")}
+                seq = x[::-1] if d else x
+                out, h, c = self._run(w, seq, h0[k], c0[k])
+                outputs.append(out[::-1] if d else out)
+                h_n.append(h)
+                c_n.append(c)
+            x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+        results = [x, np.stack(h_n)] + ([np.stack(c_n)] if self.n_outputs == 3 else [])
+        if unbatched:
+            return tuple(r[:, 0] for r in results)
+        if self.batch_first:
+            results[0] = results[0].swapaxes(0, 1)
+        return tuple(np.ascontiguousarray(r) for r in results)
+
+    def _run(self, w: dict, seq: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One direction of one layer over the sequence; the input projections in one matmul."""
+        projected = seq @ w["weight_ih"].T
+        if w["bias_ih"] is not None:
+            projected = projected + w["bias_ih"]
+        outputs = np.empty(seq.shape[:2] + (h.shape[-1],), dtype=seq.dtype)
+        for t in range(seq.shape[0]):
+            recurrent = h @ w["weight_hh"].T
+            if w["bias_hh"] is not None:
+                recurrent = recurrent + w["bias_hh"]
+            h, c = self.cell(projected[t], recurrent, h, c, w)
+            outputs[t] = h
+        return outputs, h, c
+
+    def cell(self, xi: np.ndarray, hh: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+
+class RNN(_RNNBase):
+    """Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
+
+    def __init__(self, input_size: Any, hidden_size: Any, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise SpecError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        self._setup(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+
+    def cell(self, xi, hh, h, c, w):
+        pre = xi + hh
+        return (np.tanh(pre) if self.nonlinearity == "tanh" else np.maximum(pre, 0)).astype(xi.dtype), c
+
+
+class LSTM(_RNNBase):
+    """Long short-term memory; gates i, f, g, o; an optional projection of h (proj_size)."""
+
+    gates = 4
+    n_outputs = 3
+    n_inputs = (1, 3)  # input [, h_0, c_0]
+
+    def __init__(self, input_size: Any, hidden_size: Any, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Any = None, dtype: Any = None):
+        self._setup(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size)
+
+    def cell(self, xi, hh, h, c, w):
+        i, f, g, o = np.split(xi + hh, 4, axis=-1)
+        c = special.expit(f) * c + special.expit(i) * np.tanh(g)
+        h = special.expit(o) * np.tanh(c)
+        if w["weight_hr"] is not None:
+            h = h @ w["weight_hr"].T
+        return h.astype(xi.dtype), c.astype(xi.dtype)
+
+
+class GRU(_RNNBase):
+    """Gated recurrent unit; gates r, z, n."""
+
+    gates = 3
+
+    def __init__(self, input_size: Any, hidden_size: Any, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None):
+        self._setup(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+
+    def cell(self, xi, hh, h, c, w):
+        xr, xz, xn = np.split(xi, 3, axis=-1)
+        hr, hz, hn = np.split(hh, 3, axis=-1)
+        r, z = special.expit(xr + hr), special.expit(xz + hz)
+        n = np.tanh(xn + r * hn)
+        return ((1 - z) * n + z * h).astype(xi.dtype), c
