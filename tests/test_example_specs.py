@@ -7,7 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from models.torch_models import VGG11, LeNetSpec, ResNet18, ResNet50
+from models.torch_models import (
+    VGG11,
+    GRUClassifier,
+    LeNetSpec,
+    LSTMTagger,
+    MobileNetish,
+    ResNet18,
+    ResNet50,
+    TransformerClassifier,
+    UNet,
+)
 
 from symshape.cli import main
 
@@ -21,7 +31,22 @@ CASES = {
                  lambda b: (b["B"], 3, b["H"], b["W"])),
     "resnet50": (ResNet50, [{"B": 1, "H": 32, "W": 32}, {"B": 1, "H": 50, "W": 41}],
                  lambda b: (b["B"], 3, b["H"], b["W"])),
+    "unet": (UNet, [{"B": 1, "H": 16, "W": 12}, {"B": 2, "H": 20, "W": 8}], lambda b: (b["B"], 1, b["H"], b["W"])),
+    "lstm_tagger": (LSTMTagger, [{"B": 2, "T": 7}, {"B": 3, "T": 4}], lambda b: (b["B"], b["T"])),
+    "transformer_encoder": (TransformerClassifier, [{"B": 2, "S": 6}, {"B": 1, "S": 3}], lambda b: (b["B"], b["S"], 64)),
+    "gru_classifier": (GRUClassifier, [{"B": 2, "T": 5, "D": 10}, {"B": 3, "T": 2, "D": 10}],
+                       lambda b: (b["B"], b["T"], b["D"])),
+    "mobilenet": (MobileNetish, [{"B": 1, "H": 32, "W": 32}, {"B": 2, "H": 21, "W": 15}],
+                  lambda b: (b["B"], 3, b["H"], b["W"])),
 }
+INPUT_NAMES = {"lstm_tagger": "tokens"}
+
+
+def example_input(name, shape):
+    rng = np.random.default_rng(0)
+    if name == "lstm_tagger":
+        return rng.integers(0, 1000, size=shape).astype(np.int64)
+    return rng.standard_normal(shape).astype(np.float32)
 
 
 def cli_json(capsys, *argv):
@@ -45,22 +70,27 @@ def test_summary_json_matches_torch_for_two_bindings(name, capsys):
         assert report["buffers"] == expected_buffers
         assert report["num_params"] == sum(p.numel() for p in module.parameters())
         with torch.device("meta"):
-            out_shape = list(factory().eval()(torch.empty(shape_of(binding))).shape)
+            meta_input = torch.zeros(shape_of(binding), dtype=torch.int64 if name == "lstm_tagger" else torch.float32)
+            out_shape = list(factory().eval()(meta_input).shape)
         assert list(report["outputs"].values()) == [out_shape]
         assert report["errors"] == []
 
 
 @pytest.mark.parametrize("name, fmt", [("lenet", "npz"), ("resnet18", "safetensors"), ("resnet50", "npz"),
-                                       ("vgg11", "safetensors")])
+                                       ("vgg11", "safetensors"), ("unet", "npz"), ("lstm_tagger", "safetensors"),
+                                       ("transformer_encoder", "npz"), ("gru_classifier", "safetensors"),
+                                       ("mobilenet", "npz")])
 def test_init_then_run_reproduces_torch(name, fmt, tmp_path, capsys):
     factory, bindings, shape_of = CASES[name]
     binding = bindings[0]
     weights, x_file, y_file = tmp_path / f"w.{fmt}", tmp_path / "x.npy", tmp_path / "y.npz"
-    binds = ["--bind", ",".join(f"{k}={v}" for k, v in binding.items() if k != "B")] if len(binding) > 1 else []
+    binds = ["--bind", ",".join(f"{k}={v}" for k, v in binding.items() if k not in ("B", "T", "S"))]
+    binds = binds if binds[1] else []
     assert main(["init", str(EXAMPLES / f"{name}.yaml"), *binds, "--seed", "3", "-o", str(weights)]) == 0
-    x = np.random.default_rng(0).standard_normal(shape_of(binding)).astype(np.float32)
+    x = example_input(name, shape_of(binding))
     np.save(x_file, x)
-    assert main(["run", str(EXAMPLES / f"{name}.yaml"), "--weights", str(weights), "--input", f"x={x_file}",
+    assert main(["run", str(EXAMPLES / f"{name}.yaml"), "--weights", str(weights), "--input",
+                 f"{INPUT_NAMES.get(name, 'x')}={x_file}",
                  "-o", str(y_file)]) == 0
     capsys.readouterr()
     module = factory().eval()

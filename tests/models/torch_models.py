@@ -134,3 +134,108 @@ class LeNetSpec(nn.Module):
         pool, act = nn.functional.avg_pool2d, torch.sigmoid
         x = pool(act(self.conv2(pool(act(self.conv1(x)), 2, 2))), 2, 2).flatten(1)
         return self.fc3(act(self.fc2(act(self.fc1(x)))))
+
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.relu2 = nn.ReLU()
+
+
+class Up(nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.upconv = nn.ConvTranspose2d(c_in, c_out, 2, stride=2)
+        self.conv = DoubleConv(2 * c_out, c_out)
+
+    def forward(self, x, skip):
+        return self.conv(torch.cat([skip, self.upconv(x)], 1))
+
+
+class UNet(nn.Module):
+    """examples/unet.yaml in torch."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc1, self.enc2, self.bottleneck = DoubleConv(1, 16), DoubleConv(16, 32), DoubleConv(32, 64)
+        self.up2, self.up1 = Up(64, 32), Up(32, 16)
+        self.head = nn.Conv2d(16, 2, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(nn.functional.max_pool2d(e1, 2))
+        b = self.bottleneck(nn.functional.max_pool2d(e2, 2))
+        return self.head(self.up1(self.up2(b, e2), e1))
+
+
+class LSTMTagger(nn.Module):
+    """examples/lstm_tagger.yaml in torch."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(1000, 32, padding_idx=0)
+        self.lstm = nn.LSTM(32, 48, num_layers=2, batch_first=True, bidirectional=True)
+        self.tags = nn.Linear(96, 12)
+
+    def forward(self, tokens):
+        return torch.log_softmax(self.tags(self.lstm(self.embed(tokens))[0]), -1)
+
+
+class TransformerClassifier(nn.Module):
+    """examples/transformer_encoder.yaml in torch."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.TransformerEncoderLayer(64, 4, 128, batch_first=True) for _ in range(2)])
+        self.head = nn.Linear(64, 5)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(x.mean(1))
+
+
+class GRUClassifier(nn.Module):
+    """examples/gru_classifier.yaml in torch (with D = 10)."""
+
+    def __init__(self, d: int = 10):
+        super().__init__()
+        self.gru = nn.GRU(d, 32, num_layers=2, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(64, 4)
+
+    def forward(self, x):
+        return self.head(self.gru(x)[0].mean(1))
+
+
+class Separable(nn.Module):
+    def __init__(self, c: int, out: int, stride: int = 1):
+        super().__init__()
+        self.depthwise = nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.act1 = nn.Hardswish()
+        self.pointwise = nn.Conv2d(c, out, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        self.act2 = nn.Hardswish()
+
+    def forward(self, x):
+        return self.act2(self.bn2(self.pointwise(self.act1(self.bn1(self.depthwise(x))))))
+
+
+class MobileNetish(nn.Module):
+    """examples/mobilenet.yaml in torch."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 2, 1, bias=False)
+        self.stem_bn = nn.BatchNorm2d(16)
+        self.blocks = nn.Sequential(Separable(16, 32), Separable(32, 64, 2), Separable(64, 64), Separable(64, 128, 2))
+        self.classifier = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.blocks(nn.functional.hardswish(self.stem_bn(self.stem(x))))
+        return self.classifier(x.mean((2, 3)))
