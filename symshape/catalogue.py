@@ -1,6 +1,8 @@
 """The layer catalogue (docs/layers.md), generated from the registry so that it cannot drift.
 
-Run ``python -m symshape.catalogue > docs/layers.md``; a test checks that the file is current.
+Every layer is listed with its torch signature, its rule, and a worked example that symshape
+actually analyses: the example's symbolic output shapes, parameter shapes and the conditions
+it puts on the sizes. Run ``python -m symshape.catalogue > docs/layers.md``; a test keeps it current.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import inspect
 import sys
 
-from .layers import LAYERS
+from . import dims
+from .build import Input, Model
+from .layers import LAYERS, Layer
 
 
 def _signature(cls: type) -> str:
@@ -17,24 +21,48 @@ def _signature(cls: type) -> str:
     return f"{cls.__name__}({', '.join(str(p) for p in shown)})"
 
 
+def _example(cls: type[Layer]) -> list[str]:
+    """Analyse the class's example symbolically and describe the result."""
+    kwargs, shapes = cls.example
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    layer = cls(**kwargs)
+    inputs = [Input(s, name=f"x{i}" if len(shapes) > 1 else "x") for i, s in enumerate(shapes)]
+    out = layer(*inputs, name="layer")
+    outs = list(out) if isinstance(out, tuple) else [out]
+    graph = Model(inputs, outs).infer()
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    given = ", ".join(f"`{dims.format_shape(s)}`" for s in graph.inputs.values())
+    results = ", ".join(f"`{dims.format_shape(s)}`" for s in graph.output_shapes)
+    lines = [f"- example: `{cls.__name__}({args})` on {given} gives {results}"]
+    params = graph.graph.nodes["layer"]["params"]
+    if params:
+        lines.append("- parameters: " + ", ".join(
+            f"`{name}` `{dims.format_shape(spec.shape)}`" + (" (buffer)" if spec.buffer else "")
+            for name, spec in params.items()))
+    if graph.fixed_sizes:
+        lines.append("- fixes: " + ", ".join(f"`{k} = {v}`" for k, v in graph.fixed_sizes.items()))
+    if graph.constraints:
+        lines.append("- conditions: " + ", ".join(f"`{c}`" for c in graph.constraints))
+    return lines
+
+
 def render() -> str:
     families: dict[str, list[type]] = {}
     for cls in LAYERS.values():
         if not cls.__name__.startswith("_"):
             families.setdefault(cls.__module__, []).append(cls)
     lines = ["# Layer catalogue", "",
-             "Generated from the code by `python -m symshape.catalogue`. Every layer has torch.nn's name, arguments,",
-             "defaults, parameter names and layouts; `device`/`dtype` arguments are accepted and ignored.",
-             "Size arguments may be symbol expressions (`\"2*C\"`); input-side ones may be `None` (inferred).", ""]
+             "Generated from the code by `python -m symshape.catalogue`: each example below is analysed by symshape",
+             "as this page is written. Every layer has torch.nn's name, arguments, defaults, parameter names and",
+             "layouts; `device`/`dtype` arguments are accepted and ignored. Size arguments may be symbol",
+             "expressions (`\"2*C\"`); input-side ones may be `None` (inferred from the input).", ""]
     for module, classes in families.items():
         doc = inspect.getdoc(sys.modules[module]) or ""
-        lines += [f"## {module.rsplit('.', 1)[-1]}", "", doc, "",
-                  "| layer | shape rule | size arguments |", "|---|---|---|"]
+        lines += [f"## {module.rsplit('.', 1)[-1]}", "", doc, ""]
         for cls in classes:
-            rule = (inspect.getdoc(cls) or "").split("\n")[0].replace("|", "\\|")
-            lazy = ", ".join(cls.size_args) or "-"
-            lines.append(f"| `{_signature(cls)}` | {rule} | {lazy} |")
-        lines.append("")
+            rule = (inspect.getdoc(cls) or "").split("\n")[0]
+            lines += [f"### {cls.__name__}", "", f"`{_signature(cls)}`", "", rule, "", *_example(cls), ""]
     return "\n".join(lines)
 
 

@@ -154,6 +154,8 @@ class Softplus(_Elementwise):
 class PReLU(Layer):
     """x if x >= 0 else weight * x, one weight per channel (dim 1) or one for all."""
 
+    example = ({"num_parameters": 64}, ("N, C, H, W",))
+
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None):
         if type(num_parameters) is not int or num_parameters <= 0:
             raise SpecError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
@@ -195,6 +197,8 @@ class GELU(_Elementwise):
 
 class Softmax(Layer):
     """exp(x) / sum(exp(x)) along ``dim`` (torch's legacy choice when dim is None)."""
+
+    example = ({"dim": -1}, ("B, T, D",))
 
     def __init__(self, dim: int | None = None):
         if dim is not None and type(dim) is not int:
@@ -247,6 +251,8 @@ class Dropout(_Elementwise):
 
 class Dropout1d(Dropout):
     """Zeroes whole channels in training; the identity in eval mode. (N, C, L) or (C, L)."""
+
+    example = ({}, ("N, C, L",))
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         return x if ctx.rank(x, (2, 3), "(N, C, L) or (C, L)") else None

@@ -115,6 +115,7 @@ class MultiheadAttention(Layer):
     n_inputs = 3
     n_outputs = 2
     size_args = ("embed_dim", "kdim", "vdim")
+    example = ({"embed_dim": None, "num_heads": 8}, ("L, B, E", "S, B, E", "S, B, E"))
 
     def __init__(self, embed_dim: Any, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: Any = None, vdim: Any = None,
@@ -174,6 +175,7 @@ class MultiheadAttention(Layer):
 
 class _TransformerLayer(Layer):
     size_args = ("d_model",)
+    example = ({"d_model": None, "nhead": 8, "dim_feedforward": 256}, ("S, B, E",))
     attention_blocks: tuple[str, ...] = ()
     norms = 0
 
@@ -265,6 +267,7 @@ class TransformerDecoderLayer(_TransformerLayer):
     """tgt (T, N, E), memory (S, N, E) -> (T, N, E): self-attention, attention over memory, feed-forward."""
 
     n_inputs = 2
+    example = (_TransformerLayer.example[0], ("T, B, E", "S, B, E"))
     attention_blocks = ("self_attn", "multihead_attn")
     norms = 3
 

@@ -27,6 +27,8 @@ _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "c
 class _ConvNd(Layer):
     n: int = 0
     size_args = ("in_channels", "out_channels")
+    example = ({"in_channels": None, "out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1, "groups": 1},
+               ("N, C, H, W",))
 
     def __init__(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -141,6 +143,7 @@ class Conv1d(_ConvNd):
     """(N, C_in, L) -> (N, C_out, L_out)."""
 
     n = 1
+    example = (_ConvNd.example[0], ("N, C, L",))
 
 
 class Conv2d(_ConvNd):
@@ -153,9 +156,12 @@ class Conv3d(_ConvNd):
     """(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out)."""
 
     n = 3
+    example = (_ConvNd.example[0], ("N, C, D, H, W",))
 
 
 class _ConvTransposeNd(_ConvNd):
+    example = ({"in_channels": None, "out_channels": 16, "kernel_size": 2, "stride": 2}, ("N, C, H, W",))
+
     def __init__(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
                  output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
@@ -234,6 +240,7 @@ class ConvTranspose1d(_ConvTransposeNd):
     """(N, C_in, L) -> (N, C_out, L_out)."""
 
     n = 1
+    example = (_ConvTransposeNd.example[0], ("N, C, L",))
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -246,6 +253,7 @@ class ConvTranspose3d(_ConvTransposeNd):
     """(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out)."""
 
     n = 3
+    example = (_ConvTransposeNd.example[0], ("N, C, D, H, W",))
 
 
 def _lazy_conv(base: type) -> type:

@@ -17,6 +17,7 @@ class Embedding(Layer):
     """ids (*) -> weight[ids] (*, embedding_dim); ids must lie in [0, num_embeddings)."""
 
     size_args = ("num_embeddings", "embedding_dim")
+    example = ({"num_embeddings": "V", "embedding_dim": 64}, ("B, T",))
 
     def __init__(self, num_embeddings: Any, embedding_dim: Any, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,

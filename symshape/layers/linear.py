@@ -16,6 +16,7 @@ class Linear(Layer):
     """y = x @ weight.T + bias.   x: (*, in_features) -> y: (*, out_features)."""
 
     size_args = ("in_features", "out_features")
+    example = ({"in_features": None, "out_features": 64}, ("B, T, D",))
 
     def __init__(self, in_features: Any, out_features: Any, bias: bool = True, device: Any = None,
                  dtype: Any = None):

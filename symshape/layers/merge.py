@@ -41,6 +41,7 @@ class _Broadcast(Layer):
     """Elementwise over two or more inputs with torch broadcasting."""
 
     n_inputs = None
+    example = ({}, ("B, C, H, W", "B, C, 1, 1"))
 
     def infer(self, ctx: RuleContext, *shapes: Shape) -> Shape:
         return broadcast(ctx, list(shapes), list(range(len(shapes))))
@@ -64,6 +65,7 @@ class Concat(Layer):
     """torch.cat(inputs, dim): equal shapes except along ``dim``, where sizes add up."""
 
     n_inputs = None
+    example = ({"dim": 1}, ("B, C, H, W", "B, D, H, W"))
 
     def __init__(self, dim: int = 0):
         if type(dim) is not int:
@@ -102,6 +104,7 @@ class MatMul(Layer):
     """torch.matmul: (..., n, k) @ (..., k, m) -> (..., n, m), batch dims broadcast; 1-d operands as torch."""
 
     n_inputs = 2
+    example = ({}, ("B, L, D", "B, D, S"))
 
     def infer(self, ctx: RuleContext, a: Shape, b: Shape) -> Shape | None:
         if len(a) == 0 or len(b) == 0:

@@ -19,6 +19,7 @@ from .base import Layer, RuleContext
 
 class _BatchNorm(Layer):
     size_args = ("num_features",)
+    example = ({"num_features": None}, ("N, C, H, W",))
     ranks: tuple[int, ...] = ()
     layout = ""
 
@@ -82,6 +83,7 @@ def _affine(mean: np.ndarray, var: np.ndarray, eps: float, p: dict, dtype: Any) 
 class BatchNorm1d(_BatchNorm):
     """(N, C) or (N, C, L), normalized per channel C."""
 
+    example = (_BatchNorm.example[0], ("N, C, L",))
     ranks = (2, 3)
     layout = "(N, C) or (N, C, L)"
 
@@ -112,6 +114,7 @@ class LazyBatchNorm2d(BatchNorm2d):
 class BatchNorm3d(_BatchNorm):
     """(N, C, D, H, W), normalized per channel C."""
 
+    example = (_BatchNorm.example[0], ("N, C, D, H, W",))
     ranks = (5,)
     layout = "(N, C, D, H, W)"
 
@@ -163,6 +166,7 @@ class _InstanceNorm(_BatchNorm):
 class InstanceNorm1d(_InstanceNorm):
     """(N, C, L) or (C, L), normalized per sample and channel."""
 
+    example = (_BatchNorm.example[0], ("N, C, L",))
     n = 1
     layout = "(N, C, L) or (C, L)"
 
@@ -194,6 +198,7 @@ class LayerNorm(Layer):
     """Normalizes over the last len(normalized_shape) dims, which must equal normalized_shape."""
 
     size_args = ("normalized_shape",)
+    example = ({"normalized_shape": [None]}, ("B, T, D",))
 
     def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device: Any = None, dtype: Any = None):
@@ -248,6 +253,7 @@ class GroupNorm(Layer):
     """(N, C, *) normalized per sample over groups of C / num_groups channels."""
 
     size_args = ("num_channels",)
+    example = ({"num_groups": 4, "num_channels": None}, ("N, C, H, W",))
 
     def __init__(self, num_groups: int, num_channels: Any, eps: float = 1e-5, affine: bool = True,
                  device: Any = None, dtype: Any = None, *, bias: bool = True):
@@ -290,6 +296,8 @@ class GroupNorm(Layer):
 
 class LocalResponseNorm(Layer):
     """(N, C, *): x / (k + alpha/size * sum of x^2 over size neighbouring channels)^beta."""
+
+    example = ({"size": 5}, ("N, C, H, W",))
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
         if type(size) is not int or size <= 0:

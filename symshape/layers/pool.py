@@ -37,6 +37,7 @@ def pool_out(length: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Di
 class _PoolNd(Layer):
     n: int = 0
     has_dilation = True
+    example = ({"kernel_size": 3, "stride": 2, "padding": 1}, ("N, C, H, W",))
 
     def _setup(self, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool) -> None:
         op, n = type(self).__name__, self.n
@@ -140,6 +141,7 @@ class MaxPool1d(_MaxPoolNd):
     """(N, C, L) -> (N, C, L_out)."""
 
     n = 1
+    example = (_PoolNd.example[0], ("N, C, L",))
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -152,6 +154,7 @@ class AvgPool1d(_AvgPoolNd):
     """(N, C, L) -> (N, C, L_out)."""
 
     n = 1
+    example = (_PoolNd.example[0], ("N, C, L",))
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
@@ -170,6 +173,7 @@ class AvgPool2d(_AvgPoolNd):
 
 class _AdaptiveAvgPoolNd(Layer):
     n: int = 0
+    example = ({"output_size": 7}, ("N, C, H, W",))
 
     def __init__(self, output_size: Any):
         self._output_size(output_size)
@@ -212,6 +216,7 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """(N, C, L) -> (N, C, output_size)."""
 
     n = 1
+    example = (_AdaptiveAvgPoolNd.example[0], ("N, C, L",))
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
@@ -224,6 +229,7 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """(N, C, D, H, W) -> (N, C, *output_size)."""
 
     n = 3
+    example = (_AdaptiveAvgPoolNd.example[0], ("N, C, D, H, W",))
 
 
 class _AdaptiveMaxPoolNd(_AdaptiveAvgPoolNd):
@@ -248,6 +254,7 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """(N, C, L) -> (N, C, output_size)."""
 
     n = 1
+    example = (_AdaptiveAvgPoolNd.example[0], ("N, C, L",))
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
@@ -260,18 +267,21 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """(N, C, D, H, W) -> (N, C, *output_size)."""
 
     n = 3
+    example = (_AdaptiveAvgPoolNd.example[0], ("N, C, D, H, W",))
 
 
 class MaxPool3d(_MaxPoolNd):
     """(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
 
     n = 3
+    example = (_PoolNd.example[0], ("N, C, D, H, W",))
 
 
 class AvgPool3d(_AvgPoolNd):
     """(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
 
     n = 3
+    example = (_PoolNd.example[0], ("N, C, D, H, W",))
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: Any = None):

@@ -25,6 +25,7 @@ class _RNNBase(Layer):
     n_outputs = 2
     n_inputs = (1, 2)  # input [, h_0]
     size_args = ("input_size", "hidden_size")
+    example = ({"input_size": None, "hidden_size": 32, "num_layers": 2, "bidirectional": True}, ("T, B, D",))
 
     def _setup(self, input_size: Any, hidden_size: Any, num_layers: int, bias: bool, batch_first: bool,
                dropout: float, bidirectional: bool, proj_size: int = 0) -> None:

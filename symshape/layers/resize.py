@@ -22,6 +22,8 @@ MODES = {"nearest": None, "linear": 1, "bilinear": 2, "trilinear": 3}
 class Upsample(Layer):
     """(N, C, *spatial) -> (N, C, *size) or (N, C, *floor(spatial * scale_factor))."""
 
+    example = ({"scale_factor": 2, "mode": "bilinear"}, ("N, C, H, W",))
+
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
         if (size is None) == (scale_factor is None):

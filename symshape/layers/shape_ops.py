@@ -104,6 +104,8 @@ class Flatten(Layer):
 class Unflatten(Layer):
     """Splits dim ``dim`` into ``unflattened_size`` (one -1 allowed; the product must match)."""
 
+    example = ({"dim": 1, "unflattened_size": [4, -1]}, ("B, D",))
+
     needs_shapes = True
 
     def __init__(self, dim: int, unflattened_size: Any):
@@ -125,6 +127,8 @@ class Unflatten(Layer):
 class Reshape(Layer):
     """torch.reshape: the whole shape, batch included, one -1 allowed; element counts must match."""
 
+    example = ({"shape": ["B", -1, 64]}, ("B, T, D",))
+
     needs_shapes = True
 
     def __init__(self, shape: Any):
@@ -140,6 +144,8 @@ class Reshape(Layer):
 
 class Permute(Layer):
     """torch.permute: output dim i is input dim dims[i]."""
+
+    example = ({"dims": [0, 2, 1]}, ("B, T, D",))
 
     def __init__(self, dims: Any):
         if not isinstance(dims, (list, tuple)) or not all(type(d) is int for d in dims):
@@ -161,6 +167,8 @@ class Permute(Layer):
 class Transpose(Layer):
     """torch.transpose: swaps dims dim0 and dim1."""
 
+    example = ({"dim0": 1, "dim1": 2}, ("B, T, D",))
+
     def __init__(self, dim0: int, dim1: int):
         self.dim0, self.dim1 = _int("Transpose", "dim0", dim0), _int("Transpose", "dim1", dim1)
 
@@ -177,6 +185,8 @@ class Transpose(Layer):
 
 
 class _Reduce(Layer):
+    example = ({"dim": 1}, ("B, T, D",))
+
     def __init__(self, dim: Any = None, keepdim: bool = False):
         items = (dim,) if type(dim) is int else dim
         if items is not None and (not isinstance(items, (list, tuple)) or not all(type(d) is int for d in items)):
@@ -218,6 +228,8 @@ class Sum(_Reduce):
 class Split(Layer):
     """torch.split with a list of sections: one output per section, which must add up to the dim."""
 
+    example = ({"split_size_or_sections": [16, 48], "dim": -1}, ("B, D",))
+
     def __init__(self, split_size_or_sections: Any, dim: int = 0):
         if not isinstance(split_size_or_sections, (list, tuple)):
             raise SpecError("Split: give the sections as a list (e.g. [64, 64, 128]); an int split size gives "
@@ -245,6 +257,8 @@ class Split(Layer):
 
 class Chunk(Layer):
     """torch.chunk: ``chunks`` pieces of ceil(L / chunks) (the last one smaller); every piece must exist."""
+
+    example = ({"chunks": 3, "dim": -1}, ("B, D",))
 
     def __init__(self, chunks: int, dim: int = 0):
         if type(chunks) is not int or chunks <= 0:
