@@ -54,8 +54,9 @@ def attention_params(e: Dim, kdim: Dim | None, vdim: Dim | None, bias: bool, add
 
 
 def attend(p: dict[str, np.ndarray], q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int,
-           add_zero_attn: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Batch-first multi-head attention: (N, L, E), (N, S, kdim), (N, S, vdim) -> (N, L, E), (N, L, S')."""
+           add_zero_attn: bool = False, average: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Batch-first multi-head attention: (N, L, E), (N, S, kdim), (N, S, vdim) -> (N, L, E) and the
+    weights (N, L, S'), or (N, heads, L, S') when not averaged over the heads."""
     e = q.shape[-1]
     if "in_proj_weight" in p:
         wq, wk, wv = np.split(p["in_proj_weight"], 3)
@@ -84,7 +85,8 @@ def attend(p: dict[str, np.ndarray], q: np.ndarray, k: np.ndarray, v: np.ndarray
     out = out @ p["out_proj.weight"].T
     if "out_proj.bias" in p:
         out = out + p["out_proj.bias"]
-    return out.astype(q.dtype, copy=False), weights.mean(axis=1).astype(q.dtype, copy=False)
+    weights = weights.mean(axis=1) if average else weights
+    return out.astype(q.dtype, copy=False), weights.astype(q.dtype, copy=False)
 
 
 def _sub(p: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -119,7 +121,12 @@ class MultiheadAttention(Layer):
 
     def __init__(self, embed_dim: Any, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: Any = None, vdim: Any = None,
-                 batch_first: bool = False, device: Any = None, dtype: Any = None):
+                 batch_first: bool = False, device: Any = None, dtype: Any = None, *, need_weights: bool = True,
+                 average_attn_weights: bool = True):
+        # need_weights and average_attn_weights are torch's forward() arguments, fixed here per layer
+        self.need_weights = self._flag("need_weights", need_weights)
+        self.average_attn_weights = self._flag("average_attn_weights", average_attn_weights)
+        self.n_outputs = 2 if self.need_weights else 1
         self.embed_dim = self._size("embed_dim", embed_dim, optional=True)
         self.num_heads = _heads("MultiheadAttention", num_heads)
         self.dropout = float(dropout)
@@ -156,10 +163,10 @@ class MultiheadAttention(Layer):
                 ctx.equal(batch, b, what=f"the batch size of input {i}", actual_desc=f"{ctx.input_desc(i)} has {b}",
                           expected_desc=f"the query's {batch}")
         s = sk + int(self.add_bias_kv) + int(self.add_zero_attn)
-        if batch is None:
-            return (length, e), (length, s)
-        out = (batch, length, e) if self.batch_first else (length, batch, e)
-        return out, (batch, length, s)
+        heads = () if self.average_attn_weights else (self.num_heads,)
+        out = (length, e) if batch is None else (batch, length, e) if self.batch_first else (length, batch, e)
+        weights = (*heads, length, s) if batch is None else (batch, *heads, length, s)
+        return (out, weights) if self.need_weights else out
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
         return attention_params(a.embed_dim, a.kdim, a.vdim, self.has_bias, self.add_bias_kv)
@@ -167,10 +174,12 @@ class MultiheadAttention(Layer):
     def forward(self, p: dict[str, np.ndarray], q: np.ndarray, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
         unbatched = q.ndim == 2
         q, k, v = (t[None] if unbatched else t if self.batch_first else t.swapaxes(0, 1) for t in (q, k, v))
-        out, weights = attend(p, q, k, v, self.num_heads, self.add_zero_attn)
+        out, weights = attend(p, q, k, v, self.num_heads, self.add_zero_attn, self.average_attn_weights)
         if unbatched:
-            return out[0], weights[0]
-        return (out if self.batch_first else np.ascontiguousarray(out.swapaxes(0, 1))), weights
+            out, weights = out[0], weights[0]
+        elif not self.batch_first:
+            out = np.ascontiguousarray(out.swapaxes(0, 1))
+        return (out, weights) if self.need_weights else out
 
 
 class _TransformerLayer(Layer):

@@ -171,3 +171,23 @@ def test_transformer_decoder_layer_matches_torch(kwargs):
     t, m = ss.Input(tgt.shape, name="tgt"), ss.Input(mem.shape, name="memory")
     model = ss.Model([t, m], ss.TransformerDecoderLayer(8, 4, dim_feedforward=12, **kwargs)(t, m, name="dec"))
     check_model(model, _Decoder(8, 4, dim_feedforward=12, **kwargs), tgt, mem)
+
+
+class _MHAOptions(torch.nn.Module):
+    def __init__(self, need, average):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(6, 3)
+        self.need, self.average = need, average
+
+    def forward(self, q, k, v):
+        out, weights = self.attn(q, k, v, need_weights=self.need, average_attn_weights=self.average)
+        return (out, weights) if self.need else out
+
+
+@pytest.mark.parametrize("need, average", [(False, True), (True, False)])
+def test_multihead_attention_weight_options(need, average):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((4, 2, 6)).astype(np.float32) for _ in range(3)]
+    inputs = [ss.Input((4, 2, 6), name=n) for n in ("q", "k", "v")]
+    out = ss.MultiheadAttention(6, 3, need_weights=need, average_attn_weights=average)(*inputs, name="attn")
+    check_model(ss.Model(inputs, list(out) if need else out), _MHAOptions(need, average), *arrays, check_init=False)
