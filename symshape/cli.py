@@ -17,7 +17,7 @@ from .spec import load_spec
 EXAMPLES = {
     "check": "symshape check examples/lenet.yaml\n"
              "  symshape check examples/resnet18.yaml --bind H=224,W=224 --format json",
-    "summary": "symshape summary examples/lenet.yaml --input x=B,1,H,W\n"
+    "summary": "symshape summary examples/lenet.yaml --input x=B,1,H,W --costs\n"
                "  symshape summary examples/resnet18.yaml --bind B=1,H=224,W=224 --format markdown",
     "init": "symshape init examples/lenet.yaml --seed 0 -o lenet.safetensors\n"
             "  symshape init examples/mlp.yaml --bind D=20 --init xavier_uniform --dtype float64 -o mlp.npz",
@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("summary", "Per-layer table: shapes, parameter shapes and counts, totals.")
     sizes(p)
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    p.add_argument("--dtype", choices=list(report.DTYPE_BYTES), default="float32", help="for the byte total")
+    p.add_argument("--dtype", choices=list(report.DTYPE_BYTES), default="float32", help="for the byte totals")
+    p.add_argument("--costs", action="store_true",
+                   help="add multiply-accumulates (torchinfo's convention), activations and peak activation memory")
     p = command("init", "Materialize and initialize every parameter and buffer; write a weights file.")
     sizes(p)
     p.add_argument("--seed", type=int, default=0)
@@ -119,12 +121,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     graph = _analyse(args)
+    with_costs = args.costs and not graph.errors
     if args.format == "json":
-        print(json.dumps(report.to_json(graph), indent=2))
+        print(json.dumps(report.to_json(graph, with_costs, args.dtype), indent=2))
     elif args.format == "markdown":
-        print(report.render_markdown(graph, args.dtype), end="")
+        print(report.render_markdown(graph, args.dtype, with_costs), end="")
     else:
-        print(report.render_text(graph, args.dtype), end="")
+        print(report.render_text(graph, args.dtype, with_costs=with_costs), end="")
     if graph.errors:
         print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
     return 1 if graph.errors else 0

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import dims
+from .costs import costs
 from .dims import Dim, Shape
 from .graph import ShapeGraph
 
@@ -20,8 +21,10 @@ def _shape_json(shape: Shape | None) -> list[int | str] | None:
     return None if shape is None else [dims.to_json(d) for d in shape]
 
 
-def to_json(graph: ShapeGraph) -> dict[str, Any]:
-    """The object ``check --format json`` and ``summary --format json`` print (CONTRACT.md §5)."""
+def to_json(graph: ShapeGraph, with_costs: bool = False, dtype: str = "float32") -> dict[str, Any]:
+    """The object ``check --format json`` and ``summary --format json`` print (CONTRACT.md §5);
+    with costs, each node and the whole also carry macs, activations and bytes."""
+    cost = costs(graph, dtype) if with_costs else None
     nodes = []
     for node in graph.model.nodes:
         data = graph.node(node.name)
@@ -35,8 +38,12 @@ def to_json(graph: ShapeGraph) -> dict[str, Any]:
         }
         if node.owner:
             entry["shares"] = node.owner
+        if cost is not None:
+            c = cost.nodes[node.name]
+            entry.update(macs=dims.to_json(c.macs), activations=dims.to_json(c.activations),
+                         activation_bytes=dims.to_json(c.activation_bytes))
         nodes.append(entry)
-    return {
+    result = {
         "inputs": {k: _shape_json(v) for k, v in graph.inputs.items()},
         "nodes": nodes,
         "outputs": {k: _shape_json(v) for k, v in graph.outputs.items()},
@@ -48,6 +55,9 @@ def to_json(graph: ShapeGraph) -> dict[str, Any]:
         "symbols": graph.symbols,
         "errors": [c.to_json() for c in graph.errors],
     }
+    if cost is not None:
+        result["costs"] = cost.to_json()
+    return result
 
 
 def _fmt(shape: Shape | None) -> str:
@@ -68,7 +78,8 @@ def _bytes(n: Dim) -> str:
     return str(n)
 
 
-def summary_rows(graph: ShapeGraph) -> list[dict[str, str]]:
+def summary_rows(graph: ShapeGraph, with_costs: bool = False) -> list[dict[str, str]]:
+    cost = costs(graph) if with_costs else None
     rows = []
     for node in graph.model.nodes:
         data = graph.node(node.name)
@@ -82,13 +93,21 @@ def summary_rows(graph: ShapeGraph) -> list[dict[str, str]]:
                        ", ".join(f"{k} {_fmt(s.shape)}" for k, s in params.items())),
             "count": _count(count) if params else "",
         })
+        if cost is not None:
+            c = cost.nodes[node.name]
+            rows[-1].update(macs=_count(c.macs) if c.macs != 0 else "", activations=_count(c.activations))
     return rows
 
 
-def totals(graph: ShapeGraph, dtype: str = "float32") -> list[str]:
+def totals(graph: ShapeGraph, dtype: str = "float32", with_costs: bool = False) -> list[str]:
     n = graph.num_params
     size = dims.prod([n, DTYPE_BYTES.get(dtype, 4)])
     lines = [f"parameters: {_count(n)} ({_bytes(size)} as {dtype})"]
+    if with_costs:
+        c = costs(graph, dtype)
+        lines += [f"multiply-accumulates: {_count(c.macs)}",
+                  f"activations: {_count(c.activations)} elements ({_bytes(c.activation_bytes)})",
+                  f"peak activation memory: {_bytes(c.peak_activation_bytes)}"]
     if graph.buffer_shapes:
         lines.append(f"buffers: {len(graph.buffer_shapes)}")
     if graph.fixed_sizes:
@@ -100,24 +119,32 @@ def totals(graph: ShapeGraph, dtype: str = "float32") -> list[str]:
 
 COLUMNS = [("name", "layer"), ("op", "op"), ("input", "input"), ("output", "output"),
            ("params", "parameters"), ("count", "#")]
+COST_COLUMNS = [("macs", "mult-adds"), ("activations", "activations")]
 
 
-def render_text(graph: ShapeGraph, dtype: str = "float32", width: int | None = None) -> str:
+def _columns(with_costs: bool) -> list[tuple[str, str]]:
+    return COLUMNS + (COST_COLUMNS if with_costs else [])
+
+
+def render_text(graph: ShapeGraph, dtype: str = "float32", width: int | None = None, with_costs: bool = False) -> str:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for key, title in COLUMNS:
-        table.add_column(title, justify="right" if key == "count" else "left", overflow="fold")
-    for row in summary_rows(graph):
-        table.add_row(*(row[k] for k, _ in COLUMNS))
+    columns = _columns(with_costs)
+    for key, title in columns:
+        table.add_column(title, justify="right" if key in ("count", "macs", "activations") else "left",
+                         overflow="fold")
+    for row in summary_rows(graph, with_costs):
+        table.add_row(*(row[k] for k, _ in columns))
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or 160, no_color=True, highlight=False, soft_wrap=False)
     console.print(table)
-    return buffer.getvalue().rstrip() + "\n\n" + "\n".join(totals(graph, dtype)) + "\n"
+    return buffer.getvalue().rstrip() + "\n\n" + "\n".join(totals(graph, dtype, with_costs)) + "\n"
 
 
-def render_markdown(graph: ShapeGraph, dtype: str = "float32") -> str:
-    lines = ["| " + " | ".join(t for _, t in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in summary_rows(graph):
-        cells = [row[k].replace("|", "\\|") for k, _ in COLUMNS]
+def render_markdown(graph: ShapeGraph, dtype: str = "float32", with_costs: bool = False) -> str:
+    columns = _columns(with_costs)
+    lines = ["| " + " | ".join(t for _, t in columns) + " |", "|" + "---|" * len(columns)]
+    for row in summary_rows(graph, with_costs):
+        cells = [row[k].replace("|", "\\|") for k, _ in columns]
         cells[0] = f"`{cells[0]}`"
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {t}" for t in totals(graph, dtype)) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {t}" for t in totals(graph, dtype, with_costs)) + "\n"

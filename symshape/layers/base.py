@@ -73,6 +73,25 @@ class Layer:
     def forward(self, p: dict[str, np.ndarray], *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
 
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape]) -> Dim:
+        """Multiply-accumulates of one application, by torchinfo's convention: each weight or bias
+        element once per output position (convolutions: batch and spatial positions; recurrent
+        weights: sequence and batch positions; otherwise: the first output dim)."""
+        out = outputs[0] if outputs else ()
+        total: Dim = 0
+        for name, spec in params.items():
+            if spec.buffer:
+                continue
+            numel = dims.prod(spec.shape)
+            if name in ("weight", "bias"):
+                positions = dims.prod(out[:1] + out[2:]) if "Conv" in self.op else (out[0] if out else 1)
+            elif "weight" in name or "bias" in name:
+                positions = dims.prod(out[:2])
+            else:
+                continue
+            total = total + dims.prod([numel, positions])
+        return dims.total([total])
+
     def arity_problem(self, n: int) -> str:
         """Why ``n`` inputs do not suit this layer ("" when they do)."""
         allowed = self.n_inputs
