@@ -22,6 +22,7 @@ EXAMPLES = {
     "init": "symshape init examples/lenet.yaml --seed 0 -o lenet.safetensors\n"
             "  symshape init examples/mlp.yaml --bind D=20 --init xavier_uniform --dtype float64 -o mlp.npz",
     "run": "symshape run examples/lenet.yaml --weights lenet.safetensors --input x=digits.npy -o logits.npy",
+    "explain": "symshape explain examples/lenet.yaml fc1.weight --input x=B,1,H,W",
     "graph": "symshape graph examples/lenet.yaml -o lenet.svg\n"
              "  symshape graph examples/resnet18.yaml --bind H=64 -o r.dot",
 }
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", default=[], metavar="NAME=X.npy", required=True,
                    help="an input array: --input x=batch.npy")
     p.add_argument("-o", "--output", required=True, help="OUT.npz (one array per output) or OUT.npy (one output)")
+    p = command("explain", "Show how a parameter's or a layer output's shape was derived from the input dims.")
+    p.add_argument("name", help="a parameter (fc1.weight), a layer output (conv2, lstm:1) or an input")
+    sizes(p)
     p = command("graph", "Write the computation graph with shapes on its edges.")
     sizes(p)
     p.add_argument("-o", "--output", required=True, help="FILE.dot, FILE.svg, FILE.png or FILE.graphml")
@@ -223,6 +227,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    graph = _analyse(args)
+    print(graph.explain(args.name))
+    if graph.errors:
+        print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
+    return 1 if graph.errors else 0
+
+
 def _cmd_graph(args: argparse.Namespace) -> int:
     from .draw import write_graph
 
@@ -234,7 +246,8 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return 1 if graph.errors else 0
 
 
-COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "run": _cmd_run, "graph": _cmd_graph}
+COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "run": _cmd_run, "graph": _cmd_graph,
+            "explain": _cmd_explain}
 
 
 def main(argv: list[str] | None = None) -> int:

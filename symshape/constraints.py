@@ -43,6 +43,11 @@ class Constraint:
     def __str__(self) -> str:
         return str(self.as_sympy())
 
+    @property
+    def text(self) -> str:
+        """The condition as written, even when sympy already knows it is false."""
+        return f"{self.lhs} % {self.rhs} == 0" if self.relation == "%" else f"{self.lhs} {self.relation} {self.rhs}"
+
     def holds(self, values: dict) -> bool:
         lhs, rhs = dims.evaluate(self.lhs, values), dims.evaluate(self.rhs, values)
         if self.relation == ">=":
@@ -252,6 +257,32 @@ def summarize(raw: list[Constraint]) -> Summary:
         if most is not None:
             bounds.append(Constraint(most[1].node, most[1].op, most[1].what, s, "<=", most[0]))
     return Summary(bounds + statements + rest, impossible)
+
+
+def describe_symbol(statements: list[Constraint], s: sympy.Symbol) -> str | None:
+    """The admissible sizes of ``s`` as a phrase ("28 <= H <= 31", "H % 4 == 0 and H >= 4"),
+    when every statement about it is a bound or a congruence; None otherwise."""
+    lower, upper, parts = None, None, []
+    for c in statements:
+        if s not in c.symbols:
+            continue
+        if len(c.symbols) != 1:
+            return None
+        if c.lhs == s and c.relation == ">=":
+            lower = c.rhs
+        elif c.lhs == s and c.relation == "<=":
+            upper = c.rhs
+        elif c.relation == "%":
+            parts.append(f"{c.lhs} % {c.rhs} == 0")
+        else:
+            return None
+    if lower is not None and upper is not None:
+        parts.insert(0, f"{lower} <= {s} <= {upper}" if lower != upper else f"{s} = {lower}")
+    elif lower is not None:
+        parts.append(f"{s} >= {lower}")
+    elif upper is not None:
+        parts.append(f"{s} <= {upper}")
+    return " and ".join(parts) if parts else f"any {s}"
 
 
 class Solver:

@@ -28,7 +28,7 @@ from . import dims
 from .build import Model, ref_name
 from .constraints import Constraint, Solver, summarize
 from .dims import Dim, Shape
-from .errors import Conflict, ShapeMismatchError, SpecError, UnresolvedShapeError
+from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeError
 from .layers.base import Restart, RuleContext
 from .params import ParamSpec
 
@@ -51,8 +51,15 @@ class ShapeGraph:
         summary = summarize(self.solver.constraints)
         self.constraints: list[Constraint] = summary.statements
         self.errors: list[Conflict] = list(self.solver.conflicts) + [
-            Conflict(c.node, c.op, c.what, "a size that must satisfy " + str(c),
-                     "no size of the inputs satisfies it") for c in summary.impossible]
+            Conflict(c.node, c.op, c.what, f"a size with {c.text}", "no size of the inputs satisfies that")
+            for c in summary.impossible]
+        if not self.errors and any(len(c.symbols) > 1 for c in self.constraints):
+            from .solve import satisfiable  # conditions linking several sizes: ask the solver
+
+            if not satisfiable(self.constraints):
+                self.errors.append(Conflict(self.constraints[-1].node, self.constraints[-1].op, "the sizes",
+                                            "constrained by " + ", ".join(map(str, self.constraints)),
+                                            "no sizes satisfy all of these together"))
         if strict and self.errors:
             raise ShapeMismatchError(self.errors, self.pinned_note())
 
@@ -217,7 +224,30 @@ class ShapeGraph:
             values = {k: dims.substitute(x, {s: v}) for k, x in values.items()}
             values[s] = v
             origins[s] = "bind"
-        return ShapeGraph(self.model, self.declared, values=values, origins=origins, strict=strict)
+        bound = ShapeGraph(self.model, self.declared, values=values, origins=origins, strict=False)
+        if strict and bound.errors:
+            note = "\n".join(filter(None, [bound.pinned_note(), self._working_sizes(sizes)]))
+            raise ShapeMismatchError(bound.errors, note)
+        return bound
+
+    def _working_sizes(self, sizes: dict[str, Any]) -> str:
+        """For a binding that fails: the values of each bound size that would work, the others kept."""
+        from .constraints import describe_symbol
+
+        hints = []
+        for name in sizes:
+            others = {k: v for k, v in sizes.items() if k != name}
+            try:
+                partial = self.bind(strict=False, **others) if others else self
+            except ShapeError:
+                continue
+            if partial.errors or name not in partial.symbols:
+                continue
+            phrase = describe_symbol(partial.constraints, dims.sym(name))
+            if phrase and not phrase.startswith("any "):
+                kept = ", ".join(f"{k} = {v}" for k, v in others.items())
+                hints.append(phrase + (f" (with {kept})" if kept else ""))
+        return f"Sizes that would work: {'; '.join(hints)}." if hints else ""
 
     def _known_symbols(self) -> set[str]:
         found = dims.shape_symbols(self.declared.values())
@@ -225,6 +255,25 @@ class ShapeGraph:
             for arg in node.layer.size_args:
                 found |= dims.free_symbols(getattr(node.layer, arg))
         return {s.name for s in found}
+
+    def valid(self, **sizes: Any) -> bool:
+        """Whether the model accepts these sizes; sizes left out may take any value that works."""
+        from .solve import valid
+
+        return valid(self, **sizes)
+
+    def solve(self, target: Any, **wish: Any) -> list[dict[str, int]]:
+        """Sizes meeting a wish: ``solve(h, equals=7)``, ``solve("num_params", at_most=10**6, maximize="D")``.
+        See ``symshape.solve.solve``."""
+        from .solve import solve
+
+        return solve(self, target, **wish)
+
+    def explain(self, name: str) -> str:
+        """How the shape of a parameter, layer output or input was derived, back to the input dims."""
+        from .explain import explain
+
+        return explain(self, name)
 
     def require_concrete(self, purpose: str, params_only: bool = False) -> None:
         if self.errors:
