@@ -192,6 +192,11 @@ class ShapeGraph:
         return f"<ShapeGraph {len(self.model.nodes)} layers, inputs {ins} -> outputs {outs}, " \
                f"{self.num_params} parameters>"
 
+    def _repr_html_(self) -> str:
+        from .report import render_html
+
+        return render_html(self)
+
     # --- the next stages ------------------------------------------------------------------------
     def bind(self, strict: bool = True, **sizes: Any) -> ShapeGraph:
         """Fix sizes (``bind(D=20)``) and re-check; unbound symbols stay symbolic."""

@@ -148,3 +148,16 @@ def render_markdown(graph: ShapeGraph, dtype: str = "float32", with_costs: bool 
         cells[0] = f"`{cells[0]}`"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {t}" for t in totals(graph, dtype, with_costs)) + "\n"
+
+
+def render_html(graph: ShapeGraph) -> str:
+    """The summary as an HTML table, for notebooks (ShapeGraph._repr_html_)."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(title)}</th>" for _, title in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td><code>{escape(row[k])}</code></td>" if k in ("input", "output", "params")
+                                    else f"<td>{escape(row[k])}</td>" for k, _ in COLUMNS) + "</tr>"
+                   for row in summary_rows(graph))
+    notes = "".join(f"<li>{escape(t)}</li>" for t in totals(graph))
+    errors = "".join(f"<li style='color:#b00'>{escape(c.message)}</li>" for c in graph.errors)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><ul>{notes}{errors}</ul>"
