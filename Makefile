@@ -45,3 +45,5 @@ clean:
 docs: $(VENV)/.installed
 	$(PY) -m symshape.catalogue > docs/layers.md
 	$(PY) docs/make_examples.py > docs/examples.md
+	$(PY) docs/make_errors.py > docs/errors.md
+	$(PY) examples/make_notebook.py

@@ -252,7 +252,27 @@ class ShapeGraph:
             if phrase and not phrase.startswith("any "):
                 kept = ", ".join(f"{k} = {v}" for k, v in others.items())
                 hints.append(phrase + (f" (with {kept})" if kept else ""))
+        if len(sizes) > 1 and len({str(v) for v in sizes.values()}) == 1:
+            hints.append(self._working_equal_sizes(sorted(sizes)))
+        hints = [h for h in hints if h]
         return f"Sizes that would work: {'; '.join(hints)}." if hints else ""
+
+    def _working_equal_sizes(self, names: list[str]) -> str:
+        """The admissible values when the bound sizes are all equal (a square image: H = W)."""
+        from .constraints import describe_symbol
+
+        main = dims.sym(names[0])
+        same = {dims.sym(n): main for n in names[1:]}
+        declared = {k: dims.substitute_shape(v, same) for k, v in self.declared.items()}
+        values = {k: dims.substitute(v, same) for k, v in self.solver.values.items() if k not in same}
+        try:
+            square = ShapeGraph(self.model, declared, values=values, origins=self.solver.origins, strict=False)
+        except ShapeError:
+            return ""
+        phrase = describe_symbol(square.constraints, main) if not square.errors else None
+        if not phrase or phrase.startswith("any "):
+            return ""
+        return phrase.replace(main.name, " = ".join(names), 1)
 
     def _known_symbols(self) -> set[str]:
         found = dims.shape_symbols(self.declared.values())

@@ -34,3 +34,11 @@ def test_example_summaries_are_current():
     render = runpy.run_path(str(ROOT / "docs" / "make_examples.py"))["render"]
     assert (ROOT / "docs" / "examples.md").read_text() == render(), \
         "docs/examples.md is stale: run python docs/make_examples.py > docs/examples.md"
+
+
+def test_error_gallery_is_current():
+    import runpy
+
+    render = runpy.run_path(str(ROOT / "docs" / "make_errors.py"))["render"]
+    assert (ROOT / "docs" / "errors.md").read_text() == render(), \
+        "docs/errors.md is stale: run python docs/make_errors.py > docs/errors.md"
