@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 CELLS = [
     ("md", "# Lazy initialization, symbolically\n\nPyTorch's `LazyLinear` learns its weight shape on the first "
            "forward pass. symshape derives every shape as a formula of the input sizes, before any data exists."),
-    ("code", "import numpy as np\nimport symshape as ss\n\n"
+    ("code", "import numpy as np\n\nimport symshape as ss\n\n"
              "net = ss.Sequential(ss.LazyLinear(256), ss.ReLU(), ss.LazyLinear(10))\nnet[0].weight"),
     ("md", "The parameters do not exist yet. The symbolic analysis gives their shapes anyway, as formulas of "
            "the input's batch size `B` and feature size `D`:"),
@@ -29,8 +29,8 @@ CELLS = [
     ("code", "fixed = ss.Sequential(ss.Linear(20, 256), ss.ReLU(), ss.LazyLinear(10)).infer(\"B, D\")\n"
              "fixed.fixed_sizes, fixed.param_shapes"),
     ("md", "## Exercise 2: mismatching dimensions\n\nEvery mismatch is reported at once, before any data exists."),
-    ("code", "try:\n    ss.Sequential(ss.Linear(20, 256), ss.ReLU(), ss.Linear(100, 10), ss.Linear(7, 3)).infer(\"B, D\")\n"
-             "except ss.ShapeMismatchError as error:\n    print(error)"),
+    ("code", "broken = ss.Sequential(ss.Linear(20, 256), ss.ReLU(), ss.Linear(100, 10), ss.Linear(7, 3))\n"
+             "try:\n    broken.infer(\"B, D\")\nexcept ss.ShapeMismatchError as error:\n    print(error)"),
     ("md", "## Exercise 3: inputs of varying size\n\nSizes stay symbolic; a layer applied twice shares its weights."),
     ("code", "image = ss.Input(\"B, 3, H, W\", name=\"image\")\n"
              "h = ss.Flatten()(ss.AdaptiveAvgPool2d(1)(ss.LazyConv2d(16, 3, padding=1)(image)))\n"
