@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -47,18 +49,28 @@ def calculate_gain(nonlinearity: str = "leaky_relu", param: float | None = None)
     raise SpecError(f"unsupported nonlinearity {nonlinearity!r} for calculate_gain")
 
 
-def _uniform(shape, rng, dtype, low: float, high: float) -> np.ndarray:
-    out = rng.random(shape, dtype=np.float64 if dtype == np.float64 else np.float32)
-    out *= high - low
-    out += low
+CHUNK = 1 << 18  # elements drawn and scaled at a time, so that the scaling stays in cache
+
+
+def _fill(shape, dtype, draw, scale: float, shift: float) -> np.ndarray:
+    """An array of ``shape`` drawn chunk by chunk straight into the final buffer, then ``* scale + shift``."""
+    kind = np.float64 if dtype == np.float64 else np.float32
+    out = np.empty(shape, dtype=kind)
+    flat = out.reshape(-1)
+    for start in range(0, flat.size, CHUNK):
+        chunk = flat[start:start + CHUNK]
+        draw(chunk, kind)
+        chunk *= scale
+        chunk += shift
     return out.astype(dtype, copy=False)
+
+
+def _uniform(shape, rng, dtype, low: float, high: float) -> np.ndarray:
+    return _fill(shape, dtype, lambda chunk, kind: rng.random(out=chunk, dtype=kind), high - low, low)
 
 
 def _normal(shape, rng, dtype, mean: float, std: float) -> np.ndarray:
-    out = rng.standard_normal(shape, dtype=np.float64 if dtype == np.float64 else np.float32)
-    out *= std
-    out += mean
-    return out.astype(dtype, copy=False)
+    return _fill(shape, dtype, lambda chunk, kind: rng.standard_normal(out=chunk, dtype=kind), std, mean)
 
 
 def uniform(shape, rng, dtype, a: float = 0.0, b: float = 1.0) -> np.ndarray:
@@ -219,8 +231,8 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
             if not any(fnmatch.fnmatchcase(n, pattern) for n in specs):
                 raise SpecError(f"init pattern {pattern!r} matches no parameter; names look like "
                                 f"{', '.join(list(specs)[:3])}")
-    out: dict[str, np.ndarray] = {}
-    for name, spec in specs.items():
+    def make(name: str) -> np.ndarray:
+        spec = specs[name]
         shape = tuple(int(d) for d in spec.shape)
         rng = _stream(seed, name)
         choice = _choose(name, spec, init)
@@ -230,16 +242,30 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
             fn, kwargs, _ = _parse_choice(choice)
         target = np.dtype(spec.dtype) if spec.dtype else np_dtype
         try:
-            array = fn(shape, rng, target, **kwargs)
+            array = np.asarray(fn(shape, rng, target, **kwargs))
         except TypeError as exc:
             raise SpecError(f"initializer for {name}: {exc}") from None
-        array = np.asarray(array)
         if array.shape != shape:
             raise SpecError(f"initializer for {name} returned shape {array.shape}, expected {shape}")
-        out[name] = np.asarray(array, dtype=target, order="C")
+        array = np.asarray(array, dtype=target, order="C")
         if on_tensor is not None:
-            on_tensor(name, out[name])
-    return out
+            on_tensor(name, array)
+        return array
+
+    # numpy's generators release the GIL while filling: large tensors are drawn in parallel, each
+    # from its own stream, so the values do not depend on the scheduling
+    names = sorted(specs, key=lambda n: -_numel(specs[n]))
+    workers = min(os.cpu_count() or 1, 8)
+    if workers > 1 and sum(_numel(specs[n]) for n in names) > 1_000_000:
+        with ThreadPoolExecutor(workers) as pool:
+            made = dict(zip(names, pool.map(make, names)))
+    else:
+        made = {n: make(n) for n in names}
+    return {name: made[name] for name in specs}
+
+
+def _numel(spec: ParamSpec) -> int:
+    return math.prod(int(d) for d in spec.shape)
 
 
 def _plain(v: Any) -> Any:

@@ -116,27 +116,33 @@ class _ConvNd(Layer):
 
 def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[tuple[int, int]],
              dilation: tuple[int, ...], groups: int, pad_mode: str = "constant") -> np.ndarray:
-    """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L')."""
+    """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L').
+
+    im2col into (N, groups, C/groups * prod(k), positions), then one batched matmul whose result is
+    already in (N, O, *L') order; 1x1 kernels skip the im2col copy.
+    """
     n = w.ndim - 2
     if any(b or e for b, e in pads):
         x = np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
-    reach = [d * (k - 1) + 1 for d, k in zip(dilation, w.shape[2:])]
-    windows = sliding_window_view(x, reach, axis=tuple(range(2, 2 + n)))
-    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride) \
-        + tuple(slice(None, None, d) for d in dilation)
-    windows = windows[index]  # (N, C, *out, *k)
     batch, channels = x.shape[:2]
-    out_spatial = windows.shape[2:2 + n]
+    kernel = w.shape[2:]
     out_channels = w.shape[0]
-    g, cg, og = groups, channels // groups, out_channels // groups
-    windows = windows.reshape(batch, g, cg, *out_spatial, *w.shape[2:])
-    weights = w.reshape(g, og, cg, *w.shape[2:])
-    # move (cg, *k) last and contract them with one matmul per group
-    win = np.moveaxis(windows, 2, 2 + n).reshape(batch, g, *out_spatial, -1)
-    win = np.moveaxis(win, 1, 0).reshape(g, -1, cg * math.prod(w.shape[2:]))
-    y = np.matmul(win, weights.reshape(g, og, -1).transpose(0, 2, 1))  # (g, N*out, og)
-    y = np.moveaxis(y.reshape(g, batch, *out_spatial, og), -1, 2).swapaxes(0, 1)  # (N, g, og, *out)
-    return np.ascontiguousarray(y.reshape(batch, out_channels, *out_spatial))
+    g = groups
+    if all(k == 1 for k in kernel):
+        sampled = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
+        out_spatial = sampled.shape[2:]
+        cols = sampled.reshape(batch, g, channels // g, -1)
+    else:
+        reach = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+        windows = sliding_window_view(x, reach, axis=tuple(range(2, 2 + n)))
+        index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride) \
+            + tuple(slice(None, None, d) for d in dilation)
+        windows = windows[index]  # (N, C, *out, *k)
+        out_spatial = windows.shape[2:2 + n]
+        order = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))  # (N, C, *k, *out)
+        cols = windows.transpose(order).reshape(batch, g, (channels // g) * math.prod(kernel), -1)
+    y = np.matmul(w.reshape(g, out_channels // g, -1), cols)  # (N, g, O/g, positions)
+    return y.reshape(batch, out_channels, *out_spatial)
 
 
 class Conv1d(_ConvNd):
