@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint clean docs
+.PHONY: demo test lint clean docs bench
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -47,3 +47,6 @@ docs: $(VENV)/.installed
 	$(PY) docs/make_examples.py > docs/examples.md
 	$(PY) docs/make_errors.py > docs/errors.md
 	$(PY) examples/make_notebook.py
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/run.py

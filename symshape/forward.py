@@ -19,20 +19,70 @@ def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -
     _check_inputs(graph, inputs)
     _check_params(graph, params)
     values: dict[str, np.ndarray] = dict(inputs)
+    fused = _fusions(graph)
+    skipped: set[str] = set()
+
+    def local_params(name: str) -> dict[str, np.ndarray]:
+        owner = graph.model.nodes[index[name]].owner or name
+        return {k: params[f"{owner}.{k}"] for k in graph.graph.nodes[owner]["params"]}
+
+    index = {node.name: i for i, node in enumerate(graph.model.nodes)}
     for node in graph.model.nodes:
-        owner = node.owner or node.name
-        prefix = owner + "."
-        local = {k: params[prefix + k] for k in graph.graph.nodes[owner]["params"]}
+        if node.name in skipped:
+            continue
         inputs = [values[r] for r in node.inputs]
+        if node.name in fused:
+            norm, relu = fused[node.name]
+            activation = graph.model.nodes[index[relu]].layer.apply_inplace if relu else None
+            if norm is None:  # a fresh output followed by a ReLU: in place
+                out = node.layer.forward(local_params(node.name), *inputs)
+                activation(out)
+            else:
+                affine = graph.model.nodes[index[norm]].layer.as_affine(local_params(norm), inputs[0].dtype)
+                out = node.layer.forward(local_params(node.name), *inputs, affine=affine, activation=activation)
+            for name in filter(None, (node.name, norm, relu)):
+                values[name] = out  # the fused layers' outputs are the same tensor
+            skipped.update(filter(None, (norm, relu)))
+            continue
         if node.layer.needs_shapes:  # e.g. Reshape([B, S, 4, 8]): the bound sizes of its output
-            result = node.layer.forward(local, *inputs, out_shapes=graph.graph.nodes[node.name]["output_shapes"])
+            result = node.layer.forward(local_params(node.name), *inputs,
+                                        out_shapes=graph.graph.nodes[node.name]["output_shapes"])
         else:
-            result = node.layer.forward(local, *inputs)
+            result = node.layer.forward(local_params(node.name), *inputs)
         outs = result if isinstance(result, tuple) else (result,)
         for i, out in enumerate(outs):
             values[ref_name(node.name, i)] = out
     results = tuple(values[r] for r in graph.model.outputs)
     return results[0] if len(results) == 1 else results
+
+
+def _fusions(graph: Any) -> dict[str, tuple[str | None, str | None]]:
+    """Steps run as one: a convolution whose only reader is an eval-mode BatchNorm (folded in as a
+    per-channel scale and shift) and maybe then a ReLU, or a layer with a fresh output whose only
+    reader is a ReLU (applied in place). Tensors that are model outputs or read elsewhere are never
+    fused away."""
+    readers: dict[str, list[str]] = {}
+    for node in graph.model.nodes:
+        for ref in node.inputs:
+            readers.setdefault(ref, []).append(node.name)
+    for ref in graph.model.outputs:
+        readers.setdefault(ref, []).append("")
+    layers = {node.name: node.layer for node in graph.model.nodes}
+
+    def only_reader(name: str, wanted: str) -> str | None:
+        found = readers.get(name, [])
+        if len(found) == 1 and found[0] and hasattr(layers[found[0]], wanted):
+            return found[0]
+        return None
+
+    plan: dict[str, tuple[str | None, str | None]] = {}
+    for node in graph.model.nodes:
+        norm = only_reader(node.name, "as_affine") if getattr(node.layer, "fuses_affine", False) else None
+        if norm is not None and getattr(layers[norm], "track_running_stats", False) is True:
+            plan[node.name] = (norm, only_reader(norm, "apply_inplace"))
+        elif getattr(node.layer, "fresh_output", False) and only_reader(node.name, "apply_inplace"):
+            plan[node.name] = (None, only_reader(node.name, "apply_inplace"))
+    return plan
 
 
 def _name_inputs(graph: Any, arrays: tuple, named: dict) -> dict[str, np.ndarray]:

@@ -26,6 +26,8 @@ _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "c
 
 class _ConvNd(Layer):
     n: int = 0
+    fuses_affine = True  # the interpreter may fold a following BatchNorm (and ReLU) into forward()
+    fresh_output = True
     size_args = ("in_channels", "out_channels")
     example = ({"in_channels": None, "out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1, "groups": 1},
                ("N, C, H, W",))
@@ -100,14 +102,25 @@ class _ConvNd(Layer):
             p["bias"] = ParamSpec((a.out_channels,), "uniform_fan_in", {"fan_in": fan_in})
         return p
 
-    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray, affine: tuple | None = None,
+                activation: Any = None) -> np.ndarray:
+        """The convolution; ``affine`` (scale, shift) per output channel and an in-place ``activation``
+        are folded in when the interpreter fuses a following BatchNorm and ReLU."""
         unbatched = x.ndim == self.n + 1
         if unbatched:
             x = x[None]
+        bias = p.get("bias")
         y = convolve(x, p["weight"], self.stride, self.pad_pairs(), self.dilation, self.groups,
                      _PAD_MODES[self.padding_mode])
-        if "bias" in p:
-            y += p["bias"].reshape((-1,) + (1,) * self.n)
+        channel = (-1,) + (1,) * self.n
+        if affine is not None:  # (conv + bias) * scale + shift, on the output (fewer elements than the weights)
+            scale, shift = affine
+            y *= scale.reshape(channel)
+            bias = shift if bias is None else bias * scale + shift
+        if bias is not None:
+            y += bias.reshape(channel)
+        if activation is not None:
+            activation(y)
         return y[0] if unbatched else y
 
     def layout(self) -> str:
@@ -166,6 +179,7 @@ class Conv3d(_ConvNd):
 
 
 class _ConvTransposeNd(_ConvNd):
+    fuses_affine = False
     example = ({"in_channels": None, "out_channels": 16, "kernel_size": 2, "stride": 2}, ("N, C, H, W",))
 
     def __init__(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
@@ -215,8 +229,11 @@ class _ConvTransposeNd(_ConvNd):
             p["bias"] = ParamSpec((a.out_channels,), "uniform_fan_in", {"fan_in": fan_in})
         return p
 
-    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray, affine: tuple | None = None,
+                activation: Any = None) -> np.ndarray:
         """A stride-1 correlation of the zero-stuffed input with the flipped, transposed kernel."""
+        if affine is not None or activation is not None:
+            raise ValueError("transposed convolutions are not fused")
         n, g = self.n, self.groups
         unbatched = x.ndim == n + 1
         if unbatched:

@@ -50,6 +50,8 @@ class _Broadcast(Layer):
 class Add(_Broadcast):
     """x0 + x1 + ... (torch broadcasting)."""
 
+    fresh_output = True  # forward() returns a new array: a following ReLU may run in place on it
+
     def forward(self, p: dict, *xs: np.ndarray) -> np.ndarray:
         return reduce(np.add, xs)
 

@@ -1,0 +1,167 @@
+"""symshape beside PyTorch, in one process: medians and ratios, written to benchmarks/results.json.
+
+Run: make bench  (or python benchmarks/run.py [--quick]). The machine is shared and noisy: quote the
+ratios (symshape / torch, lower is better), not the absolute times. JAX is not installed by the
+project, so its figures are not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import workloads as w
+
+import symshape as ss
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def torch_meta_dry_run(factory: Callable[[], torch.nn.Module], *shapes: tuple, dtype=torch.float32) -> Callable:
+    def run() -> None:
+        with torch.device("meta"):
+            model = factory().eval()
+            with torch.no_grad():
+                model(*[torch.empty(s, dtype=dtype) for s in shapes])
+    return run
+
+
+def bench(quick: bool) -> list[dict]:
+    repeat = 3 if quick else 7
+    rows: list[dict] = []
+
+    def row(workload: str, ours: float, theirs: float | None, peer: str, note: str = "") -> None:
+        ratio = ours / theirs if theirs else None
+        rows.append({"workload": workload, "symshape_s": ours, "peer": peer, "peer_s": theirs, "ratio": ratio,
+                     "note": note})
+        shown = f"{ratio:6.3f}x" if ratio is not None else "   n/a "
+        print(f"{workload:<38} symshape {ours * 1e3:10.2f} ms   {peer:<34} "
+              f"{(theirs or 0) * 1e3:10.2f} ms   ratio {shown}  {note}", flush=True)
+
+    # 1. ResNet-50 shapes, concrete input
+    r50 = w.resnet50()
+    ours = median_time(lambda: r50.infer(x=(1, 3, 224, 224)), repeat)
+    theirs = median_time(torch_meta_dry_run(w.torch_resnet50, (1, 3, 224, 224)), repeat)
+    row("resnet50 shapes, concrete", ours, theirs, "torch dry run on meta")
+
+    # 2. ResNet-50 shapes, symbolic B, H, W (with the constraint reasoning)
+    ours = median_time(lambda: r50.infer(), repeat)
+    theirs = None
+    try:
+        from torch.export import Dim, export
+
+        model, x = w.torch_resnet50(), torch.randn(2, 3, 224, 224)
+        shapes = {"x": {0: Dim("B", min=1, max=64), 2: Dim("H", min=32, max=1024), 3: Dim("W", min=32, max=1024)}}
+        theirs = median_time(lambda: export(model, (x,), dynamic_shapes=shapes), 1 if quick else 3)
+    except Exception as exc:  # torch.export may refuse the dynamic dims: say so instead of failing the run
+        print(f"  torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+    row("resnet50 shapes, symbolic B,H,W", ours, theirs, "torch.export with Dims")
+
+    # 3. deep MLPs of lazy Linear + ReLU blocks: linear growth, and N = 5000 against torch
+    sizes = [100, 1000, 5000] if quick else [100, 1000, 5000, 10000]
+    times = {n: median_time(lambda n=n: w.deep_mlp(n).infer((1, 64)), 3) for n in sizes}
+    exponent = np.polyfit(np.log(sizes), np.log([times[n] for n in sizes]), 1)[0]
+    theirs = median_time(torch_meta_dry_run(lambda: w.torch_deep_mlp(5000), (1, 64)), 1)
+    row("deep MLP N=5000 (build + infer)", times[5000], theirs, "torch lazy dry run on meta",
+        f"time ~ N^{exponent:.3f} over N={sizes}")
+
+    # 4. ResNet-50 materialize with torch's default init
+    g = r50.infer(x=(1, 3, 224, 224))
+    ours = median_time(lambda: g.materialize(seed=0), repeat)
+    theirs = median_time(w.torch_resnet50, repeat)
+    n = int(g.num_params) + sum(int(np.prod(s)) for s in g.buffer_shapes.values())
+    floor = median_time(lambda: np.random.default_rng(0).random(n, dtype=np.float32), repeat)
+    row("resnet50 materialize", ours, theirs, "torch construct + init", f"numpy fill floor {floor * 1e3:.1f} ms "
+        f"(1 thread) -> {ours / floor:.2f}x the floor")
+
+    # 5. ResNet-50 forward, batch 1, 224x224, float32, same threads
+    params = g.materialize(seed=0)
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    module = w.torch_resnet50()
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    got = g.forward(params, x)
+    ok = np.allclose(got, expected, rtol=1e-4, atol=1e-4)
+    ours = median_time(lambda: g.forward(params, x), repeat)
+    with torch.no_grad():
+        theirs = median_time(lambda: module(torch.from_numpy(x)), repeat)
+    row("resnet50 forward b=1 224", ours, theirs, f"torch eager ({torch.get_num_threads()} threads)",
+        f"outputs within rtol 1e-4: {ok}")
+
+    # 6. small models: the whole lazy cycle (infer, init, forward)
+    mlp, torch_mlp = w.d2l_mlp()
+    X = np.random.default_rng(0).random((2, 20), dtype=np.float32)
+    ours = median_time(lambda: w.d2l_mlp()[0](X), repeat)
+    theirs = median_time(lambda: w.d2l_mlp()[1](torch.from_numpy(X)), repeat)
+    row("d2l MLP lazy cycle", ours, theirs, "torch LazyLinear first call")
+    lenet, torch_lenet = w.lenet()
+    images = np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32)
+    gl = lenet.infer()
+    pl = gl.materialize(seed=0)
+    ours = median_time(lambda: gl.forward(pl, images), repeat)
+    with torch.no_grad():
+        theirs = median_time(lambda: torch_lenet.eval()(torch.from_numpy(images)), repeat)
+    row("LeNet-5 forward b=8", ours, theirs, "torch eager")
+
+    # 7. GPT-2-small-shaped transformer: symbolic analysis against torch's meta dry run
+    gpt, _ = w.gpt2_small()
+    ours = median_time(lambda: gpt.infer(), repeat)
+    theirs = median_time(torch_meta_dry_run(lambda: w.gpt2_small()[1], (1, 128), (1, 128), dtype=torch.long),
+                         max(1, repeat // 2))
+    row("GPT-2-small shapes, symbolic B,T", ours, theirs, "torch dry run on meta")
+
+    # 8. bidirectional LSTM forward
+    lstm, torch_lstm = w.bilstm()
+    gb = lstm.infer(x=(4, 32, 128))
+    pb = gb.materialize(seed=0)
+    seq = np.random.default_rng(0).standard_normal((4, 32, 128)).astype(np.float32)
+    ours = median_time(lambda: gb.forward(pb, seq), repeat)
+    torch_lstm.load_state_dict({k: torch.from_numpy(v) for k, v in pb.items()})
+    with torch.no_grad():
+        theirs = median_time(lambda: torch_lstm(torch.from_numpy(seq)), repeat)
+    row("bi-LSTM 2x256 forward b=4 T=32", ours, theirs, "torch eager (fused kernel)")
+
+    # 9. LLaMA-70B-shaped analysis, no allocation
+    ours = median_time(lambda: w.llama70b_shaped().infer(), 1 if quick else 3)
+    params = w.llama70b_shaped().infer().num_params
+    row("LLaMA-70B-shaped build + analysis", ours, None, "-", f"{params:,} parameters, nothing allocated")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and sizes")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+          f"symshape {ss.__version__}, {platform.machine()}, torch threads {torch.get_num_threads()}")
+    rows = bench(args.quick)
+    RESULTS.write_text(json.dumps({"platform": platform.platform(), "torch": torch.__version__,
+                                   "results": rows}, indent=2, default=lambda v: None if v != v else v) + "\n")
+    geo = math.exp(statistics.mean(math.log(r["ratio"]) for r in rows if r["ratio"]))
+    print(f"geometric mean of the ratios: {geo:.3f}; written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
