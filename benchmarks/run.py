@@ -70,8 +70,11 @@ def bench(quick: bool) -> list[dict]:
     try:
         from torch.export import Dim, export
 
+        # torch.export rejects plain H and W Dims for ResNet-50 (its guards need H and W to be multiples of
+        # 32, which it cannot express as a range): give it H = 32*h, W = 32*w, as its error suggests
         model, x = w.torch_resnet50(), torch.randn(2, 3, 224, 224)
-        shapes = {"x": {0: Dim("B", min=1, max=64), 2: Dim("H", min=32, max=1024), 3: Dim("W", min=32, max=1024)}}
+        h, wd = Dim("h", min=1, max=32), Dim("w", min=1, max=32)
+        shapes = {"x": {0: Dim("B", min=1, max=64), 2: 32 * h, 3: 32 * wd}}
         theirs = median_time(lambda: export(model, (x,), dynamic_shapes=shapes), 1 if quick else 3)
     except Exception as exc:  # torch.export may refuse the dynamic dims: say so instead of failing the run
         print(f"  torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")

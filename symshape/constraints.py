@@ -309,7 +309,7 @@ class Solver:
 
     def equate(self, ctx, expected: Dim, actual: Dim, what: str, actual_desc: str, fix: str) -> None:
         """``expected == actual`` with a symbol on a side: pin it, or keep the condition."""
-        from .layers.base import Restart
+        from .layers.base import Restart, _text
 
         solution = dims.solve_linear(actual, expected)
         if solution is None:
@@ -318,12 +318,12 @@ class Solver:
         s, value = solution
         if isinstance(value, sympy.Basic) and value.is_number:
             ctx.conflict(what, ctx.show(expected),
-                         f"{actual_desc}, and no whole positive {s} gives that ({s} would be {value})",
+                         lambda: f"{_text(actual_desc)}, and no whole positive {s} gives that ({s} would be {value})",
                          fix)
             return
         if type(value) is int and value <= 0:
             ctx.conflict(what, ctx.show(expected),
-                         f"{actual_desc}, and no positive {s} gives that ({s} would be {value})", fix)
+                         lambda: f"{_text(actual_desc)}, and no positive {s} gives that ({s} would be {value})", fix)
             return
         self.pin(s, value, f"{ctx.node} ({ctx.layer.op}) {what}")
         raise Restart

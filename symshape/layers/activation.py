@@ -170,8 +170,8 @@ class PReLU(Layer):
         if self.num_parameters > 1:
             channels = x[1] if len(x) >= 2 else 1  # torch: the channel dim is dim 1, else there is one
             ctx.equal(self.num_parameters, channels, what="num_parameters",
-                      actual_desc=f"{ctx.input_desc()} has {channels} channels",
-                      fix=f"Use num_parameters={channels} or 1.")
+                      actual_desc=lambda: f"{ctx.input_desc()} has {channels} channels",
+                      fix=lambda: f"Use num_parameters={channels} or 1.")
         return x
 
     def params(self, a: Any) -> dict[str, ParamSpec]:

@@ -100,8 +100,8 @@ def _heads(op: str, num_heads: Any) -> int:
 
 
 def _check_heads(ctx: RuleContext, e: Dim, heads: int, what: str = "embed_dim") -> None:
-    ctx.divisible(e, heads, what=what, actual_desc=f"num_heads is {heads}",
-                  fix=f"{what} must be divisible by num_heads (each head gets {what} / num_heads features).")
+    ctx.divisible(e, heads, what=what, actual_desc=lambda: f"num_heads is {heads}",
+                  fix=lambda: f"{what} must be divisible by num_heads (each head gets {what} / num_heads features).")
 
 
 def _sequence(ctx: RuleContext, i: int, shape: Shape, rank: int, batch_first: bool) -> tuple[Dim, Dim | None]:
@@ -146,22 +146,23 @@ class MultiheadAttention(Layer):
                          f"query, key and value have ranks {len(q)}, {len(k)}, {len(v)}")
             return None
         a = ctx.args
-        e = ctx.match("embed_dim", q[-1], what="embed_dim", fix=f"Use embed_dim={q[-1]} or None.")
+        e = ctx.match("embed_dim", q[-1], what="embed_dim", fix=lambda: f"Use embed_dim={q[-1]} or None.")
         _check_heads(ctx, e, self.num_heads)
         for i, (shape, name) in enumerate(((k, "kdim"), (v, "vdim")), start=1):
             want = getattr(a, name)
             what = name if want is not None else f"{name} (= embed_dim)"
             ctx.equal(e if want is None else want, shape[-1], what=what,
-                      actual_desc=f"{ctx.input_desc(i)} has {shape[-1]} features",
-                      fix=f"Set {name}={shape[-1]} to project {('key', 'value')[i - 1]}s of that size.")
+                      actual_desc=lambda: f"{ctx.input_desc(i)} has {shape[-1]} features",
+                      fix=lambda: f"Set {name}={shape[-1]} to project {('key', 'value')[i - 1]}s of that size.")
         (length, batch), (sk, bk), (sv, bv) = (_sequence(ctx, i, s, len(q), self.batch_first)
                                                for i, s in enumerate((q, k, v)))
-        ctx.equal(sk, sv, what="the value length", actual_desc=f"{ctx.input_desc(2)} has {sv}",
-                  expected_desc=f"the key length {sk}", fix="key and value must have the same sequence length.")
+        ctx.equal(sk, sv, what="the value length", actual_desc=lambda: f"{ctx.input_desc(2)} has {sv}",
+                  expected_desc=lambda: f"the key length {sk}", fix="key and value must have the same sequence length.")
         if batch is not None:
             for i, b in ((1, bk), (2, bv)):
-                ctx.equal(batch, b, what=f"the batch size of input {i}", actual_desc=f"{ctx.input_desc(i)} has {b}",
-                          expected_desc=f"the query's {batch}")
+                ctx.equal(batch, b, what=f"the batch size of input {i}",
+                          actual_desc=lambda: f"{ctx.input_desc(i)} has {b}",
+                          expected_desc=lambda: f"the query's {batch}")
         s = sk + int(self.add_bias_kv) + int(self.add_zero_attn)
         heads = () if self.average_attn_weights else (self.num_heads,)
         out = (length, e) if batch is None else (batch, length, e) if self.batch_first else (length, batch, e)
@@ -208,7 +209,7 @@ class _TransformerLayer(Layer):
         layout = "(N, S, E)" if self.batch_first else "(S, N, E)"
         if not ctx.rank(x, (2, 3), f"{layout} or (S, E)"):
             return None
-        d = ctx.match("d_model", x[-1], what="d_model", fix=f"Use d_model={x[-1]} or None.")
+        d = ctx.match("d_model", x[-1], what="d_model", fix=lambda: f"Use d_model={x[-1]} or None.")
         _check_heads(ctx, d, self.nhead, "d_model")
         return d
 
@@ -284,12 +285,12 @@ class TransformerDecoderLayer(_TransformerLayer):
         d = self._check(ctx, tgt)
         if d is None or not ctx.rank(memory, (len(tgt),), "the same rank as tgt", 1):
             return None
-        ctx.equal(d, memory[-1], what="the memory's features", expected_desc=f"d_model {d}",
-                  actual_desc=f"{ctx.input_desc(1)} has {memory[-1]}", fix="memory must have d_model features.")
+        ctx.equal(d, memory[-1], what="the memory's features", expected_desc=lambda: f"d_model {d}",
+                  actual_desc=lambda: f"{ctx.input_desc(1)} has {memory[-1]}", fix="memory must have d_model features.")
         if len(tgt) == 3:
             axis = 0 if self.batch_first else 1
-            ctx.equal(tgt[axis], memory[axis], what="the memory's batch size", expected_desc=f"{tgt[axis]}",
-                      actual_desc=f"{ctx.input_desc(1)} has {memory[axis]}")
+            ctx.equal(tgt[axis], memory[axis], what="the memory's batch size", expected_desc=lambda: f"{tgt[axis]}",
+                      actual_desc=lambda: f"{ctx.input_desc(1)} has {memory[axis]}")
         return tgt
 
     def forward(self, p: dict[str, np.ndarray], tgt: np.ndarray, memory: np.ndarray) -> np.ndarray:

@@ -23,6 +23,13 @@ from ..params import ParamSpec, UninitializedParameter
 LAYERS: dict[str, type[Layer]] = {}
 
 
+Text = "str | Callable[[], str]"  # message pieces are built only when a message is needed
+
+
+def _text(piece: Any) -> str:
+    return piece() if callable(piece) else piece
+
+
 class Restart(Exception):
     """Raised inside a propagation pass when a size got pinned: the pass starts over with it."""
 
@@ -192,7 +199,7 @@ class RuleContext:
         return self.solver.show(d)
 
     # --- conditions -----------------------------------------------------------------------------
-    def match(self, arg: str, actual: Dim, *, what: str | None = None, fix: str = "",
+    def match(self, arg: str, actual: Dim, *, what: str | None = None, fix: Text = "",
               input_index: int = 0) -> Dim:
         """The size argument ``arg`` must equal ``actual`` (found on an input); None takes it."""
         expected = getattr(self.args, arg)
@@ -200,11 +207,11 @@ class RuleContext:
             setattr(self.args, arg, actual)
             return actual
         self.equal(expected, actual, what=what or arg,
-                   actual_desc=f"{self.input_desc(input_index)} has {self.show(actual)}", fix=fix)
+                   actual_desc=lambda: f"{self.input_desc(input_index)} has {self.show(actual)}", fix=fix)
         return expected
 
-    def equal(self, expected: Dim, actual: Dim, *, what: str, actual_desc: str, fix: str = "",
-              expected_desc: str | None = None) -> None:
+    def equal(self, expected: Dim, actual: Dim, *, what: str, actual_desc: Text, fix: Text = "",
+              expected_desc: Text | None = None) -> None:
         if dims.definitely_equal(expected, actual):
             return
         if type(expected) is int and type(actual) is int:
@@ -212,7 +219,7 @@ class RuleContext:
             return
         self.solver.equate(self, expected, actual, what, actual_desc, fix)
 
-    def at_least(self, d: Dim, minimum: int, *, what: str, actual_desc: str, fix: str = "") -> None:
+    def at_least(self, d: Dim, minimum: int, *, what: str, actual_desc: Text, fix: Text = "") -> None:
         """``d >= minimum`` (an output size must be at least 1, for instance)."""
         if type(d) is int:
             if d < minimum:
@@ -220,7 +227,7 @@ class RuleContext:
             return
         self.solver.require(self, d, ">=", minimum, what)
 
-    def divisible(self, d: Dim, k: Dim, *, what: str, actual_desc: str, fix: str = "") -> None:
+    def divisible(self, d: Dim, k: Dim, *, what: str, actual_desc: Text, fix: Text = "") -> None:
         if k == 1:
             return
         reduced, modulus = dims.reduce_common(d, k)
@@ -230,8 +237,9 @@ class RuleContext:
             return
         self.solver.require(self, reduced, "%", modulus, what)
 
-    def conflict(self, what: str, expected: str, actual: str, fix: str = "") -> None:
-        self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, expected, actual, fix))
+    def conflict(self, what: str, expected: Text, actual: Text, fix: Text = "") -> None:
+        self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, _text(expected), _text(actual),
+                                              _text(fix)))
 
     # --- shape helpers --------------------------------------------------------------------------
     def rank(self, shape: Shape, allowed: tuple[int, ...], meaning: str, i: int = 0) -> bool:

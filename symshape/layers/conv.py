@@ -74,10 +74,10 @@ class _ConvNd(Layer):
         a = ctx.args
         c = x[-n - 1]
         lazy = f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]})"
-        ctx.match("in_channels", c, what="in_channels", fix=f"Use in_channels={c} or {lazy}.")
-        ctx.divisible(a.in_channels, self.groups, what="in_channels", actual_desc=f"groups is {self.groups}",
+        ctx.match("in_channels", c, what="in_channels", fix=lambda: f"Use in_channels={c} or {lazy}.")
+        ctx.divisible(a.in_channels, self.groups, what="in_channels", actual_desc=lambda: f"groups is {self.groups}",
                       fix="in_channels must be divisible by groups.")
-        ctx.divisible(a.out_channels, self.groups, what="out_channels", actual_desc=f"groups is {self.groups}",
+        ctx.divisible(a.out_channels, self.groups, what="out_channels", actual_desc=lambda: f"groups is {self.groups}",
                       fix="out_channels must be divisible by groups.")
         spatial = []
         for i, ((before, after), k, s, d) in enumerate(zip(self.pad_pairs(), self.kernel_size, self.stride,
@@ -87,7 +87,7 @@ class _ConvNd(Layer):
             out = dims.conv_out(length, k, s, before + after, d)
             reach = d * (k - 1) + 1
             ctx.at_least(out, 1, what=f"the output size on dim {axis}",
-                         actual_desc=f"the kernel spans {reach} and {ctx.input_desc()} has "
+                         actual_desc=lambda: f"the kernel spans {reach} and {ctx.input_desc()} has "
                                      f"{length} + padding {before + after} on that dim",
                          fix="Use a larger input, more padding or a smaller kernel/dilation.")
             spatial.append(out)
@@ -205,17 +205,17 @@ class _ConvTransposeNd(_ConvNd):
         a = ctx.args
         c = x[-n - 1]
         lazy = f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]})"
-        ctx.match("in_channels", c, what="in_channels", fix=f"Use in_channels={c} or {lazy}.")
+        ctx.match("in_channels", c, what="in_channels", fix=lambda: f"Use in_channels={c} or {lazy}.")
         for arg in ("in_channels", "out_channels"):
-            ctx.divisible(getattr(a, arg), self.groups, what=arg, actual_desc=f"groups is {self.groups}",
-                          fix=f"{arg} must be divisible by groups.")
+            ctx.divisible(getattr(a, arg), self.groups, what=arg, actual_desc=lambda: f"groups is {self.groups}",
+                          fix=lambda: f"{arg} must be divisible by groups.")
         spatial = []
         for i, (k, s, p, d, extra) in enumerate(zip(self.kernel_size, self.stride, self.padding, self.dilation,
                                                       self.output_padding)):
             axis = len(x) - n + i
             out = (x[axis] - 1) * s - 2 * p + d * (k - 1) + extra + 1
             ctx.at_least(out, 1, what=f"the output size on dim {axis}",
-                         actual_desc=f"padding {p} removes more than the transposed kernel adds to {x[axis]}",
+                         actual_desc=lambda: f"padding {p} removes more than the transposed kernel adds to {x[axis]}",
                          fix="Use less padding.")
             spatial.append(out)
         return (*x[: len(x) - n - 1], a.out_channels, *spatial)

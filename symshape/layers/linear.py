@@ -29,7 +29,7 @@ class Linear(Layer):
             return None
         out = ctx.args.out_features
         ctx.match("in_features", x[-1], what="in_features",
-                  fix=f"Use in_features={x[-1]} or LazyLinear({out}).")
+                  fix=lambda: f"Use in_features={x[-1]} or LazyLinear({out}).")
         return (*x[:-1], out)
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:

@@ -28,9 +28,10 @@ def broadcast(ctx: RuleContext, shapes: list[Shape], indices: list[int], what: s
                 size, first = d, k
                 continue
             ctx.equal(size, d, what=f"{what} {axis - rank}",
-                      expected_desc=f"{size} on input {indices[first]} {dims.format_shape(ctx.shapes[indices[first]])} "
-                                    f"from {ctx.sources[indices[first]]}",
-                      actual_desc=f"{ctx.input_desc(indices[k])} has {d}",
+                      expected_desc=lambda: f"{size} on input {indices[first]} "
+                                            f"{dims.format_shape(ctx.shapes[indices[first]])} "
+                                            f"from {ctx.sources[indices[first]]}",
+                      actual_desc=lambda: f"{ctx.input_desc(indices[k])} has {d}",
                       fix="Broadcasting needs equal sizes or 1; make the branches agree "
                           "(e.g. a 1x1 convolution or a Linear on the shortcut).")
         out.append(size)
@@ -90,10 +91,10 @@ class Concat(Layer):
             for a in range(rank):
                 if a != axis:
                     ctx.equal(shapes[0][a], s[a], what=f"dim {a}",
-                              expected_desc=f"{shapes[0][a]} on input 0 {dims.format_shape(shapes[0])} "
+                              expected_desc=lambda: f"{shapes[0][a]} on input 0 {dims.format_shape(shapes[0])} "
                                             f"from {ctx.sources[0]}",
-                              actual_desc=f"{ctx.input_desc(i)} has {s[a]}",
-                              fix=f"Only dim {self.dim} may differ between concatenated tensors.")
+                              actual_desc=lambda: f"{ctx.input_desc(i)} has {s[a]}",
+                              fix=lambda: f"Only dim {self.dim} may differ between concatenated tensors.")
         out = list(shapes[0])
         out[axis] = dims.total(s[axis] for s in shapes)
         return tuple(out)
@@ -114,8 +115,8 @@ class MatMul(Layer):
             return None
         ka, kb = a[-1], (b[0] if len(b) == 1 else b[-2])
         ctx.equal(ka, kb, what="the contracted dim",
-                  expected_desc=f"{ka} on input 0 {dims.format_shape(a)} from {ctx.sources[0]}",
-                  actual_desc=f"{ctx.input_desc(1)} has {kb}",
+                  expected_desc=lambda: f"{ka} on input 0 {dims.format_shape(a)} from {ctx.sources[0]}",
+                  actual_desc=lambda: f"{ctx.input_desc(1)} has {kb}",
                   fix="The last dim of the first operand must equal the second-to-last dim of the second.")
         if len(a) == 1 and len(b) == 1:
             return ()

@@ -36,7 +36,7 @@ class _BatchNorm(Layer):
         if not ctx.rank(x, self.ranks, self.layout):
             return None
         lazy = f"Lazy{self.op.removeprefix('Lazy')}()"
-        ctx.match("num_features", x[1], what="num_features", fix=f"Use num_features={x[1]} or {lazy}.")
+        ctx.match("num_features", x[1], what="num_features", fix=lambda: f"Use num_features={x[1]} or {lazy}.")
         return x
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
@@ -150,7 +150,7 @@ class _InstanceNorm(_BatchNorm):
         c = x[-n - 1]
         if self.affine or self.track_running_stats:  # without parameters torch only warns on a mismatch
             lazy = f"Lazy{self.op.removeprefix('Lazy')}()"
-            ctx.match("num_features", c, what="num_features", fix=f"Use num_features={c} or {lazy}.")
+            ctx.match("num_features", c, what="num_features", fix=lambda: f"Use num_features={c} or {lazy}.")
         elif ctx.args.num_features is None:
             ctx.args.num_features = c
         return x
@@ -229,8 +229,8 @@ class LayerNorm(Layer):
                 expected[i] = got
             else:
                 ctx.equal(want, got, what=f"normalized_shape[{i}]",
-                          actual_desc=f"{ctx.input_desc()} has {got} on dim {len(x) - k + i}",
-                          fix=f"normalized_shape must equal the input's last {k} dim(s): use "
+                          actual_desc=lambda: f"{ctx.input_desc()} has {got} on dim {len(x) - k + i}",
+                          fix=lambda: f"normalized_shape must equal the input's last {k} dim(s): use "
                               f"{list(x[len(x) - k:]) if k > 1 else x[-1]}.")
         ctx.args.normalized_shape = tuple(expected)
         return x
@@ -275,8 +275,8 @@ class GroupNorm(Layer):
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, tuple(range(2, 64)), "(N, C, *)"):
             return None
-        c = ctx.match("num_channels", x[1], what="num_channels", fix=f"Use num_channels={x[1]}.")
-        ctx.divisible(c, self.num_groups, what="num_channels", actual_desc=f"num_groups is {self.num_groups}",
+        c = ctx.match("num_channels", x[1], what="num_channels", fix=lambda: f"Use num_channels={x[1]}.")
+        ctx.divisible(c, self.num_groups, what="num_channels", actual_desc=lambda: f"num_groups is {self.num_groups}",
                       fix="num_channels must be divisible by num_groups.")
         return x
 

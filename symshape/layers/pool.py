@@ -66,7 +66,7 @@ class _PoolNd(Layer):
                              "Bind the input sizes first.")
                 return None
             ctx.at_least(out, 1, what=f"the output size on dim {axis}",
-                         actual_desc=f"the window spans {d * (k - 1) + 1} and {ctx.input_desc()} has "
+                         actual_desc=lambda: f"the window spans {d * (k - 1) + 1} and {ctx.input_desc()} has "
                                      f"{x[axis]} + padding {2 * p} on that dim",
                          fix="Use a larger input, a smaller kernel or more padding.")
             spatial.append(out)

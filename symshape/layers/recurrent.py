@@ -62,7 +62,7 @@ class _RNNBase(Layer):
         if not ctx.rank(x, (2, 3), f"{layout} or (L, H_in)"):
             return None
         a = ctx.args
-        ctx.match("input_size", x[-1], what="input_size", fix=f"Use input_size={x[-1]} or input_size=None.")
+        ctx.match("input_size", x[-1], what="input_size", fix=lambda: f"Use input_size={x[-1]} or input_size=None.")
         batch = () if len(x) == 2 else ((x[0],) if self.batch_first else (x[1],))
         length = x[0] if len(x) == 2 or not self.batch_first else x[1]
         h_out = self.proj_size or a.hidden_size
@@ -73,8 +73,9 @@ class _RNNBase(Layer):
                              f"{ctx.input_desc(i)} has rank {len(state)}")
                 continue
             for axis, (w, s) in enumerate(zip(want, state)):
-                ctx.equal(w, s, what=f"dim {axis} of initial state {i}", actual_desc=f"{ctx.input_desc(i)} has {s}",
-                          expected_desc=f"{w} (expected {dims.format_shape(want)})")
+                ctx.equal(w, s, what=f"dim {axis} of initial state {i}",
+                          actual_desc=lambda: f"{ctx.input_desc(i)} has {s}",
+                          expected_desc=lambda: f"{w} (expected {dims.format_shape(want)})")
         out = (*batch, length, self.directions * h_out) if self.batch_first else \
             (length, *batch, self.directions * h_out)
         return (out, *expected)

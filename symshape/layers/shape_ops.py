@@ -52,8 +52,8 @@ def _fill(ctx: RuleContext, total: Dim, target: tuple[Dim, ...], what: str) -> t
     sizes = [ctx.show(d) for d in target]
     if -1 not in target:
         ctx.equal(dims.prod(target), total, what=what,
-                  actual_desc=f"{ctx.input_desc()} has {ctx.show(total)} elements there",
-                  fix=f"The sizes ({', '.join(sizes)}) must multiply to the element count.")
+                  actual_desc=lambda: f"{ctx.input_desc()} has {ctx.show(total)} elements there",
+                  fix=lambda: f"The sizes ({', '.join(sizes)}) must multiply to the element count.")
         return target
     known = dims.prod(d for d in target if d != -1)
     quotient = dims.exact_quotient(total, known)
@@ -62,7 +62,7 @@ def _fill(ctx: RuleContext, total: Dim, target: tuple[Dim, ...], what: str) -> t
             ctx.conflict(what, f"a multiple of {known} ({', '.join(sizes)})",
                          f"{ctx.input_desc()} has {total} elements there", "Change the sizes so that they divide it.")
             return None
-        ctx.divisible(total, known, what=what, actual_desc=f"{ctx.input_desc()} has {total} elements there")
+        ctx.divisible(total, known, what=what, actual_desc=lambda: f"{ctx.input_desc()} has {total} elements there")
         quotient = dims.floordiv(total, known)
     return tuple(quotient if d == -1 else d for d in target)
 
@@ -246,7 +246,7 @@ class Split(Layer):
             return None
         sections = tuple(dims.substitute(d, ctx.solver.values) for d in self.split_size_or_sections)
         ctx.equal(dims.total(sections), x[axis], what="the sum of the sections",
-                  actual_desc=f"{ctx.input_desc()} has {x[axis]} on dim {axis}",
+                  actual_desc=lambda: f"{ctx.input_desc()} has {x[axis]} on dim {axis}",
                   fix="The sections must add up to the size of the split dim.")
         return tuple((*x[:axis], s, *x[axis + 1:]) for s in sections)
 
@@ -273,7 +273,7 @@ class Chunk(Layer):
         piece = dims.ceildiv(x[axis], self.chunks)
         last = x[axis] - (self.chunks - 1) * piece
         ctx.at_least(last, 1, what=f"the size of chunk {self.chunks - 1}",
-                     actual_desc=f"{ctx.input_desc()} has {x[axis]} on dim {axis}, which torch.chunk cuts into "
+                     actual_desc=lambda: f"{ctx.input_desc()} has {x[axis]} on dim {axis}, which torch.chunk cuts into "
                                  f"pieces of {piece}", fix="Use a size that gives every chunk at least one element.")
         sizes = [piece] * (self.chunks - 1) + [last]
         return tuple((*x[:axis], s, *x[axis + 1:]) for s in sizes)
