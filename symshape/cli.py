@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -20,6 +21,7 @@ EXAMPLES = {
     "summary": "symshape summary examples/lenet.yaml --input x=B,1,H,W --costs\n"
                "  symshape summary examples/resnet18.yaml --bind B=1,H=224,W=224 --format markdown",
     "init": "symshape init examples/lenet.yaml --seed 0 -o lenet.safetensors\n"
+            "  symshape init examples/vgg11.yaml --bind H=224,W=224 --shard-size 200MB -o vgg11.safetensors\n"
             "  symshape init examples/mlp.yaml --bind D=20 --init xavier_uniform --dtype float64 -o mlp.npz",
     "run": "symshape run examples/lenet.yaml --weights lenet.safetensors --input x=digits.npy -o logits.npy",
     "explain": "symshape explain examples/lenet.yaml fc1.weight --input x=B,1,H,W",
@@ -66,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--init", default=None, metavar="NAME",
                    help="initializer for weights (default: torch's per-layer scheme), e.g. xavier_uniform")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("-o", "--output", required=True, help="FILE.npz or FILE.safetensors")
+    p.add_argument("--shard-size", metavar="SIZE", help="split .safetensors output into shards of at most SIZE "
+                   "(e.g. 2GB, 500MB), with a torch-style index json")
+    p.add_argument("-o", "--output", required=True, help="FILE.npz or FILE.safetensors (written tensor by tensor)")
     p = command("run", "Numpy reference forward pass (eval mode); sizes are bound from the input arrays.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", help="a weights file (.npz or .safetensors)")
@@ -138,31 +142,50 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from .weights import save_weights
+    from .stream import write_weights
 
     graph = _analyse(args)
     if graph.errors:
         raise ShapeMismatchError(graph.errors, graph.pinned_note())
-    params = _materialize_with_progress(graph, args)
-    save_weights(params, args.output)
-    total = sum(v.nbytes for v in params.values())
-    print(f"wrote {args.output}: {len(params)} tensors, {report._count(graph.num_params)} parameters, "
-          f"{report._bytes(total)}")
+    graph.require_concrete("init", params_only=True)
+    shard = _byte_size(args.shard_size) if args.shard_size else None
+    total = sum(int(np.prod([int(d) for d in s])) for s in graph.state_shapes.values())
+    with _progress(total) as advance:
+        files = write_weights(graph, args.output, seed=args.seed, init=args.init, dtype=args.dtype,
+                              shard_size=shard, on_tensor=lambda name, n: advance(n))
+    size = sum(f.stat().st_size for f in files)
+    print(f"wrote {', '.join(str(f) for f in files)}: {len(graph.state_shapes)} tensors, "
+          f"{report._count(graph.num_params)} parameters, {report._bytes(size)}")
     return 0
 
 
-def _materialize_with_progress(graph: Any, args: argparse.Namespace) -> dict[str, np.ndarray]:
-    """materialize(), with a progress bar on a terminal when the model is large."""
-    total = graph.num_params
-    if not sys.stderr.isatty() or type(total) is not int or total < 5_000_000:
-        return graph.materialize(seed=args.seed, init=args.init, dtype=args.dtype)
+def _byte_size(text: str) -> int:
+    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20,
+             "GIB": 2**30, "TIB": 2**40}
+    number = text.strip().upper().rstrip("S")
+    digits = number.rstrip("KMGTIB")
+    unit = number[len(digits):]
+    try:
+        value = float(digits) * units[unit]
+    except (ValueError, KeyError):
+        raise SpecError(f"--shard-size {text!r}: expected a size such as 2GB or 500MB") from None
+    if value < 1:
+        raise SpecError(f"--shard-size {text!r} must be positive")
+    return int(value)
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal for large models; silent otherwise."""
+    if not sys.stderr.isatty() or total < 5_000_000:
+        yield lambda n: None
+        return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("initializing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeRemainingColumn(), transient=True) as progress:
-        task = progress.add_task("init", total=sum(int(np.prod(s)) for s in graph.state_shapes.values()))
-        return graph.materialize(seed=args.seed, init=args.init, dtype=args.dtype,
-                                 on_tensor=lambda name, array: progress.advance(task, array.size))
+        task = progress.add_task("init", total=total)
+        yield lambda n: progress.advance(task, n)
 
 
 def _load_array(name: str, path: str) -> np.ndarray:

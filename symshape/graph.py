@@ -321,11 +321,13 @@ class ShapeGraph:
         ``only`` restricts to some names (same values as in a full run); ``on_tensor(name, array)``
         is called after each tensor."""
         from .init import materialize
+        from .stream import check_memory
 
         self.require_concrete("materialize()", params_only=True)
         specs = self.param_specs
         if only is not None:
             specs = {k: specs[k] for k in only}
+        check_memory(specs, str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype)
         return materialize(specs, seed=seed, init=init, dtype=dtype, on_tensor=on_tensor)
 
     def forward(self, params: dict[str, np.ndarray], *arrays: np.ndarray, **named: np.ndarray) -> Any:

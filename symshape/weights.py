@@ -20,9 +20,11 @@ FORMATS = (".npz", ".safetensors")
 
 
 def _format(path: str | Path) -> str:
+    if str(path).lower().endswith(".safetensors.index.json"):
+        return ".index.json"
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise SpecError(f"{path}: a weights file ends in .npz or .safetensors")
+        raise SpecError(f"{path}: a weights file ends in .npz or .safetensors (or .safetensors.index.json for shards)")
     return suffix
 
 
@@ -46,6 +48,8 @@ def save_weights(params: dict[str, np.ndarray], path: str | Path) -> None:
 def read_weights(path: str | Path) -> dict[str, np.ndarray]:
     """Every array of a weights file, or a SpecError saying why the file cannot be read."""
     fmt = _format(path)
+    if fmt == ".index.json":
+        return _read_shards(path)
     with reading(path, "weights file") as p:
         try:
             if fmt == ".npz":
@@ -60,6 +64,23 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
             if type(exc).__name__ == "SafetensorError":
                 raise SpecError(f"weights file {p} is damaged or not a {fmt} file ({exc})") from None
             raise
+
+
+def _read_shards(path: str | Path) -> dict[str, np.ndarray]:
+    """Every tensor of a sharded checkpoint, from its ``.safetensors.index.json``."""
+    import json
+
+    from .files import read_text
+
+    try:
+        index = json.loads(read_text(path, "weights index"))
+        files = sorted(set(index["weight_map"].values()))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise SpecError(f"weights index {path} is not a safetensors index (a JSON object with a weight_map)") from None
+    params: dict[str, np.ndarray] = {}
+    for name in files:
+        params.update(read_weights(Path(path).parent / name))
+    return params
 
 
 def check_weights(params: dict[str, Any], graph: Any, origin: str = "weights") -> None:

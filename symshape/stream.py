@@ -1,0 +1,151 @@
+"""Initialize straight to disk, tensor by tensor: peak memory stays near the largest tensor.
+
+``.safetensors`` files are written from their header (every shape is known before any value
+exists) and then tensor after tensor; large models are split into torch-style shards
+(``model-00001-of-00003.safetensors``) with a ``model.safetensors.index.json``. ``.npz`` files are
+written entry by entry. Everything goes to temporary files that are renamed into place only when
+complete: an interrupted or failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import init as initializers
+from .errors import ShapeError, SpecError
+from .params import ParamSpec
+
+SAFETENSORS_DTYPES = {"float16": "F16", "float32": "F32", "float64": "F64", "int64": "I64", "int32": "I32"}
+
+
+class ResourceError(ShapeError):
+    """The machine lacks what a step needs (memory); the message says how to do it another way."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), None when unknown."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def tensor_bytes(spec: ParamSpec, dtype: str) -> int:
+    return int(np.prod([int(d) for d in spec.shape])) * np.dtype(spec.dtype or dtype).itemsize
+
+
+def check_memory(specs: dict[str, ParamSpec], dtype: str) -> None:
+    """Refuse up front, with the figures, an allocation that does not fit in the available memory."""
+    needed = sum(tensor_bytes(s, dtype) for s in specs.values())
+    free = available_memory()
+    if free is not None and needed > 0.9 * free:
+        largest = max(tensor_bytes(s, dtype) for s in specs.values())
+        raise ResourceError(
+            f"materializing every parameter needs {_size(needed)} but only {_size(free)} of memory is "
+            f"available. Write them to disk instead, tensor by tensor: `symshape init SPEC ... -o "
+            f"model.safetensors` or symshape.stream.write_weights(graph, 'model.safetensors') (peak memory: the "
+            f"largest tensor, {_size(largest)})")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def _shards(specs: dict[str, ParamSpec], dtype: str, shard_bytes: int | None) -> list[list[str]]:
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name, spec in specs.items():
+        n = tensor_bytes(spec, dtype)
+        if shard_bytes and groups[-1] and size + n > shard_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += n
+    return groups
+
+
+def _header(names: list[str], specs: dict[str, ParamSpec], dtype: str) -> bytes:
+    entries: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name in names:
+        n = tensor_bytes(specs[name], dtype)
+        entries[name] = {"dtype": SAFETENSORS_DTYPES[specs[name].dtype or dtype],
+                         "shape": [int(d) for d in specs[name].shape], "data_offsets": [offset, offset + n]}
+        offset += n
+    text = json.dumps(entries, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+    return struct.pack("<Q", len(text)) + text
+
+
+def write_weights(graph: Any, path: str | Path, *, seed: int | None = 0, init: Any = None, dtype: str = "float32",
+                  shard_size: int | None = None, on_tensor: Callable[[str, int], None] | None = None) -> list[Path]:
+    """Materialize ``graph``'s parameters and buffers into ``path`` (.safetensors or .npz) one tensor at a
+    time; with ``shard_size`` (bytes), safetensors shards plus an index. Returns the files written.
+    The values are exactly those of ``graph.materialize(seed, init, dtype)``."""
+    graph.require_concrete("init", params_only=True)
+    specs = graph.param_specs
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".safetensors", ".npz"):
+        raise SpecError(f"{target}: a weights file ends in .npz or .safetensors")
+    if shard_size is not None and suffix != ".safetensors":
+        raise SpecError("sharding writes .safetensors files: use -o NAME.safetensors with a shard size")
+    if str(np.dtype(dtype)) not in ("float16", "float32", "float64"):
+        raise SpecError(f"dtype must be float16, float32 or float64, got {dtype!r}")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise SpecError(f"cannot write {target}: the folder {folder} does not exist")
+
+    def tensor(name: str) -> np.ndarray:
+        array = initializers.materialize({name: specs[name]}, seed=seed, init=init, dtype=dtype)[name]
+        if on_tensor is not None:
+            on_tensor(name, array.size)
+        return array
+
+    groups = _shards(specs, dtype, shard_size) if suffix == ".safetensors" else [list(specs)]
+    if len(groups) == 1:
+        files = [target]
+    else:
+        stem = target.name[: -len(".safetensors")]
+        files = [folder / f"{stem}-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    temporary: list[Path] = []
+    try:
+        for names, final in zip(groups, files):
+            tmp = folder / f".{final.name}.{os.getpid()}.tmp"
+            temporary.append(tmp)
+            if suffix == ".npz":
+                with zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
+                    for name in names:
+                        with archive.open(f"{name}.npy", "w", force_zip64=True) as entry:
+                            np.lib.format.write_array(entry, tensor(name), allow_pickle=False)
+            else:
+                with open(tmp, "wb") as f:
+                    f.write(_header(names, specs, dtype))
+                    for name in names:
+                        little = np.dtype(specs[name].dtype or dtype).newbyteorder("<")
+                        f.write(np.ascontiguousarray(tensor(name), dtype=little).reshape(-1).data)  # no copy
+        if len(files) > 1:
+            index = {"metadata": {"total_size": sum(tensor_bytes(s, dtype) for s in specs.values())},
+                     "weight_map": {name: final.name for names, final in zip(groups, files) for name in names}}
+            tmp = folder / f".{target.name}.index.json.{os.getpid()}.tmp"
+            temporary.append(tmp)
+            tmp.write_text(json.dumps(index, indent=2) + "\n")
+            files.append(folder / f"{target.name}.index.json")
+        for tmp, final in zip(temporary, files):
+            os.replace(tmp, final)
+    except OSError as exc:
+        raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        for tmp in temporary:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    return files
