@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint clean docs bench
+.PHONY: demo test lint clean docs bench fuzz
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -50,3 +50,7 @@ docs: $(VENV)/.installed
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py
+
+N ?= 10000
+fuzz: $(VENV)/.installed-test
+	$(PY) tests/fuzz.py $(N)

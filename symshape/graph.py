@@ -199,9 +199,12 @@ class ShapeGraph:
 
     # --- the next stages ------------------------------------------------------------------------
     def bind(self, strict: bool = True, **sizes: Any) -> ShapeGraph:
-        """Fix sizes (``bind(D=20)``) and re-check; unbound symbols stay symbolic."""
+        """Fix sizes (``bind(D=20)``) and re-check; unbound symbols stay symbolic.
+
+        The analysis is redone from the input shapes with the bound sizes substituted, so a bound
+        graph is exactly what a concrete analysis at those sizes gives (broadcasting included)."""
         known = self._known_symbols()
-        values, origins = dict(self.solver.values), dict(self.solver.origins)
+        bindings = dict(self.bindings)
         for name, value in sizes.items():
             if name not in known:
                 raise SpecError(f"bind: the model has no size named {name!r}; its sizes are "
@@ -212,28 +215,18 @@ class ShapeGraph:
                 raise SpecError(f"bind: {name}={value!r}: {exc}") from None
             if type(v) is not int or v <= 0:
                 raise SpecError(f"bind: {name} must be a positive integer, got {value!r}")
-            s = dims.sym(name)
-            if s in values:
-                current = values[s]
-                if type(current) is int and current != v:
-                    raise ShapeMismatchError([Conflict(
-                        "bind", "bind", name, f"{current} (fixed by {origins.get(s, 'the model')})",
-                        f"it is bound to {v}", f"Bind {name}={current} or change the layer that fixes it.")])
-                if type(current) is not int:  # bound through an equal symbol: bind that one
-                    solved = dims.solve_linear(current, v)
-                    if solved is not None:
-                        values = {k: dims.substitute(x, {solved[0]: solved[1]}) for k, x in values.items()}
-                        values[solved[0]] = solved[1]
-                        origins[solved[0]] = f"bind({name}={v})"
-                continue
-            values = {k: dims.substitute(x, {s: v}) for k, x in values.items()}
-            values[s] = v
-            origins[s] = "bind"
-        bound = ShapeGraph(self.model, self.declared, values=values, origins=origins, strict=False)
+            bindings[dims.sym(name)] = v
+        bound = ShapeGraph(self.model, self.declared, values=bindings, origins={s: "bind" for s in bindings},
+                           strict=False)
         if strict and bound.errors:
             note = "\n".join(filter(None, [bound.pinned_note(), self._working_sizes(sizes)]))
             raise ShapeMismatchError(bound.errors, note)
         return bound
+
+    @property
+    def bindings(self) -> dict[sympy.Symbol, int]:
+        """The sizes bound by the user (as opposed to those the model fixes)."""
+        return {s: v for s, v in self.solver.values.items() if self.solver.origins.get(s) == "bind"}
 
     def _working_sizes(self, sizes: dict[str, Any]) -> str:
         """For a binding that fails: the values of each bound size that would work, the others kept."""

@@ -102,7 +102,7 @@ CASES = [
     ("bind-without-value", None, "check LENET --bind B", 2, r"--bind 'B': expected NAME=VALUE"),
     ("bind-zero", None, "check LENET --bind B=0", 2, r"B must be a positive integer, got '0'"),
     ("bind-contradiction", GOOD.replace("[B, 4]", "[B, D]"), "check SPEC --bind D=5", 1,
-     r"D is 4 \(fixed by fc1 \(Linear\) in_features\) but it is bound to 5"),
+     r"fc1 \(Linear\): in_features is 4 but its input \(B, 5\) from input x has 5\. Use in_features=5 or LazyLinear\(8\)"),
     ("input-unknown-name", None, "check LENET --input y=B,1,28,28", 2, r"the spec has no input 'y'"),
     ("input-bad-dims", None, "check LENET --input x=B,1,28,2.5", 2, r"input 'x'"),
     ("bad-format", None, "check LENET --format xml", 2, r"invalid choice: 'xml'"),
