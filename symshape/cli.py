@@ -231,6 +231,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             arrays[spec.name] = a.astype(dtype, copy=False)
         else:
             raise SpecError(f"--input {spec.name}: expected a float array, got {a.dtype}")
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            nans, infs = int(np.isnan(a).sum()), int(np.isinf(a).sum())
+            print(f"symshape run: warning: input {name} has {nans} NaN and {infs} infinite values; "
+                  "the outputs will carry them", file=sys.stderr)
     result = graph.forward(params, **arrays)
     outputs = result if isinstance(result, tuple) else (result,)
     named = dict(zip(model.output_names, outputs))

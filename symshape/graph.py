@@ -98,6 +98,9 @@ class ShapeGraph:
                                   in_shapes, resolved.get(id(layer)))
                 result = layer.infer(ctx, *in_shapes)
                 out_shapes = list(result) if layer.n_outputs > 1 else [result]
+                # a size below 1 was reported where it arose: later layers see an unknown shape, not a cascade
+                out_shapes = [None if s is not None and any(type(d) is int and d < 1 for d in s) else s
+                              for s in out_shapes]
                 args = vars(ctx.args)
                 resolved.setdefault(id(layer), dict(args))
                 params = layer.params(ctx.args) if node.owner is None else {}

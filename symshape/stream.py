@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import struct
 import zipfile
 from pathlib import Path
@@ -57,7 +58,10 @@ def check_memory(specs: dict[str, ParamSpec], dtype: str) -> None:
 
 
 def _size(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 2**20:.1f} MiB"
 
 
 def _shards(specs: dict[str, ParamSpec], dtype: str, shard_bytes: int | None) -> list[list[str]]:
@@ -104,6 +108,12 @@ def write_weights(graph: Any, path: str | Path, *, seed: int | None = 0, init: A
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise SpecError(f"cannot write {target}: the folder {folder} does not exist")
+
+    needed = sum(tensor_bytes(s, dtype) for s in specs.values())
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ResourceError(f"writing {target} needs {_size(needed)} but only {_size(free)} is free on disk in "
+                            f"{folder}; choose another folder (-o) or a smaller dtype")
 
     def tensor(name: str) -> np.ndarray:
         array = initializers.materialize({name: specs[name]}, seed=seed, init=init, dtype=dtype)[name]

@@ -1,180 +1,29 @@
-"""The bad-input catalogue of the command line: each case gives the contract's exit code, a message
-naming the culprit, no traceback, and leaves no file behind."""
+"""The bad-input catalogue of the command line (tests/bad_inputs.py): each case gives the contract's
+exit code, a message naming the culprit, no traceback, and leaves no file behind."""
 
-import os
-import re
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
-
-from symshape.cli import main
-
-EXAMPLES = Path(__file__).parents[1] / "examples"
-LENET = str(EXAMPLES / "lenet.yaml")
-
-GOOD = """inputs:
-  x: [B, 4]
-layers:
-  - {name: fc1, op: Linear, in_features: 4, out_features: 8}
-  - {name: act, op: ReLU}
-  - {name: fc2, op: LazyLinear, out_features: 2}
-"""
-
-
-def spec_with(layers: str, inputs: str = "  x: [B, 4]\n", extra: str = "") -> str:
-    return f"inputs:\n{inputs}layers:\n{layers}{extra}"
-
-
-# (id, spec text or None for LENET, command (SPEC/OUT/DIR are replaced), exit code, message regex)
-CASES = [
-    ("unknown-op", spec_with("  - {name: c1, op: Conv2D, in_channels: 4, out_channels: 2, kernel_size: 1}\n"),
-     "check SPEC", 2, r"layers\[0\] \(c1\): key 'op': unknown op 'Conv2D'\. Did you mean Conv2d"),
-    ("unknown-argument", spec_with("  - {name: fc, op: Linear, in_features: 4, out_feature: 2}\n"),
-     "check SPEC", 2, r"layers\[0\] \(fc\): .*unknown argument 'out_feature'\. Did you mean out_features"),
-    ("missing-argument", spec_with("  - {name: fc, op: Linear, in_features: 4}\n"),
-     "check SPEC", 2, r"layers\[0\] \(fc\): .*missing a required argument: 'out_features'"),
-    ("bool-as-string", spec_with("  - {name: fc, op: Linear, in_features: 4, out_features: 2, bias: 'yes'}\n"),
-     "check SPEC", 2, r"layers\[0\] \(fc\): key 'bias': Linear: bias must be true or false, got 'yes'"),
-    ("list-as-size", spec_with("  - {name: fc, op: Linear, in_features: 4, out_features: [2]}\n"),
-     "check SPEC", 2, r"key 'out_features': .*out_features=\[2\] is not a size"),
-    ("negative-size", spec_with("  - {name: fc, op: Linear, in_features: 4, out_features: -3}\n"),
-     "check SPEC", 2, r"out_features must be a positive size, got -3"),
-    ("zero-kernel", spec_with("  - {op: Conv1d, in_channels: 4, out_channels: 2, kernel_size: 0}\n", "  x: [B, 4, 9]\n"),
-     "check SPEC", 2, r"layers\[0\] \(0\): key 'kernel_size': Conv1d: kernel_size must be positive"),
-    ("fractional-size", spec_with("  - {op: Linear, in_features: 4, out_features: 2.5}\n"),
-     "check SPEC", 2, r"out_features=2.5 is not a size"),
-    ("same-padding-strided", spec_with("  - {op: Conv1d, in_channels: 4, out_channels: 2, kernel_size: 3, stride: 2, "
-                                       "padding: same}\n", "  x: [B, 4, 9]\n"),
-     "check SPEC", 2, r"padding='same' is not supported for strided convolutions"),
-    ("duplicate-name", spec_with("  - {name: fc, op: Linear, in_features: 4, out_features: 4}\n"
-                                 "  - {name: fc, op: ReLU}\n"),
-     "check SPEC", 2, r"layers\[1\] \(fc\): name 'fc' is used twice"),
-    ("dangling-in", spec_with("  - {name: fc1, op: Linear, in_features: 4, out_features: 4}\n"
-                              "  - {name: fc2, op: ReLU, in: fc9}\n"),
-     "check SPEC", 2, r"layers\[1\] \(fc2\): key 'in': 'fc9' names no input or layer\. Did you mean fc1"),
-    ("cycle", spec_with("  - {name: a, op: ReLU, in: b}\n  - {name: b, op: ReLU, in: a}\n"),
-     "check SPEC", 2, r"the layers form a cycle: a -> b -> a"),
-    ("bad-input-shape", spec_with("  - {op: ReLU}\n", "  x: [B, 3x]\n"),
-     "check SPEC", 2, r"inputs\.x: bad shape \['B', '3x'\]"),
-    ("negative-input-size", spec_with("  - {op: ReLU}\n", "  x: [B, -4]\n"),
-     "check SPEC", 2, r"inputs\.x: sizes cannot be negative"),
-    ("bad-input-dtype", spec_with("  - {op: ReLU}\n", "  x: {shape: [B, 4], dtype: float8}\n"),
-     "check SPEC", 2, r"inputs\.x\.dtype: 'float8' is not one of"),
-    ("no-inputs", "layers:\n  - {op: ReLU}\n", "check SPEC", 2, r"a spec needs inputs"),
-    ("no-layers", "inputs:\n  x: [B, 4]\nlayers: []\n", "check SPEC", 2, r"a spec needs a non-empty list of layers"),
-    ("unknown-top-key", "inputs:\n  x: [B, 4]\nlayer:\n  - {op: ReLU}\n", "check SPEC", 2,
-     r"key 'layer': unknown top-level key\. Did you mean layers"),
-    ("yaml-syntax", "inputs:\n  x: [B, 4\nlayers: {}\n", "check SPEC", 2, r"not valid YAML \(line \d+, column \d+\)"),
-    ("spec-not-mapping", "- {op: ReLU}\n", "check SPEC", 2, r"a spec is a mapping with inputs and layers, got list"),
-    ("entry-not-mapping", spec_with("  - ReLU\n"), "check SPEC", 2, r"layers\[0\]: a layer entry is a mapping"),
-    ("op-and-share", spec_with("  - {name: a, op: ReLU}\n  - {name: b, op: ReLU, share: a}\n"), "check SPEC", 2,
-     r"layers\[1\] \(b\): an entry has exactly one of op, share or block \(it has op, share\)"),
-    ("share-unknown", spec_with("  - {name: a, op: Linear, in_features: 4, out_features: 4}\n"
-                                "  - {name: b, share: c}\n"), "check SPEC", 2,
-     r"layers\[1\] \(b\): key 'share': 'c' names no layer with an op"),
-    ("unknown-block", spec_with("  - {name: b, block: basic}\n"), "check SPEC", 2, r"key 'block': no block named 'basic'"),
-    ("block-missing-arg", spec_with("  - {name: b, block: lin}\n", extra="blocks:\n  lin:\n    args: {width: null}\n"
-                                    "    layers:\n      - {op: LazyLinear, out_features: $width}\n"),
-     "check SPEC", 2, r"layers\[0\] \(b\): block 'lin' needs argument 'width'"),
-    ("block-unknown-arg", spec_with("  - {name: b, block: lin, widht: 3}\n",
-                                    extra="blocks:\n  lin:\n    args: {width: 2}\n"
-                                    "    layers:\n      - {op: LazyLinear, out_features: $width}\n"),
-     "check SPEC", 2, r"unknown block argument 'widht'\. Did you mean width"),
-    ("bad-output-ref", GOOD + "outputs: [fc3]\n", "check SPEC", 2, r"outputs: 'fc3' names no input or layer"),
-    ("output-index-out-of-range", GOOD + "outputs: ['fc2:1']\n", "check SPEC", 2, r"'fc2:1': 'fc2' has 1 output"),
-    ("several-inputs-no-in", spec_with("  - {op: ReLU}\n", "  x: [B, 4]\n  y: [B, 4]\n"), "check SPEC", 2,
-     r"the first layer needs `in` when the spec has several inputs"),
-    ("add-one-input", spec_with("  - {op: Add}\n"), "check SPEC", 2, r"key 'in': Add takes two or more inputs, got 1"),
-    ("missing-file", None, "check DIR/nope.yaml", 2, r"spec file .*nope\.yaml does not exist"),
-    ("model-mismatch", spec_with("  - {name: fc, op: Linear, in_features: 5, out_features: 2}\n"),
-     "check SPEC", 1, r"fc \(Linear\): in_features is 5 but its input \(B, 4\) from input x has 4\. "
-                      r"Use in_features=4 or LazyLinear\(2\)"),
-    ("groups-do-not-divide", spec_with("  - {op: LazyConv1d, out_channels: 6, kernel_size: 1, groups: 3}\n",
-                                       "  x: [B, 4, 9]\n"),
-     "check SPEC", 1, r"in_channels is 4, not a multiple of 3"),
-    ("kernel-larger-than-input", spec_with("  - {op: Conv1d, in_channels: 4, out_channels: 2, kernel_size: 5}\n",
-                                           "  x: [B, 4, 3]\n"),
-     "check SPEC", 1, r"the output size on dim 2 is -1 \(must be at least 1\)"),
-    ("bind-unknown-symbol", None, "check LENET --bind Q=3", 2, r"no size named 'Q'; its sizes are B"),
-    ("bind-without-value", None, "check LENET --bind B", 2, r"--bind 'B': expected NAME=VALUE"),
-    ("bind-zero", None, "check LENET --bind B=0", 2, r"B must be a positive integer, got '0'"),
-    ("bind-contradiction", GOOD.replace("[B, 4]", "[B, D]"), "check SPEC --bind D=5", 1,
-     r"fc1 \(Linear\): in_features is 4 but its input \(B, 5\) from input x has 5\. Use in_features=5 or LazyLinear\(8\)"),
-    ("input-unknown-name", None, "check LENET --input y=B,1,28,28", 2, r"the spec has no input 'y'"),
-    ("input-bad-dims", None, "check LENET --input x=B,1,28,2.5", 2, r"input 'x'"),
-    ("bad-format", None, "check LENET --format xml", 2, r"invalid choice: 'xml'"),
-    ("unknown-command", None, "frobnicate LENET", 2, r"invalid choice: 'frobnicate'"),
-    ("seed-not-int", None, "init LENET --seed abc -o OUT.npz", 2, r"invalid int value: 'abc'"),
-    ("init-unresolved", GOOD.replace("in_features: 4", "in_features: null").replace("[B, 4]", "[B, D]"),
-     "init SPEC -o OUT.npz", 1, r"D is still symbolic: bind it first"),
-    ("init-bad-extension", None, "init LENET -o OUT.pt", 2, r"a weights file ends in \.npz or \.safetensors"),
-    ("init-missing-folder", None, "init LENET -o DIR/missing/w.npz", 2, r"the folder .*missing does not exist"),
-    ("init-unknown-initializer", None, "init LENET --init xavier -o OUT.npz", 2,
-     r"unknown initializer 'xavier'.*Did you mean xavier_normal or xavier_uniform"),
-    ("graph-bad-extension", None, "graph LENET -o OUT.jpg", 2, r"the graph is written as \.dot, \.svg, \.png, \.graphml"),
-    ("run-missing-array", None, "run LENET --seed 0 --input x=DIR/none.npy -o OUT.npy", 2, r"--input x=.*none\.npy: no such file"),
-    ("run-unknown-input", None, "run LENET --seed 0 --input y=DIR/x.npy -o OUT.npy", 2, r"the spec's inputs are x; got y"),
-    ("run-wrong-rank", None, "run LENET --seed 0 --input x=DIR/rank3.npy -o OUT.npy", 1,
-     r"x \(input\): rank is 4 \(B, 1, 28, 28\) but the array has shape \(2, 28, 28\)"),
-    ("run-wrong-size", None, "run LENET --seed 0 --input x=DIR/x32.npy -o OUT.npy", 1,
-     r"x \(input\): shape is \(2, 1, 28, 28\) but the array has shape \(2, 1, 32, 32\)"),
-    ("run-int-array", None, "run LENET --seed 0 --input x=DIR/int.npy -o OUT.npy", 2, r"expected a float array, got int64"),
-    ("run-not-npy", None, "run LENET --seed 0 --input x=DIR/garbage.npy -o OUT.npy", 2, r"not a readable \.npy array"),
-    ("run-corrupt-npz-weights", None, "run LENET --weights DIR/corrupt.npz --input x=DIR/x.npy -o OUT.npy", 2,
-     r"weights file .*corrupt\.npz is damaged or not a \.npz file"),
-    ("run-corrupt-safetensors", None, "run LENET --weights DIR/corrupt.safetensors --input x=DIR/x.npy -o OUT.npy", 2,
-     r"weights file .*corrupt\.safetensors is damaged or not a \.safetensors file"),
-    ("run-wrong-weights", None, "run LENET --weights DIR/wrong.npz --input x=DIR/x.npy -o OUT.npy", 2,
-     r"does not fit the model \(3 differences\):\n  - missing conv1\.bias \(6,\)\n"
-     r"  - fc1\.weight has shape \(120, 401\), the model needs \(120, 400\)\n  - unexpected conv1\.biass"),
-    ("run-bad-output-extension", None, "run LENET --seed 0 --input x=DIR/x.npy -o OUT.txt", 2,
-     r"the output file ends in \.npz or \.npy"),
-]
+from bad_inputs import CASES, make_files, matches, run_case
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inputs")
-    rng = np.random.default_rng(0)
-    np.save(d / "x.npy", rng.standard_normal((2, 1, 28, 28)).astype(np.float32))
-    np.save(d / "x32.npy", rng.standard_normal((2, 1, 32, 32)).astype(np.float32))
-    np.save(d / "rank3.npy", rng.standard_normal((2, 28, 28)).astype(np.float32))
-    np.save(d / "int.npy", np.zeros((2, 1, 28, 28), dtype=np.int64))
-    (d / "garbage.npy").write_bytes(b"not an array at all")
-    (d / "corrupt.npz").write_bytes(b"PK\x03\x04 truncated")
-    (d / "corrupt.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{broken")
-    import symshape as ss
-
-    params = ss.load_spec(LENET).infer().materialize(seed=0)
-    params["conv1.biass"] = params.pop("conv1.bias")
-    params["fc1.weight"] = np.zeros((120, 401), dtype=np.float32)
-    np.savez(d / "wrong.npz", **params)
-    return d
+    return make_files(tmp_path_factory.mktemp("inputs"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_bad_input(case, files, tmp_path, capsys):
-    _, spec, command, code, pattern = case
-    spec_path = tmp_path / "spec.yaml"
-    if spec is not None:
-        spec_path.write_text(spec)
-    out = tmp_path / "out"
-    argv = [a.replace("SPEC", str(spec_path)).replace("LENET", LENET).replace("OUT", str(out))
-            .replace("DIR", str(files)) for a in command.split()]
-    before = set(os.listdir(tmp_path))
-    result = main(argv)
-    err = capsys.readouterr().err
-    assert result == code, err
+def test_bad_input(case, files, tmp_path):
+    code, err, left = run_case(case, files, tmp_path)
+    assert code == case[3], err
     assert "Traceback" not in err
-    assert re.search(pattern, err), f"{pattern!r} not in {err!r}"
-    assert set(os.listdir(tmp_path)) == before, "a file was left behind"
+    assert matches(case[4], err), f"{case[4]!r} not in {err!r}"
+    assert not left or code == 0, "a failed command left a file behind"
 
 
 def test_catalogue_is_large_enough():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 60
 
 
 def test_console_script_never_prints_a_traceback(tmp_path):
@@ -186,6 +35,6 @@ def test_console_script_never_prints_a_traceback(tmp_path):
 
 
 def test_help_of_every_command_has_an_example():
-    for command in ["check", "summary", "init", "run", "graph"]:
+    for command in ["check", "summary", "init", "run", "graph", "explain"]:
         result = subprocess.run([sys.executable, "-m", "symshape", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "example:" in result.stdout and f"symshape {command}" in result.stdout

@@ -84,6 +84,13 @@ class _ConvNd(Layer):
                                                             self.dilation)):
             axis = len(x) - n + i
             length = x[axis]
+            widest = max(before, after)
+            if self.padding_mode in ("reflect", "circular") and widest:
+                # torch: reflection needs padding < size; circular padding may wrap around at most once
+                least = widest + 1 if self.padding_mode == "reflect" else widest
+                ctx.at_least(length, least, what=f"the input size on dim {axis}",
+                             actual_desc=lambda: f"padding_mode={self.padding_mode!r} pads {widest} there",
+                             fix=f"Use inputs of at least {least} there, less padding or padding_mode='zeros'.")
             out = dims.conv_out(length, k, s, before + after, d)
             reach = d * (k - 1) + 1
             ctx.at_least(out, 1, what=f"the output size on dim {axis}",
