@@ -12,7 +12,9 @@ import hashlib
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -50,11 +52,39 @@ def calculate_gain(nonlinearity: str = "leaky_relu", param: float | None = None)
 
 
 CHUNK = 1 << 18  # elements drawn and scaled at a time, so that the scaling stays in cache
+_sink: ContextVar[Callable[[np.ndarray], None] | None] = ContextVar("sink", default=None)
 
 
-def _fill(shape, dtype, draw, scale: float, shift: float) -> np.ndarray:
-    """An array of ``shape`` drawn chunk by chunk straight into the final buffer, then ``* scale + shift``."""
+class Streamed:
+    """What a random initializer returns while a sink is set: its values went to the sink, chunk by chunk."""
+
+
+@contextmanager
+def streaming_to(write: Callable[[np.ndarray], None]) -> Iterator[None]:
+    """While active, random draws of the streamable initializers go to ``write`` chunk by chunk
+    (in order, already scaled and cast) instead of into an array: a tensor of any size costs one chunk."""
+    token = _sink.set(write)
+    try:
+        yield
+    finally:
+        _sink.reset(token)
+
+
+def _fill(shape, dtype, draw, scale: float, shift: float) -> np.ndarray | Streamed:
+    """``shape`` values drawn chunk by chunk, then ``* scale + shift``: straight into the final buffer,
+    or to the active sink."""
     kind = np.float64 if dtype == np.float64 else np.float32
+    size = math.prod(shape)
+    sink = _sink.get()
+    if sink is not None:
+        buffer = np.empty(min(CHUNK, size), dtype=kind)
+        for start in range(0, size, CHUNK):
+            chunk = buffer[: min(CHUNK, size - start)]
+            draw(chunk, kind)
+            chunk *= scale
+            chunk += shift
+            sink(chunk.astype(dtype, copy=False))
+        return Streamed()
     out = np.empty(shape, dtype=kind)
     flat = out.reshape(-1)
     for start in range(0, flat.size, CHUNK):
@@ -153,7 +183,11 @@ def orthogonal(shape, rng, dtype, gain: float = 1.0) -> np.ndarray:
 
 def normal_padded(shape, rng, dtype, padding_idx: int) -> np.ndarray:
     """torch's Embedding default: N(0, 1) with the padding row zeroed."""
-    out = _normal(shape, rng, dtype, 0.0, 1.0)
+    token = _sink.set(None)  # it edits a row afterwards: drawn in full
+    try:
+        out = _normal(shape, rng, dtype, 0.0, 1.0)
+    finally:
+        _sink.reset(token)
     out[padding_idx] = 0
     return out
 
@@ -231,7 +265,7 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
             if not any(fnmatch.fnmatchcase(n, pattern) for n in specs):
                 raise SpecError(f"init pattern {pattern!r} matches no parameter; names look like "
                                 f"{', '.join(list(specs)[:3])}")
-    def make(name: str) -> np.ndarray:
+    def make(name: str) -> np.ndarray | Streamed:
         spec = specs[name]
         shape = tuple(int(d) for d in spec.shape)
         rng = _stream(seed, name)
@@ -242,9 +276,14 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
             fn, kwargs, _ = _parse_choice(choice)
         target = np.dtype(spec.dtype) if spec.dtype else np_dtype
         try:
-            array = np.asarray(fn(shape, rng, target, **kwargs))
+            array = fn(shape, rng, target, **kwargs)
         except TypeError as exc:
             raise SpecError(f"initializer for {name}: {exc}") from None
+        if isinstance(array, Streamed):
+            if on_tensor is not None:
+                on_tensor(name, None)
+            return array
+        array = np.asarray(array)
         if array.shape != shape:
             raise SpecError(f"initializer for {name} returned shape {array.shape}, expected {shape}")
         array = np.asarray(array, dtype=target, order="C")
@@ -256,7 +295,7 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
     # from its own stream, so the values do not depend on the scheduling
     names = sorted(specs, key=lambda n: -_numel(specs[n]))
     workers = min(os.cpu_count() or 1, 8)
-    if workers > 1 and sum(_numel(specs[n]) for n in names) > 1_000_000:
+    if workers > 1 and len(names) > 1 and _sink.get() is None and sum(_numel(specs[n]) for n in names) > 1_000_000:
         with ThreadPoolExecutor(workers) as pool:
             made = dict(zip(names, pool.map(make, names)))
     else:

@@ -115,11 +115,16 @@ def write_weights(graph: Any, path: str | Path, *, seed: int | None = 0, init: A
         raise ResourceError(f"writing {target} needs {_size(needed)} but only {_size(free)} is free on disk in "
                             f"{folder}; choose another folder (-o) or a smaller dtype")
 
-    def tensor(name: str) -> np.ndarray:
-        array = initializers.materialize({name: specs[name]}, seed=seed, init=init, dtype=dtype)[name]
+    def write_tensor(name: str, write: Callable[[np.ndarray], None]) -> None:
+        """Draw one tensor into ``write``, chunk by chunk where its initializer allows."""
+        little = np.dtype(specs[name].dtype or dtype).newbyteorder("<")
+        emit = lambda a: write(np.ascontiguousarray(a, dtype=little).reshape(-1))  # noqa: E731
+        with initializers.streaming_to(emit):
+            array = initializers.materialize({name: specs[name]}, seed=seed, init=init, dtype=dtype)[name]
+        if not isinstance(array, initializers.Streamed):
+            emit(array)
         if on_tensor is not None:
-            on_tensor(name, array.size)
-        return array
+            on_tensor(name, int(np.prod([int(d) for d in specs[name].shape])))
 
     groups = _shards(specs, dtype, shard_size) if suffix == ".safetensors" else [list(specs)]
     if len(groups) == 1:
@@ -135,14 +140,17 @@ def write_weights(graph: Any, path: str | Path, *, seed: int | None = 0, init: A
             if suffix == ".npz":
                 with zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
                     for name in names:
+                        spec = specs[name]
+                        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(spec.dtype or dtype)),
+                                  "fortran_order": False, "shape": tuple(int(d) for d in spec.shape)}
                         with archive.open(f"{name}.npy", "w", force_zip64=True) as entry:
-                            np.lib.format.write_array(entry, tensor(name), allow_pickle=False)
+                            np.lib.format.write_array_header_1_0(entry, header)
+                            write_tensor(name, lambda chunk, entry=entry: entry.write(chunk.data))
             else:
                 with open(tmp, "wb") as f:
                     f.write(_header(names, specs, dtype))
                     for name in names:
-                        little = np.dtype(specs[name].dtype or dtype).newbyteorder("<")
-                        f.write(np.ascontiguousarray(tensor(name), dtype=little).reshape(-1).data)  # no copy
+                        write_tensor(name, lambda chunk: f.write(chunk.data))
         if len(files) > 1:
             index = {"metadata": {"total_size": sum(tensor_bytes(s, dtype) for s in specs.values())},
                      "weight_map": {name: final.name for names, final in zip(groups, files) for name in names}}

@@ -80,7 +80,7 @@ def test_materialize_refuses_what_does_not_fit(graph, monkeypatch, tmp_path, cap
 
 
 def test_peak_memory_of_streaming_init_stays_near_the_largest_tensor(tmp_path):
-    """A 512 MiB model written with a 32 MiB largest tensor: peak RSS grows by far less than the model."""
+    """A 512 MiB model of 16 MiB tensors: peak RSS grows by less than three tensors, not by the model."""
     script = f"""
 import resource, symshape as ss
 from symshape import stream
@@ -94,4 +94,4 @@ print((after - before) // 1024)
     growth_mib = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                     check=True).stdout.strip())
     assert (tmp_path / "big.safetensors").stat().st_size > 500 * 2**20
-    assert growth_mib < 128, f"peak RSS grew by {growth_mib} MiB"
+    assert growth_mib < 48, f"peak RSS grew by {growth_mib} MiB"  # tensors stream in chunks: far below one tensor
