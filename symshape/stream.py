@@ -1,4 +1,8 @@
-"""Initialize straight to disk, tensor by tensor: peak memory stays near the largest tensor.
+"""Initialize straight to disk, tensor by tensor, in chunks: peak memory stays far below the model.
+
+Tensors whose initializer draws chunk by chunk (torch's defaults, uniform, normal, xavier, kaiming)
+go to the file one chunk at a time; the others (orthogonal, trunc_normal, padded embeddings,
+callables) are drawn whole first, so for them the peak is the largest such tensor.
 
 ``.safetensors`` files are written from their header (every shape is known before any value
 exists) and then tensor after tensor; large models are split into torch-style shards
@@ -53,8 +57,8 @@ def check_memory(specs: dict[str, ParamSpec], dtype: str) -> None:
         raise ResourceError(
             f"materializing every parameter needs {_size(needed)} but only {_size(free)} of memory is "
             f"available. Write them to disk instead, tensor by tensor: `symshape init SPEC ... -o "
-            f"model.safetensors` or symshape.stream.write_weights(graph, 'model.safetensors') (peak memory: the "
-            f"largest tensor, {_size(largest)})")
+            f"model.safetensors` or symshape.stream.write_weights(graph, 'model.safetensors') (peak memory: a "
+            f"chunk of each tensor, at most the largest one, {_size(largest)})")
 
 
 def _size(n: int) -> str:

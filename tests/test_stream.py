@@ -68,7 +68,7 @@ def test_interrupted_write_leaves_nothing(graph, tmp_path, monkeypatch):
 def test_materialize_refuses_what_does_not_fit(graph, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(stream, "available_memory", lambda: 10 * 2**20)
     with pytest.raises(stream.ResourceError, match=r"needs 44\.6 MiB but only 10\.0 MiB of memory is available\. "
-                                                   r"Write them to disk instead.*largest tensor, 9\.0 MiB"):
+                                                   r"Write them to disk instead.*the largest one, 9\.0 MiB"):
         graph.materialize(seed=0)
     assert main(["run", str(EXAMPLES / "resnet18.yaml"), "--seed", "0", "--input", f"x={tmp_path / 'x.npy'}",
                  "-o", str(tmp_path / "y.npy")]) == 2  # no such array: the input is checked first
