@@ -203,11 +203,11 @@ class Model:
         tensors: dict[str, SymbolicTensor] = {spec.name: t for spec, t in zip(self.inputs, args)}
         for node in self.nodes:
             name = f"{prefix}.{node.name}" if prefix else None
-            out = node.layer(*[_lookup(tensors, r) for r in node.inputs], name=name)
+            out = node.layer(*[tensors[r] for r in node.inputs], name=name)
             outs = out if isinstance(out, tuple) else (out,)
             for i, t in enumerate(outs):
                 tensors[ref_name(node.name, i)] = t
-        results = tuple(_lookup(tensors, r) for r in self.outputs)
+        results = tuple(tensors[r] for r in self.outputs)
         return results[0] if len(results) == 1 else results
 
     def __repr__(self) -> str:
@@ -263,10 +263,6 @@ def _chain(items: list[tuple[str, Any]], prefix: str) -> Iterator[NodeSpec]:
             yield NodeSpec(name, item, ())
         else:
             raise SpecError(f"Sequential: entry {name!r} is {type(item).__name__}, not a layer")
-
-
-def _lookup(tensors: dict[str, SymbolicTensor], ref: str) -> SymbolicTensor:
-    return tensors[ref]
 
 
 def _reachable_calls(outputs: list[SymbolicTensor], inputs: set[int]) -> list[_Call]:

@@ -21,6 +21,8 @@ def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -
     values: dict[str, np.ndarray] = dict(inputs)
     fused = _fusions(graph)
     skipped: set[str] = set()
+    readers = _readers(graph)
+    fresh: set[str] = set()  # tensors the interpreter made itself and may overwrite once their last reader runs
 
     def local_params(name: str) -> dict[str, np.ndarray]:
         owner = graph.model.nodes[index[name]].owner or name
@@ -35,13 +37,15 @@ def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -
             norm, relu = fused[node.name]
             activation = graph.model.nodes[index[relu]].layer.apply_inplace if relu else None
             if norm is None:  # a fresh output followed by a ReLU: in place
-                out = node.layer.forward(local_params(node.name), *inputs)
+                out = node.layer.forward(local_params(node.name), *inputs,
+                                         **_reusable(node, inputs, readers, fresh, graph))
                 activation(out)
             else:
                 affine = graph.model.nodes[index[norm]].layer.as_affine(local_params(norm), inputs[0].dtype)
                 out = node.layer.forward(local_params(node.name), *inputs, affine=affine, activation=activation)
             for name in filter(None, (node.name, norm, relu)):
                 values[name] = out  # the fused layers' outputs are the same tensor
+                fresh.add(name)
             skipped.update(filter(None, (norm, relu)))
             continue
         if node.layer.needs_shapes:  # e.g. Reshape([B, S, 4, 8]): the bound sizes of its output
@@ -56,17 +60,36 @@ def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -
     return results[0] if len(results) == 1 else results
 
 
-def _fusions(graph: Any) -> dict[str, tuple[str | None, str | None]]:
-    """Steps run as one: a convolution whose only reader is an eval-mode BatchNorm (folded in as a
-    per-channel scale and shift) and maybe then a ReLU, or a layer with a fresh output whose only
-    reader is a ReLU (applied in place). Tensors that are model outputs or read elsewhere are never
-    fused away."""
+def _readers(graph: Any) -> dict[str, list[str]]:
+    """Who reads each tensor ("" for a model output)."""
     readers: dict[str, list[str]] = {}
     for node in graph.model.nodes:
         for ref in node.inputs:
             readers.setdefault(ref, []).append(node.name)
     for ref in graph.model.outputs:
         readers.setdefault(ref, []).append("")
+    return readers
+
+
+def _reusable(node: Any, inputs: list[np.ndarray], readers: dict, fresh: set[str], graph: Any) -> dict:
+    """``into=`` an input buffer the layer may overwrite: made by the interpreter, read by this node only,
+    and of the output's shape and dtype (the residual Add of a ResNet writes into its conv branch)."""
+    if not getattr(node.layer, "accepts_into", False):
+        return {}
+    shape = tuple(graph.graph.nodes[node.name]["output_shapes"][0])
+    dtype = np.result_type(*inputs)
+    for ref, array in zip(node.inputs, inputs):
+        if ref in fresh and readers.get(ref) == [node.name] and array.shape == shape and array.dtype == dtype:
+            return {"into": array}
+    return {}
+
+
+def _fusions(graph: Any) -> dict[str, tuple[str | None, str | None]]:
+    """Steps run as one: a convolution whose only reader is an eval-mode BatchNorm (folded in as a
+    per-channel scale and shift) and maybe then a ReLU, or a layer with a fresh output whose only
+    reader is a ReLU (applied in place). Tensors that are model outputs or read elsewhere are never
+    fused away."""
+    readers = _readers(graph)
     layers = {node.name: node.layer for node in graph.model.nodes}
 
     def only_reader(name: str, wanted: str) -> str | None:

@@ -134,6 +134,14 @@ class _ConvNd(Layer):
         return "(N, C, " + ", ".join("LHW"[-self.n:] if self.n < 3 else "DHW") + ") or without N"
 
 
+def pad_constant(x: np.ndarray, pads: list[tuple[int, int]], value: float = 0.0) -> np.ndarray:
+    """``x`` padded on its last ``len(pads)`` dims with ``value`` (np.pad's constant mode, faster)."""
+    lead = x.ndim - len(pads)
+    out = np.full(x.shape[:lead] + tuple(n + b + e for n, (b, e) in zip(x.shape[lead:], pads)), value, dtype=x.dtype)
+    out[(slice(None),) * lead + tuple(slice(b, b + n) for n, (b, _) in zip(x.shape[lead:], pads))] = x
+    return out
+
+
 def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[tuple[int, int]],
              dilation: tuple[int, ...], groups: int, pad_mode: str = "constant") -> np.ndarray:
     """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L').
@@ -143,7 +151,7 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
     """
     n = w.ndim - 2
     if any(b or e for b, e in pads):
-        x = np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
+        x = pad_constant(x, pads) if pad_mode == "constant" else np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
     batch, channels = x.shape[:2]
     kernel = w.shape[2:]
     out_channels = w.shape[0]

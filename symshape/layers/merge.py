@@ -52,9 +52,15 @@ class Add(_Broadcast):
     """x0 + x1 + ... (torch broadcasting)."""
 
     fresh_output = True  # forward() returns a new array: a following ReLU may run in place on it
+    accepts_into = True  # forward(..., into=one of the inputs) may write the sum there
 
-    def forward(self, p: dict, *xs: np.ndarray) -> np.ndarray:
-        return reduce(np.add, xs)
+    def forward(self, p: dict, *xs: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
+        if into is None:
+            return reduce(np.add, xs)
+        for x in xs:
+            if x is not into:
+                np.add(into, x, out=into)
+        return into
 
 
 class Mul(_Broadcast):

@@ -15,6 +15,7 @@ from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from .base import Layer, RuleContext, nonnegative_tuple, positive_tuple
+from .conv import pad_constant
 
 
 def _layout(n: int) -> str:
@@ -81,8 +82,7 @@ class _PoolNd(Layer):
             out = pool_out(length, k, s, p, d, self.ceil_mode)
             needed = (out - 1) * s + d * (k - 1) + 1
             pads.append((p, max(p, needed - length - p)))
-        lead = [(0, 0)] * (x.ndim - n)
-        padded = np.pad(x, lead + pads, mode="constant", constant_values=fill)
+        padded = pad_constant(x, pads, fill)
         reach = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size)]
         w = sliding_window_view(padded, reach, axis=tuple(range(x.ndim - n, x.ndim)))
         index = (slice(None),) * (x.ndim - n) + tuple(slice(None, None, s) for s in self.stride) \
