@@ -16,9 +16,10 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/activate
 	$(PIP) install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-DEMO_DIR := $(shell mktemp -d 2>/dev/null || echo /tmp/symshape-demo)
+DEMO_DIR := .demo
 
 demo: $(VENV)/.installed
+	@mkdir -p $(DEMO_DIR)
 	@echo "== symshape check: LeNet-5 with a symbolic image size =="
 	$(VENV)/bin/symshape check examples/lenet.yaml --input x=B,1,H,W
 	@echo; echo "== symbolic summary =="
