@@ -146,3 +146,14 @@ def check_shape(layer: ss.Layer, module: torch.nn.Module, shape: tuple[int, ...]
     assert ok == torch_ok, f"symshape {'accepts' if ok else 'rejects'} {shape}, torch {'runs' if torch_ok else 'fails'}"
     if ok:
         assert got == expected
+
+
+class TorchAttention(torch.nn.Module):
+    """torch.nn.MultiheadAttention as child ``attn``, called as (query, key, value), as symshape's layer is."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(*args, **kwargs)
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.attn(q, k, v)

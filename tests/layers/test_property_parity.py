@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from harness import check_layer, check_model
+from harness import TorchAttention, check_layer, check_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,15 +95,6 @@ def test_recurrent(op, hidden, layers, bidirectional, batch_first, batched, leng
                 x, check_init=False)
 
 
-class _MHA(torch.nn.Module):
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-        self.attn = torch.nn.MultiheadAttention(*args, **kwargs)
-
-    def forward(self, q, k, v):
-        return self.attn(q, k, v)
-
-
 @settings(max_examples=12, deadline=None)
 @given(heads=st.integers(1, 3), head_dim=st.integers(1, 3), kdim=st.integers(1, 4), vdim=st.integers(1, 4),
        separate=st.booleans(), bias=st.booleans(), bias_kv=st.booleans(), zero_attn=st.booleans(),
@@ -123,7 +114,7 @@ def test_multihead_attention(heads, head_dim, kdim, vdim, separate, bias, bias_k
     arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     inputs = [ss.Input(s, name=n) for s, n in zip(shapes, ["q", "k", "v"])]
     model = ss.Model(inputs, list(ss.MultiheadAttention(e, heads, **kwargs)(*inputs, name="attn")))
-    check_model(model, _MHA(e, heads, **kwargs), *arrays, check_init=False)
+    check_model(model, TorchAttention(e, heads, **kwargs), *arrays, check_init=False)
 
 
 @FAST

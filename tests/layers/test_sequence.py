@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from harness import check_model
+from harness import TorchAttention, check_model
 
 import symshape as ss
 
@@ -100,22 +100,13 @@ MHA_CASES = [
 ]
 
 
-class _MHA(torch.nn.Module):
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-        self.attn = torch.nn.MultiheadAttention(*args, **kwargs)
-
-    def forward(self, q, k, v):
-        return self.attn(q, k, v)
-
-
 @pytest.mark.parametrize("args, kwargs, shapes", MHA_CASES)
 def test_multihead_attention_matches_torch(args, kwargs, shapes):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     inputs = [ss.Input(s, name=n) for s, n in zip(shapes, ["query", "key", "value"])]
     model = ss.Model(inputs, list(ss.MultiheadAttention(*args, **kwargs)(*inputs, name="attn")))
-    check_model(model, _MHA(*args, **kwargs), *arrays)
+    check_model(model, TorchAttention(*args, **kwargs), *arrays)
 
 
 def test_multihead_attention_rules():
