@@ -42,3 +42,17 @@ def test_error_gallery_is_current():
     render = runpy.run_path(str(ROOT / "docs" / "make_errors.py"))["render"]
     assert (ROOT / "docs" / "errors.md").read_text() == render(), \
         "docs/errors.md is stale: run python docs/make_errors.py > docs/errors.md"
+
+
+def test_readme_python_runs(monkeypatch):
+    """The README's Python blocks run as written (from the project root, where examples/ is)."""
+    import re
+
+    monkeypatch.chdir(ROOT)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["g"].solve(namespace["g"].node("avgpool")["input_shapes"][0][2], equals=7,
+                                minimize="H") == [{"H": 193}]
