@@ -177,3 +177,18 @@ def test_reserved_sympy_names_are_ordinary_sizes():
     g = ss.Sequential(ss.LazyLinear(3)).infer("N, S, E")
     assert str(g.param_shapes["0.weight"]) == "(3, E)"
     assert g.bind(E=2, N=1, S=1).is_concrete
+
+
+def test_models_and_graphs_copy_and_pickle():
+    import copy
+    import pickle
+
+    net = ss.Sequential(ss.LazyLinear(8), ss.ReLU(), ss.Identity(3, a=1), ss.LazyLinear(2))
+    assert repr(copy.deepcopy(net)[0].weight) == "<UninitializedParameter shape=(8, in_features)>"
+    assert pickle.loads(pickle.dumps(net)).infer("B, D").num_params == net.infer("B, D").num_params
+    net(np.zeros((2, 5), dtype=np.float32))
+    again = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(again[0].weight, net[0].weight)
+    g = ss.Sequential(ss.LazyConv2d(4, 3)).infer("B, C, H, W")
+    restored = pickle.loads(pickle.dumps(g))
+    assert restored.bind(C=3, H=5, W=5).param_shapes == g.bind(C=3, H=5, W=5).param_shapes

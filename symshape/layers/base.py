@@ -70,6 +70,21 @@ class Layer:
     def __init__(self) -> None:
         """Layers without arguments take none."""
 
+    def __getnewargs_ex__(self) -> tuple[tuple, dict[str, Any]]:
+        """The constructor arguments, so that copy and pickle rebuild the layer (its state follows)."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        parameters = inspect.signature(type(self).__init__).parameters
+        for name, value in self._config.items():
+            kind = parameters[name].kind
+            if kind == inspect.Parameter.VAR_POSITIONAL:
+                args.extend(value)
+            elif kind == inspect.Parameter.VAR_KEYWORD:
+                kwargs.update(value)
+            else:
+                kwargs[name] = value
+        return tuple(args), kwargs
+
     # --- the four things a layer declares -------------------------------------------------------
     def infer(self, ctx: RuleContext, *shapes: Shape) -> Shape | tuple[Shape, ...]:
         raise NotImplementedError
