@@ -6,12 +6,11 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext, normalize_dim_index
+from .base import Layer, RuleContext, erf, normalize_dim_index, sigmoid
 
 
 class _Elementwise(Layer):
@@ -51,7 +50,7 @@ class Sigmoid(_Elementwise):
     """1 / (1 + exp(-x))."""
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
-        return special.expit(x)
+        return sigmoid(x)
 
 
 class Tanh(_Elementwise):
@@ -110,7 +109,7 @@ class SiLU(_Elementwise):
         pass
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
-        return _cast(x, x * special.expit(x))
+        return _cast(x, x * sigmoid(x))
 
 
 class Mish(_Elementwise):
@@ -196,7 +195,7 @@ class GELU(_Elementwise):
         if self.approximate == "tanh":
             inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
             return (0.5 * x * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
-        return (0.5 * x * (1.0 + special.erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
+        return (0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
 
 
 class Softmax(Layer):

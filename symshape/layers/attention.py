@@ -17,18 +17,12 @@ from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext
+from .base import Layer, RuleContext, erf
 
 ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0),
-    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+    "gelu": lambda x: 0.5 * x * (1.0 + erf(x / math.sqrt(2.0))),
 }
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    from scipy import special
-
-    return special.erf(x)
 
 
 def attention_params(e: Dim, kdim: Dim | None, vdim: Dim | None, bias: bool, add_bias_kv: bool,

@@ -289,6 +289,20 @@ def nonnegative_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]
     return items
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), stable for large |x| (scipy's expit, imported when first needed)."""
+    from scipy.special import expit
+
+    return expit(x)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function (scipy's, imported when first needed: it costs 0.3 s at start-up)."""
+    from scipy.special import erf as scipy_erf
+
+    return scipy_erf(x)
+
+
 def normalize_dim_index(dim: int, rank: int) -> int | None:
     """torch's dim wrapping: ``-1`` is the last axis; None when out of range."""
     if -rank <= dim < rank:

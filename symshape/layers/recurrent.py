@@ -11,13 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext
+from .base import Layer, RuleContext, sigmoid
 
 
 class _RNNBase(Layer):
@@ -177,8 +176,8 @@ class LSTM(_RNNBase):
 
     def cell(self, xi, hh, h, c, w):
         i, f, g, o = np.split(xi + hh, 4, axis=-1)
-        c = special.expit(f) * c + special.expit(i) * np.tanh(g)
-        h = special.expit(o) * np.tanh(c)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
         if w["weight_hr"] is not None:
             h = h @ w["weight_hr"].T
         return h.astype(xi.dtype), c.astype(xi.dtype)
@@ -197,6 +196,6 @@ class GRU(_RNNBase):
     def cell(self, xi, hh, h, c, w):
         xr, xz, xn = np.split(xi, 3, axis=-1)
         hr, hz, hn = np.split(hh, 3, axis=-1)
-        r, z = special.expit(xr + hr), special.expit(xz + hz)
+        r, z = sigmoid(xr + hr), sigmoid(xz + hz)
         n = np.tanh(xn + r * hn)
         return ((1 - z) * n + z * h).astype(xi.dtype), c
