@@ -9,6 +9,7 @@ from .layers import *  # noqa: F403
 from .layers import __all__ as _layer_names
 from .params import ParamSpec, UninitializedParameter
 from .spec import load_spec, save_spec
+from .stream import write_weights
 from .weights import load_weights, save_weights
 
 __version__ = "0.1.0"
@@ -18,6 +19,6 @@ __all__ = [
     "ShapeError", "ShapeMismatchError", "SpecError", "UnresolvedShapeError",
     "ParamSpec", "UninitializedParameter", "INITIALIZERS",
     "parse_dim", "parse_shape", "sym", "load_spec", "save_spec",
-    "load_weights", "save_weights",
+    "load_weights", "save_weights", "write_weights",
     *_layer_names,
 ]

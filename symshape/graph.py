@@ -290,6 +290,13 @@ class ShapeGraph:
 
         return solve(self, target, **wish)
 
+    def costs(self, dtype: str = "float32") -> Any:
+        """Parameters, multiply-accumulates, activations and peak activation memory, per layer and in
+        total, as formulas of the sizes still free (see ``symshape.costs``)."""
+        from .costs import costs
+
+        return costs(self, dtype)
+
     def explain(self, name: str) -> str:
         """How the shape of a parameter, layer output or input was derived, back to the input dims."""
         from .explain import explain

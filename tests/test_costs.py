@@ -41,7 +41,7 @@ def test_bound_cost_formulas_equal_torchinfo(name, factory, bindings, shape_of):
 
 def test_activation_counts_and_peak_memory():
     g = ss.Sequential(ss.Linear(10, 20), ss.ReLU(), ss.Linear(20, 5)).infer("B, 10")
-    c = costs(g)
+    c = g.costs()
     B = ss.sym("B")
     assert c.activations == 45 * B and c.activation_bytes == 180 * B
     assert c.peak_activation_bytes == 160 * B  # the ReLU's input and output are live together
