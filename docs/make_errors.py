@@ -113,7 +113,7 @@ def catalogue() -> list[str]:
                 code, text, _ = run_case(case, files, Path(work))
                 text = text.replace(tmp, "DIR").replace(work + "/spec.yaml", "SPEC").replace(work + "/out", "OUT")
                 text = text.replace(work, ".")
-            text = re.sub(r"only [0-9.]+ [KMGT]iB is free", "only (free space) is free", text)
+            text = re.sub(r"only [0-9.,]+ (bytes|[KMGT]iB) is free", "only (free space) is free", text)
             text = text.replace(str(Path(__file__).parents[1] / "examples" / "lenet.yaml"), "LENET")
             message = " ".join(text.split()).replace("|", "\\|")
             lines.append(f"| {case[0]} | `symshape {case[2]}` | {code} | {message} |")

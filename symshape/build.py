@@ -145,12 +145,6 @@ class Model:
         """Layers by the name of the node owning their parameters."""
         return {n.name: n.layer for n in self.nodes if n.owner is None}
 
-    def layer(self, name: str) -> Layer:
-        for n in self.nodes:
-            if n.name == name:
-                return n.layer
-        raise KeyError(name)
-
     # --- the stages -----------------------------------------------------------------------------
     def infer(self, *shapes: Any, strict: bool = True, **named: Any) -> Any:
         """Symbolic shape analysis, no data: a ShapeGraph. Shapes default to the declared inputs."""

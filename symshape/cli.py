@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("summary", "Per-layer table: shapes, parameter shapes and counts, totals.")
     sizes(p)
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    p.add_argument("--dtype", choices=list(report.DTYPE_BYTES), default="float32", help="for the byte totals")
+    p.add_argument("--dtype", choices=["float16", "float32", "float64"], default="float32", help="for the byte totals")
     p.add_argument("--costs", action="store_true",
                    help="add multiply-accumulates (torchinfo's convention), activations and peak activation memory")
     p = command("init", "Materialize and initialize every parameter and buffer; write a weights file.")
@@ -113,18 +113,24 @@ def _analyse(args: argparse.Namespace) -> Any:
     return graph
 
 
+def _exit_with_errors(graph: Any) -> int:
+    """Print every error of the graph on stderr; the exit code: 1 with errors, else 0."""
+    if graph.errors:
+        print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     graph = _analyse(args)
-    if args.format == "json":
+    if args.format == "json":  # the errors are in the JSON object
         print(json.dumps(report.to_json(graph), indent=2))
-    else:
-        for name, shape in graph.outputs.items():
-            print(f"{name}: {report._fmt(shape)}")
-        for line in report.totals(graph):
-            print(line)
-        if graph.errors:
-            print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
-    return 1 if graph.errors else 0
+        return 1 if graph.errors else 0
+    for name, shape in graph.outputs.items():
+        print(f"{name}: {report._fmt(shape)}")
+    for line in report.totals(graph):
+        print(line)
+    return _exit_with_errors(graph)
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
@@ -136,9 +142,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         print(report.render_markdown(graph, args.dtype, with_costs), end="")
     else:
         print(report.render_text(graph, args.dtype, with_costs=with_costs), end="")
-    if graph.errors:
-        print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
-    return 1 if graph.errors else 0
+    return _exit_with_errors(graph)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -155,7 +159,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
                               shard_size=shard, on_tensor=lambda name, n: advance(n))
     size = sum(f.stat().st_size for f in files)
     print(f"wrote {', '.join(str(f) for f in files)}: {len(graph.state_shapes)} tensors, "
-          f"{report._count(graph.num_params)} parameters, {report._bytes(size)}")
+          f"{report._count(graph.num_params)} parameters, {report.format_bytes(size)}")
     return 0
 
 
@@ -258,9 +262,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     graph = _analyse(args)
     print(graph.explain(args.name))
-    if graph.errors:
-        print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
-    return 1 if graph.errors else 0
+    return _exit_with_errors(graph)
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
@@ -269,9 +271,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     graph = _analyse(args)
     write_graph(graph, args.output)
     print(f"wrote {args.output}: {graph.graph.number_of_nodes()} nodes, {graph.graph.number_of_edges()} edges")
-    if graph.errors:
-        print(str(ShapeMismatchError(graph.errors, graph.pinned_note())), file=sys.stderr)
-    return 1 if graph.errors else 0
+    return _exit_with_errors(graph)
 
 
 COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "run": _cmd_run, "graph": _cmd_graph,

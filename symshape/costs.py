@@ -15,6 +15,18 @@ from .graph import ShapeGraph
 DTYPE_BYTES = {"float16": 2, "float32": 4, "float64": 8, "int64": 8, "int32": 4}
 
 
+def format_bytes(n: Dim) -> str:
+    """``241.0 KiB``, ``363.8 TiB``; a symbolic count as its formula."""
+    if type(n) is not int:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class NodeCost:
     params: Dim

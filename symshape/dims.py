@@ -30,14 +30,6 @@ def sym(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, integer=True, positive=True)
 
 
-def is_concrete(d: object) -> bool:
-    return type(d) is int
-
-
-def shape_is_concrete(shape: Iterable[Dim]) -> bool:
-    return all(type(d) is int for d in shape)
-
-
 def normalize(d: object) -> Dim:
     """An int for any integer value (sympy ``Integer`` included), else the sympy expression."""
     if type(d) is int:
@@ -131,10 +123,6 @@ def parse_shape(value: object) -> Shape:
     if isinstance(value, Iterable):
         return tuple(parse_dim(p) for p in value)
     raise DimSyntaxError(f"{value!r} is not a shape (expected a string such as 'B, 3, H, W' or a list)")
-
-
-def format_dim(d: Dim) -> str:
-    return str(d)
 
 
 def format_shape(shape: Iterable[Dim]) -> str:

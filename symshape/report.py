@@ -10,11 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from . import dims
-from .costs import costs
+from .costs import DTYPE_BYTES, costs, format_bytes
 from .dims import Dim, Shape
 from .graph import ShapeGraph
-
-DTYPE_BYTES = {"float16": 2, "float32": 4, "float64": 8}
 
 
 def _shape_json(shape: Shape | None) -> list[int | str] | None:
@@ -68,16 +66,6 @@ def _count(d: Dim) -> str:
     return f"{d:,}" if type(d) is int else str(d)
 
 
-def _bytes(n: Dim) -> str:
-    if type(n) is not int:
-        return f"{n} bytes"
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def summary_rows(graph: ShapeGraph, with_costs: bool = False) -> list[dict[str, str]]:
     cost = costs(graph) if with_costs else None
     rows = []
@@ -102,12 +90,12 @@ def summary_rows(graph: ShapeGraph, with_costs: bool = False) -> list[dict[str, 
 def totals(graph: ShapeGraph, dtype: str = "float32", with_costs: bool = False) -> list[str]:
     n = graph.num_params
     size = dims.prod([n, DTYPE_BYTES.get(dtype, 4)])
-    lines = [f"parameters: {_count(n)} ({_bytes(size)} as {dtype})"]
+    lines = [f"parameters: {_count(n)} ({format_bytes(size)} as {dtype})"]
     if with_costs:
         c = costs(graph, dtype)
         lines += [f"multiply-accumulates: {_count(c.macs)}",
-                  f"activations: {_count(c.activations)} elements ({_bytes(c.activation_bytes)})",
-                  f"peak activation memory: {_bytes(c.peak_activation_bytes)}"]
+                  f"activations: {_count(c.activations)} elements ({format_bytes(c.activation_bytes)})",
+                  f"peak activation memory: {format_bytes(c.peak_activation_bytes)}"]
     if graph.buffer_shapes:
         lines.append(f"buffers: {len(graph.buffer_shapes)}")
     if graph.fixed_sizes:

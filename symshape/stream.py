@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import init as initializers
+from .costs import format_bytes
 from .errors import ShapeError, SpecError
 from .params import ParamSpec
 
@@ -55,17 +56,11 @@ def check_memory(specs: dict[str, ParamSpec], dtype: str) -> None:
     if free is not None and needed > 0.9 * free:
         largest = max(tensor_bytes(s, dtype) for s in specs.values())
         raise ResourceError(
-            f"materializing every parameter needs {_size(needed)} but only {_size(free)} of memory is "
+            f"materializing every parameter needs {format_bytes(needed)} but only {format_bytes(free)} of memory is "
             f"available. Write them to disk instead, tensor by tensor: `symshape init SPEC ... -o "
             f"model.safetensors` or symshape.stream.write_weights(graph, 'model.safetensors') (peak memory: a "
-            f"chunk of each tensor, at most the largest one, {_size(largest)})")
+            f"chunk of each tensor, at most the largest one, {format_bytes(largest)})")
 
-
-def _size(n: int) -> str:
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n / 2**20:.1f} MiB"
 
 
 def _shards(specs: dict[str, ParamSpec], dtype: str, shard_bytes: int | None) -> list[list[str]]:
@@ -116,8 +111,8 @@ def write_weights(graph: Any, path: str | Path, *, seed: int | None = 0, init: A
     needed = sum(tensor_bytes(s, dtype) for s in specs.values())
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise ResourceError(f"writing {target} needs {_size(needed)} but only {_size(free)} is free on disk in "
-                            f"{folder}; choose another folder (-o) or a smaller dtype")
+        raise ResourceError(f"writing {target} needs {format_bytes(needed)} but only {format_bytes(free)} is free "
+                            f"on disk in {folder}; choose another folder (-o) or a smaller dtype")
 
     def write_tensor(name: str, write: Callable[[np.ndarray], None]) -> None:
         """Draw one tensor into ``write``, chunk by chunk where its initializer allows."""

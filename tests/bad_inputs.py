@@ -141,7 +141,7 @@ CASES = [
      r"warning: input x has 3 NaN and 1 infinite values; the outputs will carry them"),
     ("non-utf8-spec", b"inputs:\n  x: [B, \xff\xfe]\n", "check SPEC", 2, r"is not UTF-8 text"),
     ("init-unwritable-path", None, "init LENET -o /proc/symshape-test.npz", 1,
-     r"writing /proc/symshape-test\.npz needs 0\.2 MiB but only 0\.0 MiB is free on disk in /proc"),
+     r"writing /proc/symshape-test\.npz needs 241\.0 KiB but only 0 bytes is free on disk in /proc"),
     ("run-unwritable-output", None, "run LENET --seed 0 --input x=DIR/x.npy -o /proc/symshape-out.npy", 2,
      r"cannot write /proc/symshape-out\.npy"),
     ("init-astronomical-model", spec_with("  - {op: Linear, in_features: 10000000, out_features: 10000000}\n",
