@@ -45,6 +45,8 @@ CELLS = [
 def build() -> nbformat.NotebookNode:
     nb = new_notebook()
     nb.cells = [new_markdown_cell(text) if kind == "md" else new_code_cell(text) for kind, text in CELLS]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # fixed ids: rewriting the notebook changes nothing
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 
