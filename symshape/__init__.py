@@ -1,6 +1,5 @@
 """symshape: symbolic shape propagation, lazy initialization without data, a numpy reference forward."""
 
-from .build import Input, Model, Sequential, SymbolicTensor
 from .dims import parse_dim, parse_shape, sym
 from .errors import ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeError
 from .graph import ShapeGraph
@@ -11,6 +10,7 @@ from .params import ParamSpec, UninitializedParameter
 from .spec import load_spec, save_spec
 from .stream import write_weights
 from .weights import load_weights, save_weights
+from .wiring import Input, Model, Sequential, SymbolicTensor
 
 __version__ = "0.1.0"
 

@@ -11,8 +11,8 @@ import inspect
 import sys
 
 from . import dims
-from .build import Input, Model
 from .layers import LAYERS, Layer
+from .wiring import Input, Model
 
 
 def _signature(cls: type) -> str:

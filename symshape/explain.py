@@ -6,6 +6,7 @@ from __future__ import annotations
 from . import dims
 from .errors import SpecError
 from .graph import ShapeGraph
+from .wiring import parse_ref, source_of
 
 
 def _owner(graph: ShapeGraph, name: str) -> tuple[str, str] | None:
@@ -27,7 +28,7 @@ def _chain(graph: ShapeGraph, start: str) -> list[str]:
     """Node names from a model input to ``start``, following each node's first input."""
     chain = [start]
     while graph.node(chain[-1])["kind"] == "layer":
-        chain.append(graph.node(chain[-1])["inputs"][0].split(":")[0])
+        chain.append(source_of(graph.node(chain[-1])["inputs"][0]))
     return chain[::-1]
 
 
@@ -47,13 +48,13 @@ def explain(graph: ShapeGraph, name: str) -> str:
             lines.append(f"  {arg} = {value}, inferred from the layer's input")
         start = node
     else:
-        base, _, index = name.partition(":")
+        base, index = parse_ref(name)
         if base not in graph.graph.nodes:
             known = [n.name for n in graph.model.nodes][:8]
             raise SpecError(f"explain: {name!r} is no parameter, layer or input of the model "
                             f"(layers: {', '.join(known)}{', ...' if len(graph.model.nodes) > 8 else ''})")
         data = graph.node(base)
-        shape = data["shape"] if data["kind"] == "input" else data["output_shapes"][int(index or 0)]
+        shape = data["shape"] if data["kind"] == "input" else data["output_shapes"][index]
         lines.append(f"{name} {dims.format_shape(shape or ())}")
         start = base
     chain = _chain(graph, start)

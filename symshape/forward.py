@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from . import dims
-from .build import ref_name
 from .errors import Conflict, ShapeMismatchError, SpecError
+from .wiring import ref_name, state_name
 
 
 def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -> Any:
@@ -26,7 +26,7 @@ def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -
 
     def local_params(name: str) -> dict[str, np.ndarray]:
         owner = graph.model.nodes[index[name]].owner or name
-        return {k: params[f"{owner}.{k}"] for k in graph.graph.nodes[owner]["params"]}
+        return {k: params[state_name(owner, k)] for k in graph.graph.nodes[owner]["params"]}
 
     index = {node.name: i for i, node in enumerate(graph.model.nodes)}
     for node in graph.model.nodes:

@@ -17,20 +17,18 @@ with that size substituted, so the completed pass has every size it can know.
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import sympy
 
 from . import dims
-from .build import Model, ref_name
-from .constraints import Constraint, Solver, summarize
+from .constraints import Constraint, summarize
 from .dims import Dim, Shape
 from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeError
-from .layers.base import Restart, RuleContext
 from .params import ParamSpec
+from .propagate import Solver, propagate
+from .wiring import Model, state_name
 
 
 class ShapeGraph:
@@ -41,13 +39,7 @@ class ShapeGraph:
         self.model = model
         self.declared = dict(declared)
         self.solver = Solver(values or {}, origins or {})
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self.graph = self._propagate()
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        self.graph, self._shapes = propagate(model, self.declared, self.solver)
         summary = summarize(self.solver.constraints)
         self.constraints: list[Constraint] = summary.statements
         self.errors: list[Conflict] = list(self.solver.conflicts) + [
@@ -69,64 +61,6 @@ class ShapeGraph:
                   if self.solver.origins.get(s, "bind") != "bind"]
         return f"Sizes the model fixes: {'; '.join(pinned)}." if pinned else ""
 
-    # --- propagation ----------------------------------------------------------------------------
-    def _propagate(self) -> nx.DiGraph:
-        while True:
-            try:
-                return self._one_pass()
-            except Restart:
-                self.solver.conflicts.clear()
-                self.solver.constraints.clear()
-
-    def _one_pass(self) -> nx.DiGraph:
-        solver = self.solver
-        g = nx.DiGraph()
-        shapes: dict[str, Shape | None] = {}
-        for spec in self.model.inputs:
-            shape = dims.substitute_shape(self.declared[spec.name], solver.values)
-            g.add_node(spec.name, kind="input", shape=shape, dtype=spec.dtype)
-            shapes[spec.name] = shape
-        resolved: dict[int, dict[str, Dim]] = {}
-        for node in self.model.nodes:
-            layer = node.layer
-            in_shapes = [shapes[r] for r in node.inputs]
-            out_shapes: list[Shape | None]
-            if any(s is None for s in in_shapes):
-                out_shapes, args, params = [None] * layer.n_outputs, {}, {}
-            else:
-                ctx = RuleContext(solver, node.name, layer, [self._describe(g, r) for r in node.inputs],
-                                  in_shapes, resolved.get(id(layer)))
-                result = layer.infer(ctx, *in_shapes)
-                out_shapes = list(result) if layer.n_outputs > 1 else [result]
-                # a size below 1 was reported where it arose: later layers see an unknown shape, not a cascade
-                out_shapes = [None if s is not None and any(type(d) is int and d < 1 for d in s) else s
-                              for s in out_shapes]
-                args = vars(ctx.args)
-                resolved.setdefault(id(layer), dict(args))
-                params = layer.params(ctx.args) if node.owner is None else {}
-            for i, s in enumerate(out_shapes):
-                shapes[ref_name(node.name, i)] = s
-            g.add_node(node.name, kind="layer", op=layer.op, layer=layer, inputs=node.inputs,
-                       input_shapes=in_shapes, output_shapes=out_shapes, args=args, params=params,
-                       owner=node.owner)
-            for ref, s in zip(node.inputs, in_shapes):
-                source = ref.split(":")[0]
-                if g.has_edge(source, node.name):
-                    g.edges[source, node.name]["shapes"].append(s)
-                else:
-                    g.add_edge(source, node.name, shapes=[s])
-        missing = [r for r in self.model.outputs if r not in shapes]
-        if missing:
-            raise SpecError(f"outputs {missing} name no node or input of the model")
-        self._shapes = shapes
-        return g
-
-    @staticmethod
-    def _describe(g: nx.DiGraph, ref: str) -> str:
-        """``input x`` or ``conv1 (Conv2d)``: where a tensor comes from, for messages."""
-        data = g.nodes[ref.split(":")[0]]
-        return f"input {ref}" if data["kind"] == "input" else f"{ref} ({data['op']})"
-
     # --- views ----------------------------------------------------------------------------------
     @property
     def inputs(self) -> dict[str, Shape]:
@@ -145,7 +79,7 @@ class ShapeGraph:
         for node in self.model.nodes:
             for local, spec in self.graph.nodes[node.name]["params"].items():
                 if buffers is None or spec.buffer == buffers:
-                    out[f"{node.name}.{local}"] = spec
+                    out[state_name(node.name, local)] = spec
         return out
 
     @property

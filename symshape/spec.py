@@ -18,16 +18,15 @@ import networkx as nx
 import yaml
 
 from . import dims
-from .build import InputSpec, Model, NodeSpec, ref_name
 from .errors import SpecError
 from .files import atomic_write, read_text
 from .layers import LAYERS, Layer
+from .wiring import InputSpec, Model, NodeSpec, parse_ref, ref_name, source_of
 
 TOP_KEYS = ("name", "inputs", "layers", "outputs", "blocks")
 BLOCK_KEYS = ("args", "inputs", "layers", "outputs")
 ENTRY_KEYS = ("name", "op", "in", "share", "block")
 DTYPES = ("float32", "float64", "int64", "int32")
-_REF = re.compile(r"^(?P<base>.+?)(?::(?P<index>\d+))?$")
 
 
 class _Loader(yaml.SafeLoader):
@@ -252,8 +251,7 @@ class _Builder:
 
     def _resolve_ref(self, ref: str, scope: _Scope, where: str, exclude: str = "") -> str:
         """A local reference (``conv1``, ``lstm:1``) as a global one."""
-        m = _REF.match(ref)
-        base, index = m.group("base"), int(m.group("index") or 0)
+        base, index = parse_ref(ref)
         if base in scope.inputs:
             if index:
                 raise self.fail(where, f"input {base!r} has one output; {ref!r} does not exist")
@@ -265,8 +263,7 @@ class _Builder:
 
     def _final(self, ref: str, where: str, depth: int = 0) -> str:
         """Follow block aliases to the node output a reference stands for; check the output index."""
-        m = _REF.match(ref)
-        base, index = m.group("base"), int(m.group("index") or 0)
+        base, index = parse_ref(ref)
         if base in self.aliases:
             outs = self.aliases[base]
             if index >= len(outs):
@@ -326,7 +323,7 @@ class _Builder:
         g.add_nodes_from(by_name)
         for name, e in by_name.items():
             for r in e.inputs:
-                base = _REF.match(r).group("base")
+                base = source_of(r)
                 if base in by_name:
                     g.add_edge(base, name)
         try:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext, erf, normalize_dim_index, sigmoid
+from .base import Layer, erf, normalize_dim_index, sigmoid
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 
 class _Elementwise(Layer):

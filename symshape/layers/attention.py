@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +17,10 @@ from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext, erf
+from .base import Layer, erf
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0),

@@ -11,27 +11,19 @@ from __future__ import annotations
 import difflib
 import inspect
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .. import dims
 from ..dims import Dim, Shape
-from ..errors import Conflict, SpecError
+from ..errors import SpecError
 from ..params import ParamSpec, UninitializedParameter
 
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
+
 LAYERS: dict[str, type[Layer]] = {}
-
-
-Text = "str | Callable[[], str]"  # message pieces are built only when a message is needed
-
-
-def _text(piece: Any) -> str:
-    return piece() if callable(piece) else piece
-
-
-class Restart(Exception):
-    """Raised inside a propagation pass when a size got pinned: the pass starts over with it."""
 
 
 class Layer:
@@ -180,91 +172,9 @@ class Layer:
         return f"{self.op}({args})"
 
     def __call__(self, *args: Any, name: str | None = None) -> Any:
-        from ..build import apply_layer
+        from ..wiring import apply_layer
 
         return apply_layer(self, args, name)
-
-
-class RuleContext:
-    """What a shape rule sees and says at one node: its arguments, its inputs, and its checks.
-
-    ``args`` holds the layer's size arguments with known sizes substituted; ``match`` unifies one
-    of them with a size found on an input; ``equal``, ``at_least`` and ``divisible`` state
-    conditions. Concrete conditions are decided at once; symbolic ones become constraints, or pin
-    a symbol (``D = 20``) and restart the pass.
-    """
-
-    def __init__(self, solver: Any, node: str, layer: Layer, sources: list[str], shapes: list[Shape],
-                 fixed: dict[str, Dim] | None):
-        self.solver = solver
-        self.node = node
-        self.layer = layer
-        self.sources = sources
-        self.shapes = shapes
-        values = {n: dims.substitute(getattr(layer, n), solver.values) for n in layer.size_args}
-        values.update(fixed or {})
-        self.args = SimpleNamespace(**values)
-
-    # --- descriptions used in messages ----------------------------------------------------------
-    def input_desc(self, i: int = 0) -> str:
-        ordinal = f"input {i} " if len(self.shapes) > 1 else "input "
-        return f"its {ordinal}{dims.format_shape(self.shapes[i])} from {self.sources[i]}"
-
-    def show(self, d: Dim) -> str:
-        return self.solver.show(d)
-
-    # --- conditions -----------------------------------------------------------------------------
-    def match(self, arg: str, actual: Dim, *, what: str | None = None, fix: Text = "",
-              input_index: int = 0) -> Dim:
-        """The size argument ``arg`` must equal ``actual`` (found on an input); None takes it."""
-        expected = getattr(self.args, arg)
-        if expected is None:
-            setattr(self.args, arg, actual)
-            return actual
-        self.equal(expected, actual, what=what or arg,
-                   actual_desc=lambda: f"{self.input_desc(input_index)} has {self.show(actual)}", fix=fix)
-        return expected
-
-    def equal(self, expected: Dim, actual: Dim, *, what: str, actual_desc: Text, fix: Text = "",
-              expected_desc: Text | None = None) -> None:
-        if dims.definitely_equal(expected, actual):
-            return
-        if type(expected) is int and type(actual) is int:
-            self.conflict(what, expected_desc or self.show(expected), actual_desc, fix)
-            return
-        self.solver.equate(self, expected, actual, what, actual_desc, fix)
-
-    def at_least(self, d: Dim, minimum: int, *, what: str, actual_desc: Text, fix: Text = "") -> None:
-        """``d >= minimum`` (an output size must be at least 1, for instance)."""
-        if type(d) is int:
-            if d < minimum:
-                self.conflict(what, f"{d} (must be at least {minimum})", actual_desc, fix)
-            return
-        self.solver.require(self, d, ">=", minimum, what)
-
-    def divisible(self, d: Dim, k: Dim, *, what: str, actual_desc: Text, fix: Text = "") -> None:
-        if k == 1:
-            return
-        reduced, modulus = dims.reduce_common(d, k)
-        if type(reduced) is int and type(modulus) is int:
-            if reduced % modulus:
-                self.conflict(what, f"{self.show(d)}, not a multiple of {self.show(k)}", actual_desc, fix)
-            return
-        self.solver.require(self, reduced, "%", modulus, what)
-
-    def conflict(self, what: str, expected: Text, actual: Text, fix: Text = "") -> None:
-        self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, _text(expected), _text(actual),
-                                              _text(fix)))
-
-    # --- shape helpers --------------------------------------------------------------------------
-    def rank(self, shape: Shape, allowed: tuple[int, ...], meaning: str, i: int = 0) -> bool:
-        """Check the input's rank; report and return False when it is not one of ``allowed``."""
-        if len(shape) in allowed:
-            return True
-        ranks = " or ".join(str(r) for r in allowed)
-        self.conflict("input rank", f"{ranks} ({meaning})",
-                      f"{self.input_desc(i)} has rank {len(shape)}")
-        return False
 
 
 def expand_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:

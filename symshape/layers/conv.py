@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -19,7 +19,10 @@ from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext, nonnegative_tuple, positive_tuple
+from .base import Layer, nonnegative_tuple, positive_tuple
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..dims import Shape
 from ..errors import ShapeError, SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext
+from .base import Layer
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 
 class Embedding(Layer):

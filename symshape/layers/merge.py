@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from functools import reduce
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
-from .base import Layer, RuleContext, normalize_dim_index
+from .base import Layer, normalize_dim_index
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 
 def broadcast(ctx: RuleContext, shapes: list[Shape], indices: list[int], what: str = "dim") -> Shape:

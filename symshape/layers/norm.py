@@ -6,7 +6,7 @@ Eval mode: batch norm uses its running statistics; instance norm uses them only 
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,7 +14,10 @@ from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext
+from .base import Layer
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 
 class _BatchNorm(Layer):

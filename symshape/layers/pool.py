@@ -6,7 +6,7 @@ ceil_mode rounds up, minus one when the last window would start in the right pad
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -14,8 +14,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
-from .base import Layer, RuleContext, nonnegative_tuple, positive_tuple
+from .base import Layer, nonnegative_tuple, positive_tuple
 from .conv import pad_constant
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 
 def _layout(n: int) -> str:

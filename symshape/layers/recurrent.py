@@ -8,7 +8,7 @@ where D = 2 if bidirectional else 1 and H_out = proj_size or hidden_size.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +16,10 @@ from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, RuleContext, sigmoid
+from .base import Layer, sigmoid
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 
 class _RNNBase(Layer):

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
-from .base import Layer, RuleContext
+from .base import Layer
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 MODES = {"nearest": None, "linear": 1, "bilinear": 2, "trilinear": 3}
 

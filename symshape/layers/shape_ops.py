@@ -3,14 +3,17 @@ Split, Chunk (several outputs), and the reductions Mean and Sum."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
-from .base import Layer, RuleContext, normalize_dim_index
+from .base import Layer, normalize_dim_index
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
 
 
 def _int(op: str, name: str, value: Any) -> int:

@@ -23,7 +23,29 @@ _creation = itertools.count()
 
 
 def ref_name(source: str, index: int) -> str:
+    """The reference to output ``index`` of ``source``: ``lstm`` (output 0), ``lstm:1``, ``lstm:2``."""
     return source if index == 0 else f"{source}:{index}"
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    """``"lstm:2"`` -> ``("lstm", 2)``; ``"lstm"`` -> ``("lstm", 0)``. The inverse of ``ref_name``;
+    a suffix that is not a number is part of the name."""
+    source, colon, index = ref.rpartition(":")
+    if colon and source and index.isdigit():
+        return source, int(index)
+    return ref, 0
+
+
+def state_name(node: str, local: str) -> str:
+    """The state_dict name of a node's parameter: ``conv1.weight``; a layer that *is* one tensor
+    (``Parameter``, ``Buffer``) declares it under the local name ``""`` and it is named after the node
+    (``class_token``, ``encoder.pos_embedding``)."""
+    return f"{node}.{local}" if local else node
+
+
+def source_of(ref: str) -> str:
+    """The node or input a reference reads from."""
+    return parse_ref(ref)[0]
 
 
 @dataclass(frozen=True)
@@ -178,14 +200,14 @@ class Model:
         params: dict[str, np.ndarray] = {}
         for node in self.nodes:
             if node.owner is None:
-                params.update({f"{node.name}.{k}": v for k, v in node.layer._values.items()})
+                params.update({state_name(node.name, k): v for k, v in node.layer._values.items()})
         missing = [n for n in graph.state_shapes if n not in params]
         if missing:
             params.update(graph.materialize(seed=None, only=missing))
         for node in self.nodes:
             if node.owner is None:
                 for local in graph.graph.nodes[node.name]["params"]:
-                    node.layer._values[local] = params[f"{node.name}.{local}"]
+                    node.layer._values[local] = params[state_name(node.name, local)]
                 for arg, value in graph.graph.nodes[node.name]["args"].items():
                     if getattr(node.layer, arg) is None:
                         setattr(node.layer, arg, value)

@@ -1,0 +1,226 @@
+"""The propagation engine: one pass over a model's nodes in order, each layer's shape rule run in a
+``RuleContext``; a rule that pins a symbol (``D = 20``) restarts the pass with it substituted.
+
+This module is the whole engine: the rule context layers state their conditions in, the solver
+state (known sizes, conflicts, constraints), restarts, and the pass that builds the
+``networkx.DiGraph`` the analysis record reads (its attribute schema is in ``analysis.py``).
+"""
+
+from __future__ import annotations
+
+import gc
+from types import SimpleNamespace
+from typing import Callable, Union
+
+import networkx as nx
+import sympy
+
+from . import dims
+from .constraints import Constraint
+from .dims import Dim, Shape
+from .errors import Conflict, SpecError
+from .layers.base import Layer
+from .wiring import Model, ref_name, source_of
+
+Text = Union[str, Callable[[], str]]  # message pieces are built only when a message is needed
+
+
+def _text(piece: Text) -> str:
+    return piece() if callable(piece) else piece
+
+
+class Restart(Exception):
+    """Raised inside a propagation pass when a size got pinned: the pass starts over with it."""
+
+
+class RuleContext:
+    """What a shape rule sees and says at one node: its arguments, its inputs, and its checks.
+
+    ``args`` holds the layer's size arguments with known sizes substituted; ``match`` unifies one
+    of them with a size found on an input; ``equal``, ``at_least`` and ``divisible`` state
+    conditions. Concrete conditions are decided at once; symbolic ones become constraints, or pin
+    a symbol (``D = 20``) and restart the pass.
+    """
+
+    def __init__(self, solver: Solver, node: str, layer: Layer, sources: list[str], shapes: list[Shape],
+                 fixed: dict[str, Dim] | None):
+        self.solver = solver
+        self.node = node
+        self.layer = layer
+        self.sources = sources
+        self.shapes = shapes
+        values = {n: dims.substitute(getattr(layer, n), solver.values) for n in layer.size_args}
+        values.update(fixed or {})
+        self.args = SimpleNamespace(**values)
+
+    # --- descriptions used in messages ----------------------------------------------------------
+    def input_desc(self, i: int = 0) -> str:
+        ordinal = f"input {i} " if len(self.shapes) > 1 else "input "
+        return f"its {ordinal}{dims.format_shape(self.shapes[i])} from {self.sources[i]}"
+
+    def show(self, d: Dim) -> str:
+        return self.solver.show(d)
+
+    # --- conditions -----------------------------------------------------------------------------
+    def match(self, arg: str, actual: Dim, *, what: str | None = None, fix: Text = "",
+              input_index: int = 0) -> Dim:
+        """The size argument ``arg`` must equal ``actual`` (found on an input); None takes it."""
+        expected = getattr(self.args, arg)
+        if expected is None:
+            setattr(self.args, arg, actual)
+            return actual
+        self.equal(expected, actual, what=what or arg,
+                   actual_desc=lambda: f"{self.input_desc(input_index)} has {self.show(actual)}", fix=fix)
+        return expected
+
+    def equal(self, expected: Dim, actual: Dim, *, what: str, actual_desc: Text, fix: Text = "",
+              expected_desc: Text | None = None) -> None:
+        if dims.definitely_equal(expected, actual):
+            return
+        if type(expected) is int and type(actual) is int:
+            self.conflict(what, expected_desc or self.show(expected), actual_desc, fix)
+            return
+        self.solver.equate(self, expected, actual, what, actual_desc, fix)
+
+    def at_least(self, d: Dim, minimum: int, *, what: str, actual_desc: Text, fix: Text = "") -> None:
+        """``d >= minimum`` (an output size must be at least 1, for instance)."""
+        if type(d) is int:
+            if d < minimum:
+                self.conflict(what, f"{d} (must be at least {minimum})", actual_desc, fix)
+            return
+        self.solver.require(self, d, ">=", minimum, what)
+
+    def divisible(self, d: Dim, k: Dim, *, what: str, actual_desc: Text, fix: Text = "") -> None:
+        if k == 1:
+            return
+        reduced, modulus = dims.reduce_common(d, k)
+        if type(reduced) is int and type(modulus) is int:
+            if reduced % modulus:
+                self.conflict(what, f"{self.show(d)}, not a multiple of {self.show(k)}", actual_desc, fix)
+            return
+        self.solver.require(self, reduced, "%", modulus, what)
+
+    def conflict(self, what: str, expected: Text, actual: Text, fix: Text = "") -> None:
+        self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, _text(expected), _text(actual),
+                                              _text(fix)))
+
+    # --- shape helpers --------------------------------------------------------------------------
+    def rank(self, shape: Shape, allowed: tuple[int, ...], meaning: str, i: int = 0) -> bool:
+        """Check the input's rank; report and return False when it is not one of ``allowed``."""
+        if len(shape) in allowed:
+            return True
+        ranks = " or ".join(str(r) for r in allowed)
+        self.conflict("input rank", f"{ranks} ({meaning})",
+                      f"{self.input_desc(i)} has rank {len(shape)}")
+        return False
+
+
+class Solver:
+    """The state of one propagation: known sizes, conflicts and the constraints collected.
+
+    ``values`` maps symbols to what is known of them (a bound int, a size pinned by a layer, or
+    another symbol's expression); ``origins`` says who fixed each. When a rule pins a symbol the
+    pass restarts with it substituted, so a pass that completes has seen every size it could.
+    """
+
+    def __init__(self, values: dict, origins: dict):
+        self.values = dict(values)
+        self.origins = dict(origins)
+        self.conflicts: list = []
+        self.constraints: list[Constraint] = []
+
+    def show(self, d: Dim) -> str:
+        return str(d)
+
+    def pin(self, s: sympy.Symbol, value: Dim, origin: str) -> None:
+        self.values = {k: dims.substitute(v, {s: value}) for k, v in self.values.items()}
+        self.values[s] = value
+        self.origins[s] = origin
+
+    def equate(self, ctx, expected: Dim, actual: Dim, what: str, actual_desc: str, fix: str) -> None:
+        """``expected == actual`` with a symbol on a side: pin it, or keep the condition."""
+        solution = dims.solve_linear(actual, expected)
+        if solution is None:
+            self.require(ctx, actual, "==", expected, what)
+            return
+        s, value = solution
+        if isinstance(value, sympy.Basic) and value.is_number:
+            ctx.conflict(what, ctx.show(expected),
+                         lambda: f"{_text(actual_desc)}, and no whole positive {s} gives that ({s} would be {value})",
+                         fix)
+            return
+        if type(value) is int and value <= 0:
+            ctx.conflict(what, ctx.show(expected),
+                         lambda: f"{_text(actual_desc)}, and no positive {s} gives that ({s} would be {value})", fix)
+            return
+        self.pin(s, value, f"{ctx.node} ({ctx.layer.op}) {what}")
+        raise Restart
+
+    def require(self, ctx, lhs: Dim, relation: str, rhs: Dim, what: str) -> None:
+        self.constraints.append(Constraint(ctx.node, ctx.layer.op, what, lhs, relation, rhs))
+
+
+def propagate(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[nx.DiGraph, dict[str, Shape | None]]:
+    """Run passes until one completes without pinning a size: the shaped graph and every tensor's shape.
+
+    Python's garbage collector is paused meanwhile (it adds ~20% to building a large graph)."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        while True:
+            try:
+                return _one_pass(model, declared, solver)
+            except Restart:
+                solver.conflicts.clear()
+                solver.constraints.clear()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[nx.DiGraph, dict[str, Shape | None]]:
+    g = nx.DiGraph()
+    shapes: dict[str, Shape | None] = {}
+    for spec in model.inputs:
+        shape = dims.substitute_shape(declared[spec.name], solver.values)
+        g.add_node(spec.name, kind="input", shape=shape, dtype=spec.dtype)
+        shapes[spec.name] = shape
+    resolved: dict[int, dict[str, Dim]] = {}
+    for node in model.nodes:
+        layer = node.layer
+        in_shapes = [shapes[r] for r in node.inputs]
+        out_shapes: list[Shape | None]
+        if any(s is None for s in in_shapes):
+            out_shapes, args, params = [None] * layer.n_outputs, {}, {}
+        else:
+            ctx = RuleContext(solver, node.name, layer, [describe_source(g, r) for r in node.inputs],
+                              in_shapes, resolved.get(id(layer)))
+            result = layer.infer(ctx, *in_shapes)
+            out_shapes = list(result) if layer.n_outputs > 1 else [result]
+            # a size below 1 was reported where it arose: later layers see an unknown shape, not a cascade
+            out_shapes = [None if s is not None and any(type(d) is int and d < 1 for d in s) else s
+                          for s in out_shapes]
+            args = vars(ctx.args)
+            resolved.setdefault(id(layer), dict(args))
+            params = layer.params(ctx.args) if node.owner is None else {}
+        for i, s in enumerate(out_shapes):
+            shapes[ref_name(node.name, i)] = s
+        g.add_node(node.name, kind="layer", op=layer.op, layer=layer, inputs=node.inputs,
+                   input_shapes=in_shapes, output_shapes=out_shapes, args=args, params=params,
+                   owner=node.owner)
+        for ref, s in zip(node.inputs, in_shapes):
+            source = source_of(ref)
+            if g.has_edge(source, node.name):
+                g.edges[source, node.name]["shapes"].append(s)
+            else:
+                g.add_edge(source, node.name, shapes=[s])
+    missing = [r for r in model.outputs if r not in shapes]
+    if missing:
+        raise SpecError(f"outputs {missing} name no node or input of the model")
+    return g, shapes
+
+
+def describe_source(g: nx.DiGraph, ref: str) -> str:
+    """``input x`` or ``conv1 (Conv2d)``: where a tensor comes from, for messages."""
+    data = g.nodes[source_of(ref)]
+    return f"input {ref}" if data["kind"] == "input" else f"{ref} ({data['op']})"
