@@ -181,10 +181,12 @@ def propagate(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
 def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[nx.DiGraph, dict[str, Shape | None]]:
     g = nx.DiGraph()
     shapes: dict[str, Shape | None] = {}
+    dtypes: dict[str, str] = {}
     for spec in model.inputs:
         shape = dims.substitute_shape(declared[spec.name], solver.values)
         g.add_node(spec.name, kind="input", shape=shape, dtype=spec.dtype)
         shapes[spec.name] = shape
+        dtypes[spec.name] = spec.dtype
     resolved: dict[int, dict[str, Dim]] = {}
     for node in model.nodes:
         layer = node.layer
@@ -203,11 +205,13 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
             args = vars(ctx.args)
             resolved.setdefault(id(layer), dict(args))
             params = layer.params(ctx.args) if node.owner is None else {}
+        out_dtypes = layer.output_dtypes(*(dtypes[r] for r in node.inputs))
         for i, s in enumerate(out_shapes):
             shapes[ref_name(node.name, i)] = s
+            dtypes[ref_name(node.name, i)] = out_dtypes[i]
         g.add_node(node.name, kind="layer", op=layer.op, layer=layer, inputs=node.inputs,
-                   input_shapes=in_shapes, output_shapes=out_shapes, args=args, params=params,
-                   owner=node.owner)
+                   input_shapes=in_shapes, output_shapes=out_shapes, output_dtypes=list(out_dtypes),
+                   args=args, params=params, owner=node.owner)
         for ref, s in zip(node.inputs, in_shapes):
             source = source_of(ref)
             if g.has_edge(source, node.name):

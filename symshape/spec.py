@@ -18,6 +18,7 @@ import networkx as nx
 import yaml
 
 from . import dims
+from .dtypes import INPUT_DTYPES
 from .errors import SpecError
 from .files import atomic_write, read_text
 from .layers import LAYERS, Layer
@@ -26,7 +27,6 @@ from .wiring import InputSpec, Model, NodeSpec, parse_ref, ref_name, source_of
 TOP_KEYS = ("name", "inputs", "layers", "outputs", "blocks")
 BLOCK_KEYS = ("args", "inputs", "layers", "outputs")
 ENTRY_KEYS = ("name", "op", "in", "share", "block")
-DTYPES = ("float32", "float64", "int64", "int32")
 
 
 class _Loader(yaml.SafeLoader):
@@ -148,8 +148,8 @@ class _Builder:
                     raise self.fail(f"inputs.{name}", f"unknown key {sorted(unknown)[0]!r}; an input has shape "
                                     "and dtype")
                 dtype = value.get("dtype", "float32")
-                if dtype not in DTYPES:
-                    raise self.fail(f"inputs.{name}.dtype", f"{dtype!r} is not one of {', '.join(DTYPES)}")
+                if dtype not in INPUT_DTYPES:
+                    raise self.fail(f"inputs.{name}.dtype", f"{dtype!r} is not one of {', '.join(INPUT_DTYPES)}")
                 value = value.get("shape")
             if not isinstance(value, (list, str)):
                 raise self.fail(f"inputs.{name}", f"a shape is a list such as [B, 3, H, W], got {value!r}")

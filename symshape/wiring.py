@@ -16,6 +16,7 @@ import numpy as np
 
 from . import dims
 from .dims import Shape
+from .dtypes import INPUT_DTYPES
 from .errors import SpecError
 from .layers.base import Layer
 
@@ -89,8 +90,8 @@ def Input(shape: Any, name: str | None = None, dtype: str = "float32") -> Symbol
         parsed = dims.parse_shape(shape)
     except dims.DimSyntaxError as exc:
         raise SpecError(f"Input {name or ''}: {exc}") from None
-    if dtype not in ("float32", "float64", "int64", "int32"):
-        raise SpecError(f"Input {name or ''}: dtype must be float32, float64, int64 or int32, got {dtype!r}")
+    if dtype not in INPUT_DTYPES:
+        raise SpecError(f"Input {name or ''}: dtype must be one of {', '.join(INPUT_DTYPES)}, got {dtype!r}")
     return SymbolicTensor(InputSpec(name or f"input_{next(_creation)}", parsed, dtype))
 
 

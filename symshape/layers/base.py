@@ -106,6 +106,12 @@ class Layer:
             total = total + dims.prod([numel, positions])
         return dims.total([total])
 
+    def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
+        """The dtype of each output, from the inputs' dtypes (names of ``symshape.dtypes``).
+        Default: every output has the first input's dtype (float32 for a layer with no input).
+        Layers that make a new dtype (Embedding: float32; comparisons: bool; Arange: int64) override it."""
+        return (dtypes[0] if dtypes else "float32",) * self.n_outputs
+
     def arity_problem(self, n: int) -> str:
         """Why ``n`` inputs do not suit this layer ("" when they do)."""
         allowed = self.n_inputs

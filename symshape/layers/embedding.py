@@ -55,6 +55,9 @@ class Embedding(Layer):
         args = {} if self.padding_idx is None else {"padding_idx": self.padding_idx}
         return {"weight": ParamSpec((a.num_embeddings, a.embedding_dim), init, args)}
 
+    def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
+        return ("float32",)
+
     def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         if x.dtype.kind not in "iu":
             raise ShapeError(f"Embedding takes integer ids, got an array of {x.dtype}")
