@@ -188,14 +188,16 @@ class _Builder:
                 raise self.fail(where, "an entry has exactly one of op, share or block"
                                 + (f" (it has {', '.join(kinds)})" if kinds else " (it has none)"))
             ins = raw.get("in")
-            if ins is None:
+            if ins is None and _takes_no_input(raw):
+                in_refs = []
+            elif ins is None:
                 if previous is None:
                     raise self.fail(where, "key 'in': the first layer needs `in` when the spec has several inputs"
                                     if index == 0 else "key 'in' is missing")
                 in_refs = [previous]
             else:
                 ins = [ins] if isinstance(ins, (str, int)) else ins
-                if not isinstance(ins, list) or not ins:
+                if not isinstance(ins, list):  # [] is no input (Parameter, Arange)
                     raise self.fail(where, f"key 'in': a layer name or a list of names, got {raw.get('in')!r}")
                 in_refs = [self._resolve_ref(str(r), scope, f"{where}: key 'in'", exclude=local) for r in ins]
             if "block" in raw:
@@ -334,6 +336,12 @@ class _Builder:
                             + " -> ".join(cycle + [cycle[0]])) from None
 
 
+def _takes_no_input(raw: dict[str, Any]) -> bool:
+    """An entry whose op takes no tensor (Parameter, Arange): it reads nothing unless ``in`` says so."""
+    op = raw.get("op")
+    return isinstance(op, str) and getattr(LAYERS.get(op), "n_inputs", None) == 0
+
+
 def _substitute_args(value: Any, args: dict[str, Any], fail: Any) -> Any:
     """Replace ``$name`` strings by block argument values, recursively."""
     if isinstance(value, str) and "$" in value:
@@ -388,7 +396,7 @@ def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[
             entry["op"] = node.layer.op
             entry.update({k: _plain(v) for k, v in node.layer.config.items()})
         if list(node.inputs) != [previous]:
-            entry["in"] = list(node.inputs) if len(node.inputs) > 1 else node.inputs[0]
+            entry["in"] = node.inputs[0] if len(node.inputs) == 1 else list(node.inputs)
         layers.append(entry)
         previous = node.name
     out: dict[str, Any] = {}

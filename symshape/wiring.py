@@ -96,8 +96,9 @@ def Input(shape: Any, name: str | None = None, dtype: str = "float32") -> Symbol
 
 
 def apply_layer(layer: Layer, args: tuple, name: str | None) -> Any:
-    """``layer(...)``: on symbolic tensors, record a call; on numpy arrays, run it eagerly."""
-    if args and all(isinstance(a, SymbolicTensor) for a in args):
+    """``layer(...)``: on symbolic tensors, record a call; on numpy arrays, run it eagerly. A layer
+    taking no input (``Parameter``, ``Arange``) called with nothing records a call."""
+    if (args or layer.n_inputs == 0) and all(isinstance(a, SymbolicTensor) for a in args):
         _check_arity(layer, len(args))
         call = _Call(layer, tuple(args), name)
         outputs = tuple(SymbolicTensor(call, i) for i in range(layer.n_outputs))

@@ -44,6 +44,8 @@ class ReLU(_Elementwise):
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, 0).astype(x.dtype, copy=False)
 
+    has_inplace_form = True
+
     def apply_inplace(self, y: np.ndarray) -> None:
         """The same, overwriting ``y`` (the interpreter uses it on a fresh convolution output)."""
         np.maximum(y, 0, out=y)

@@ -55,11 +55,13 @@ class _BatchNorm(Layer):
             p["num_batches_tracked"] = ParamSpec((), "zeros", buffer=True, dtype="int64")
         return p
 
-    def as_affine(self, p: dict[str, np.ndarray], dtype: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    @property
+    def is_affine_in_eval(self) -> bool:
+        return self.track_running_stats
+
+    def as_affine(self, p: dict[str, np.ndarray], dtype: Any) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel (scale, shift) equal to this layer in eval mode, when it uses running statistics
         (the interpreter folds it into the convolution before it)."""
-        if not self.track_running_stats:
-            return None
         return _affine(p["running_mean"], p["running_var"], self.eps, p, dtype)
 
     def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
