@@ -118,6 +118,8 @@ def _congruence(group: list[Constraint], s: sympy.Symbol, start: int) -> tuple[i
     Only for conditions whose gaps are periodic in ``s`` (floors of linear expressions, moduli);
     None otherwise, and the conditions are then kept as they are.
     """
+    if any(type(side) is not int and side.has(sympy.Min, sympy.Max) for c in group for side in (c.lhs, c.rhs)):
+        return None  # clamped sizes (a slice's Min(512, T)) are not periodic: an interval holds them
     period = 1
     for c in group:
         period = math.lcm(period, _period(c))
@@ -186,6 +188,17 @@ class Summary:
     impossible: list[Constraint]
 
 
+def _unclamped(c: Constraint) -> list[Constraint]:
+    """``Min(a, b) == a`` as ``a <= b`` (and ``Max(a, b) == a`` as ``a >= b``): a clamped size (a table
+    sliced to ``Min(512, T)``) meeting the unclamped one; other constraints as they are."""
+    if c.relation == "==":
+        for clamp, other in ((c.lhs, c.rhs), (c.rhs, c.lhs)):
+            if isinstance(clamp, (sympy.Min, sympy.Max)) and other in clamp.args:
+                relation = "<=" if isinstance(clamp, sympy.Min) else ">="
+                return [Constraint(c.node, c.op, c.what, other, relation, a) for a in clamp.args if a != other]
+    return [c]
+
+
 def summarize(raw: list[Constraint]) -> Summary:
     """The conditions in their simplest form on the input symbols.
 
@@ -200,7 +213,7 @@ def summarize(raw: list[Constraint]) -> Summary:
     rest: list[Constraint] = []
     impossible: list[Constraint] = []
     seen: set[str] = set()
-    for c in raw:
+    for c in (u for c in raw for u in _unclamped(c)):
         relation = c.as_sympy()
         if relation is sympy.true or str(relation) in seen:
             continue

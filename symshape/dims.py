@@ -261,6 +261,19 @@ def reduce_common(a: Dim, b: Dim) -> tuple[Dim, Dim]:
     return (a, b) if ra is None or rb is None else (ra, rb)
 
 
+def minimum(a: Dim, b: Dim) -> Dim:
+    """The smaller of two sizes; sympy's ``Min`` when it cannot tell (a slice clamped to its dim)."""
+    if type(a) is int and type(b) is int:
+        return min(a, b)
+    return normalize(sympy.Min(a, b))
+
+
+def maximum(a: Dim, b: Dim) -> Dim:
+    if type(a) is int and type(b) is int:
+        return max(a, b)
+    return normalize(sympy.Max(a, b))
+
+
 def difference(a: Dim, b: Dim) -> Dim:
     if type(a) is int and type(b) is int:
         return a - b
