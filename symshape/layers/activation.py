@@ -1,4 +1,4 @@
-"""Elementwise activations, Softmax and Dropout (the identity in eval mode)."""
+"""Elementwise activations, Softmax, Softmin, GLU and Dropout (the identity in eval mode)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import dims
 from ..dims import Shape
 from ..errors import SpecError
 from ..params import ParamSpec
@@ -269,3 +270,158 @@ class Dropout1d(Dropout):
 class Dropout2d(Dropout):
     """Zeroes whole channels in training; the identity in eval mode. (N, C, H, W) or (C, H, W)."""
 
+
+class Dropout3d(Dropout):
+    """Zeroes whole channels in training; the identity in eval mode. (N, C, D, H, W) or (C, D, H, W)."""
+
+    example = ({}, ("N, C, D, H, W",))
+
+
+class AlphaDropout(Dropout):
+    """Dropout that keeps SELU's mean and variance in training; the identity in eval mode."""
+
+
+class FeatureAlphaDropout(Dropout):
+    """AlphaDropout of whole channels in training; the identity in eval mode."""
+
+
+class Hardtanh(_Elementwise):
+    """min(max(x, min_val), max_val)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None):
+        op = type(self).__name__
+        self.min_val = _number(op, "min_val", min_val if min_value is None else min_value)
+        self.max_val = _number(op, "max_val", max_val if max_value is None else max_value)
+        if self.max_val <= self.min_val:
+            raise SpecError(f"{op}: max_val must be greater than min_val, got {self.min_val} and {self.max_val}")
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.clip(x, self.min_val, self.max_val))
+
+
+class Softsign(_Elementwise):
+    """x / (1 + |x|)."""
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, x / (1 + np.abs(x)))
+
+
+class LogSigmoid(_Elementwise):
+    """log(sigmoid(x)), computed stably as -softplus(-x)."""
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, -np.logaddexp(0, -x))
+
+
+class Tanhshrink(_Elementwise):
+    """x - tanh(x)."""
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, x - np.tanh(x))
+
+
+class Softshrink(_Elementwise):
+    """x - lambd if x > lambd, x + lambd if x < -lambd, else 0."""
+
+    def __init__(self, lambd: float = 0.5):
+        self.lambd = _number(type(self).__name__, "lambd", lambd, minimum=0)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.where(x > self.lambd, x - self.lambd, np.where(x < -self.lambd, x + self.lambd, 0)))
+
+
+class Hardshrink(_Elementwise):
+    """x if |x| > lambd, else 0."""
+
+    def __init__(self, lambd: float = 0.5):
+        self.lambd = _number(type(self).__name__, "lambd", lambd)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.where(np.abs(x) > self.lambd, x, 0))
+
+
+class Threshold(_Elementwise):
+    """x if x > threshold, else value."""
+
+    example = ({"threshold": 0.1, "value": 0.0}, ("N, C, H, W",))
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        self.threshold = _number("Threshold", "threshold", threshold)
+        self.value = _number("Threshold", "value", value)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.where(x > self.threshold, x, self.value))
+
+
+class CELU(_Elementwise):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        self.alpha = _number("CELU", "alpha", alpha)
+        if self.alpha == 0:
+            raise SpecError("CELU: alpha must not be 0")
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0) / self.alpha)))
+
+
+class RReLU(_Elementwise):
+    """x if x >= 0 else a * x; a is random in training, (lower + upper) / 2 in eval mode."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        self.lower = _number("RReLU", "lower", lower)
+        self.upper = _number("RReLU", "upper", upper)
+        if self.upper < self.lower:
+            raise SpecError(f"RReLU: upper must be at least lower, got {self.lower} and {self.upper}")
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return _cast(x, np.where(x >= 0, x, x * ((self.lower + self.upper) / 2)))
+
+
+class Softmin(Softmax):
+    """softmax(-x) along ``dim`` (torch's legacy choice when dim is None)."""
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return super().forward(p, -x)
+
+
+class Softmax2d(Layer):
+    """(N, C, H, W) or (C, H, W): softmax over the channels C at each position."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        pass
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        return x if ctx.rank(x, (3, 4), "(N, C, H, W) or (C, H, W)") else None
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        shifted = x - x.max(axis=-3, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=-3, keepdims=True)
+
+
+class GLU(Layer):
+    """a * sigmoid(b), a and b the two halves of x along ``dim``: that dim is halved (it must be even)."""
+
+    example = ({"dim": -1}, ("B, T, 2*D",))
+
+    def __init__(self, dim: int = -1):
+        if type(dim) is not int:
+            raise SpecError(f"GLU: dim must be an int, got {dim!r}")
+        self.dim = dim
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        axis = normalize_dim_index(self.dim, len(x)) if x else None
+        if axis is None:
+            ctx.conflict("dim", f"{self.dim}", f"{ctx.input_desc()} has rank {len(x)}",
+                         f"Use a dim between {-len(x)} and {len(x) - 1}." if x else "GLU needs a dim to halve.")
+            return None
+        ctx.divisible(x[axis], 2, what=f"the size of dim {axis}",
+                      actual_desc=lambda: f"GLU splits {ctx.input_desc()} in two halves along it",
+                      fix="Use an even size.")
+        return (*x[:axis], dims.floordiv(x[axis], 2), *x[axis + 1:])
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        a, b = np.split(x, 2, axis=self.dim)
+        return _cast(x, a * sigmoid(b))

@@ -1,4 +1,5 @@
-"""Normalization: BatchNorm, InstanceNorm (and Lazy variants), LayerNorm, GroupNorm, LocalResponseNorm.
+"""Normalization: BatchNorm, SyncBatchNorm, InstanceNorm (and Lazy variants), LayerNorm, RMSNorm, GroupNorm,
+LocalResponseNorm, CrossMapLRN2d.
 
 Eval mode: batch norm uses its running statistics; instance norm uses them only when it tracks them.
 """
@@ -216,9 +217,9 @@ class LayerNorm(Layer):
                  device: Any = None, dtype: Any = None):
         items = normalized_shape if isinstance(normalized_shape, (list, tuple)) else [normalized_shape]
         if not items:
-            raise SpecError("LayerNorm: normalized_shape must name at least one dim")
+            raise SpecError(f"{self.op}: normalized_shape must name at least one dim")
         self.normalized_shape = tuple(self._size("normalized_shape", d, optional=True) for d in items)
-        self.eps = _eps("LayerNorm", eps)
+        self.eps = _eps(self.op, eps)
         self.elementwise_affine = self._flag("elementwise_affine", elementwise_affine)
         self.has_bias = self._flag("bias", bias)
 
@@ -326,3 +327,77 @@ class LocalResponseNorm(Layer):
         windows = np.lib.stride_tricks.sliding_window_view(padded, self.size, axis=1)
         div = (windows.sum(axis=-1) / self.size) * self.alpha + self.k
         return (x / div**self.beta).astype(x.dtype, copy=False)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """(N, C, D, H, W) or (C, D, H, W), normalized per sample and channel."""
+
+    example = (_BatchNorm.example[0], ("N, C, D, H, W",))
+    n = 3
+    layout = "(N, C, D, H, W) or (C, D, H, W)"
+
+
+class LazyInstanceNorm3d(InstanceNorm3d):
+    """InstanceNorm3d with num_features inferred (torch's lazy defaults: affine and tracked statistics)."""
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(None, eps, momentum, affine, track_running_stats, bias=bias)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """(N, C, *), normalized per channel C; in eval mode exactly BatchNorm (no process group is involved)."""
+
+    ranks = tuple(range(2, 64))
+    layout = "(N, C, *)"
+
+    def __init__(self, num_features: Any, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group: Any = None, device: Any = None, dtype: Any = None,
+                 *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        if not ctx.rank(x, self.ranks, self.layout):
+            return None
+        ctx.match("num_features", x[1], what="num_features", fix=lambda: f"Use num_features={x[1]}.")
+        return x
+
+
+class RMSNorm(LayerNorm):
+    """x / sqrt(mean(x^2) + eps) * weight over the last len(normalized_shape) dims, which must equal it."""
+
+    def __init__(self, normalized_shape: Any, eps: float | None = None, elementwise_affine: bool = True,
+                 device: Any = None, dtype: Any = None):
+        super().__init__(normalized_shape, 0.0 if eps is None else eps, elementwise_affine, bias=False)
+        self.eps = None if eps is None else self.eps
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        eps = np.finfo(np.float64 if x.dtype == np.float64 else np.float32).eps if self.eps is None else self.eps
+        y = x / np.sqrt((x * x).mean(axis=axes, keepdims=True) + np.asarray(eps, dtype=x.dtype))
+        if "weight" in p:
+            y = y * p["weight"]
+        return y.astype(x.dtype, copy=False)
+
+
+class CrossMapLRN2d(LocalResponseNorm):
+    """(N, C, H, W): x * (k + alpha/size * a running sum of x^2 over channels)^-beta, torch's legacy recurrence."""
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        return x if ctx.rank(x, (4,), "(N, C, H, W)") else None
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        """The window sums of torch.nn.modules._functions.CrossMapLRN2d, step by step as torch takes them."""
+        sq = x * x
+        channels = x.shape[1]
+        pre_pad = int((self.size - 1) / 2 + 1)
+        scale = np.empty_like(x)
+        scale[:, 0] = sq[:, :min(pre_pad, channels)].sum(axis=1)
+        for c in range(1, channels):
+            scale[:, c] = scale[:, c - 1]
+            if c < channels - pre_pad + 1:
+                scale[:, c] += sq[:, c + pre_pad - 1]
+            if c > pre_pad:
+                scale[:, c] -= sq[:, c - pre_pad]
+        scale = scale * (self.alpha / self.size) + self.k
+        return (x * scale ** -self.beta).astype(x.dtype, copy=False)

@@ -1,0 +1,202 @@
+"""The torch.nn modules added for coverage (issue #12): parity with torch, symbolic shapes, misuse messages."""
+
+import pytest
+import torch
+from harness import check_layer, check_shape
+
+import symshape as ss
+
+PAD = []
+for _family in ("ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "CircularPad"):
+    for _n in (1, 2, 3):
+        _value = (0.5,) if _family == "ConstantPad" else ()
+        _shape = (2, 3) + (4, 5, 3)[:_n]
+        for _padding in (2, (1, 2, 0, 1, 2, 0)[:2 * _n], (-1, 2, 1, -1, 0, 1)[:2 * _n]):
+            PAD += [(f"{_family}{_n}d", (_padding, *_value), {}, [_shape]),
+                    (f"{_family}{_n}d", (_padding, *_value), {}, [_shape[1:]])]
+
+CASES = PAD + [
+    ("ConstantPad1d", ((1, 0), -2.0), {}, [(2, 3, 4, 5)]),  # constant padding takes any rank
+    ("ZeroPad2d", ((1, 0, 2, 1),), {}, [(4, 5)]),
+    # activations and eval-mode dropouts
+    ("GLU", (), {}, [(2, 3, 6)]),
+    ("GLU", (1,), {}, [(2, 4, 3)]),
+    ("Hardtanh", (), {}, [(2, 5)]),
+    ("Hardtanh", (-0.5, 2.0), {}, [(2, 5)]),
+    ("Hardtanh", (), {"min_value": -0.2}, [(3, 4)]),
+    ("Softsign", (), {}, [(3, 4)]),
+    ("Softmin", (1,), {}, [(3, 4)]),
+    ("Softmin", (0,), {}, [(3, 4, 2)]),
+    ("Softmax2d", (), {}, [(2, 3, 4, 4)]),
+    ("Softmax2d", (), {}, [(3, 4, 4)]),
+    ("LogSigmoid", (), {}, [(3, 40)]),
+    ("Tanhshrink", (), {}, [(3, 4)]),
+    ("Softshrink", (), {}, [(3, 4)]),
+    ("Softshrink", (1.0,), {}, [(3, 4)]),
+    ("Hardshrink", (), {}, [(3, 4)]),
+    ("Threshold", (0.1, 20.0), {}, [(3, 4)]),
+    ("CELU", (), {}, [(3, 4)]),
+    ("CELU", (0.5,), {}, [(3, 4)]),
+    ("RReLU", (), {}, [(3, 4)]),
+    ("RReLU", (0.1, 0.5), {}, [(3, 4)]),
+    ("AlphaDropout", (0.2,), {}, [(3, 4)]),
+    ("FeatureAlphaDropout", (), {}, [(2, 3, 4)]),
+    ("Dropout3d", (), {}, [(2, 3, 4, 2, 2)]),
+    # pixel and channel shuffles, sliding blocks
+    ("PixelShuffle", (2,), {}, [(2, 8, 3, 4)]),
+    ("PixelShuffle", (3,), {}, [(9, 2, 3)]),
+    ("PixelShuffle", (2,), {}, [(2, 2, 8, 3, 4)]),
+    ("PixelUnshuffle", (2,), {}, [(2, 3, 4, 6)]),
+    ("PixelUnshuffle", (3,), {}, [(2, 6, 9)]),
+    ("ChannelShuffle", (2,), {}, [(2, 6, 3, 4)]),
+    ("ChannelShuffle", (3,), {}, [(2, 6, 5)]),
+    ("Unfold", (3,), {}, [(2, 3, 6, 7)]),
+    ("Unfold", ((2, 3),), {"dilation": (1, 2), "padding": 1, "stride": (2, 1)}, [(3, 6, 7)]),
+    ("Fold", ((6, 7), 3), {}, [(2, 27, 20)]),
+    ("Fold", ((6, 7), (2, 3)), {"dilation": (1, 2), "padding": 1, "stride": (2, 1)}, [(12, 20)]),
+    # distances
+    ("CosineSimilarity", (), {}, [(3, 5), (3, 5)]),
+    ("CosineSimilarity", (-1,), {}, [(2, 3, 5), (3, 5)]),
+    ("CosineSimilarity", (0,), {}, [(4,), (4,)]),
+    ("PairwiseDistance", (), {}, [(3, 5), (3, 5)]),
+    ("PairwiseDistance", (1.0,), {"keepdim": True}, [(3, 5), (1, 5)]),
+    ("PairwiseDistance", (3,), {}, [(5,), (5,)]),
+    ("PairwiseDistance", (float("inf"),), {}, [(2, 5), (2, 5)]),
+    ("PairwiseDistance", (0,), {}, [(2, 5), (2, 5)]),
+    # normalization
+    ("RMSNorm", (8,), {}, [(2, 5, 8)]),
+    ("RMSNorm", ([5, 8],), {"eps": 1e-3}, [(2, 5, 8)]),
+    ("RMSNorm", (8,), {"elementwise_affine": False}, [(3, 8)]),
+    ("InstanceNorm3d", (3,), {}, [(2, 3, 4, 3, 2)]),
+    ("InstanceNorm3d", (3,), {"affine": True}, [(3, 4, 3, 2)]),
+    ("LazyInstanceNorm3d", (), {}, [(2, 3, 4, 3, 2)]),
+    ("SyncBatchNorm", (3,), {}, [(2, 3, 4)]),
+    ("SyncBatchNorm", (3,), {"affine": False}, [(2, 3)]),
+    ("SyncBatchNorm", (3,), {"bias": False}, [(2, 3, 2, 2, 2)]),
+    ("CrossMapLRN2d", (5,), {}, [(2, 9, 3, 3)]),
+    ("CrossMapLRN2d", (3,), {"alpha": 0.1, "beta": 0.5, "k": 2}, [(2, 4, 3, 3)]),
+    ("CrossMapLRN2d", (4,), {"alpha": 0.1}, [(2, 9, 3, 3)]),
+    ("CrossMapLRN2d", (7,), {"alpha": 0.5}, [(2, 3, 2, 2)]),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice", "ignore:keyword argument")
+@pytest.mark.parametrize("op, args, kwargs, shapes", CASES, ids=lambda v: v if isinstance(v, str) else None)
+def test_matches_torch(op, args, kwargs, shapes):
+    check_layer(getattr(ss, op)(*args, **kwargs), getattr(torch.nn, op)(*args, **kwargs), *shapes)
+
+
+@pytest.mark.parametrize("op, padding, shape", [
+    ("ReflectionPad1d", 3, (1, 2, 3)), ("ReflectionPad1d", 3, (1, 2, 4)),
+    ("ReflectionPad2d", (0, 0, 4, 0), (1, 4, 5)), ("CircularPad1d", 4, (1, 2, 4)), ("CircularPad1d", 5, (1, 2, 4)),
+    ("CircularPad1d", (-1, 3), (1, 2, 4)), ("ConstantPad1d", (-2, -1), (1, 2, 4)), ("ReplicationPad2d", 9, (2, 3, 2)),
+    ("ReplicationPad1d", 1, (2, 3, 4, 5)),
+])
+def test_padding_accepts_what_torch_runs(op, padding, shape):
+    args = (padding, 0.0) if op.startswith("Constant") else (padding,)
+    check_shape(getattr(ss, op)(*args), getattr(torch.nn, op)(*args), shape)
+
+
+def test_symbolic_shapes():
+    B, C, H, W, L = (ss.sym(n) for n in "BCHWL")
+    cases = [
+        (ss.ZeroPad2d((1, 2, 3, 4)), "B, C, H, W", [(B, C, H + 7, W + 3)], []),
+        (ss.ReflectionPad1d(2), "B, C, L", [(B, C, L + 4)], ["L >= 3"]),
+        (ss.CircularPad1d((-1, 2)), "B, C, L", [(B, C, L + 1)], ["L >= 3"]),
+        (ss.PixelShuffle(2), "B, 4*C, H, W", [(B, C, 2 * H, 2 * W)], []),
+        (ss.PixelUnshuffle(2), "B, C, 2*H, 2*W", [(B, 4 * C, H, W)], []),
+        (ss.GLU(), "B, 2*C", [(B, C)], []),
+        (ss.Unfold(3, padding=1), "B, C, H, W", [(B, 9 * C, H * W)], []),
+        (ss.RMSNorm(None), "B, L, C", [(B, L, C)], []),
+    ]
+    for layer, shape, outputs, constraints in cases:
+        g = ss.Sequential(layer).infer(shape)
+        assert g.output_shapes == outputs, layer
+        assert sorted(map(str, g.constraints)) == constraints, layer
+    assert ss.Sequential(ss.RMSNorm(None)).infer("B, L, C").param_shapes == {"0.weight": (C,)}
+    g = ss.Sequential(ss.ChannelShuffle(3)).infer("B, C, H, W")
+    assert len(g.constraints) == 1 and g.bind(C=6).output_shapes == [(B, 6, H, W)]
+    with pytest.raises(ss.ShapeMismatchError, match="not a multiple of 3"):
+        g.bind(C=4)
+    g = ss.Model([x := ss.Input("B, D", name="x"), y := ss.Input("B, D", name="y")], ss.CosineSimilarity()(x, y))
+    assert g.infer().output_shapes == [(B,)]
+
+
+@pytest.mark.parametrize("layer, shape, message", [
+    (ss.ReflectionPad2d(3), (1, 2, 3, 8), r"the input size on dim 2 is 3 \(must be at least 4\) but reflection "
+                                          r"padding 3 needs an input size above it\. Use a smaller padding"),
+    (ss.CircularPad1d(5), (1, 2, 4), r"circular padding 5 wraps around at most once"),
+    # torch would return an empty tensor; symshape's sizes are at least 1
+    (ss.ConstantPad1d(-2, 0.0), (1, 2, 4), r"the output size on dim 2 is 0 \(must be at least 1\)"),
+    (ss.ZeroPad2d(1), (5,), r"input rank is 2 or 3 or 4 or .* has rank 1"),
+    (ss.PixelShuffle(2), (1, 6, 3, 3), r"the channels \(dim -3\) is 6, not a multiple of 4 but .* must have a "
+                                       r"multiple of upscale_factor\^2 = 4"),
+    (ss.PixelUnshuffle(2), (1, 3, 4, 5), r"the size of dim -1 is 5, not a multiple of 2"),
+    (ss.ChannelShuffle(4), (1, 6, 3), r"the channels \(dim 1\) is 6, not a multiple of 4 but groups is 4"),
+    (ss.GLU(1), (2, 5), r"the size of dim 1 is 5, not a multiple of 2 but GLU splits"),
+    (ss.Softmax2d(), (2, 3), r"input rank is 3 or 4 \(\(N, C, H, W\) or \(C, H, W\)\) but .* has rank 2"),
+    (ss.Unfold(5), (1, 2, 4, 8), r"the number of blocks along spatial dim 0 is 0 \(must be at least 1\)"),
+    (ss.Fold((6, 7), 3), (2, 27, 21), r"the number of blocks L \(dim -1\) is 20 \(4 x 5 for output_size \(6, 7\)\) "
+                                      r"but .* has 21\. Use L = 20"),
+    (ss.Fold(4, 2), (2, 10, 9), r"the channels \(dim -2\) is 10, not a multiple of 4"),
+    (ss.RMSNorm(8), (2, 6), r"normalized_shape\[0\] is 8 but its input \(2, 6\)"),
+    (ss.SyncBatchNorm(4), (2, 3, 5), r"num_features is 4 but .* has 3"),
+    (ss.CrossMapLRN2d(3), (2, 3, 4), r"input rank is 4 \(\(N, C, H, W\)\) but .* has rank 3"),
+])
+def test_misuse_messages(layer, shape, message):
+    with pytest.raises(ss.ShapeMismatchError, match=message):
+        ss.Sequential(layer).infer(shape)
+
+
+def test_distance_inputs_must_broadcast():
+    x, y = ss.Input((3, 5), name="x"), ss.Input((3, 4), name="y")
+    with pytest.raises(ss.ShapeMismatchError, match=r"dim -1 is 5 on input 0 .* has 4"):
+        ss.Model([x, y], ss.PairwiseDistance()(x, y)).infer()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: ss.ZeroPad2d((1, 2)), r"ZeroPad2d: padding must be an int or 4 ints"),
+    (lambda: ss.ConstantPad1d(1, "x"), r"ConstantPad1d: value must be a number"),
+    (lambda: ss.Hardtanh(1.0, -1.0), r"Hardtanh: max_val must be greater than min_val"),
+    (lambda: ss.Softshrink(-1), r"Softshrink: lambd must be at least 0"),
+    (lambda: ss.CELU(0), r"CELU: alpha must not be 0"),
+    (lambda: ss.RReLU(0.5, 0.1), r"RReLU: upper must be at least lower"),
+    (lambda: ss.PixelShuffle(0), r"PixelShuffle: upscale_factor must be a positive int"),
+    (lambda: ss.Fold(4, (2, 2, 2)), r"Fold: kernel_size must be an int or 2 ints"),
+    (lambda: ss.PairwiseDistance(p=-1), r"PairwiseDistance: p must be a non-negative number"),
+    (lambda: ss.RMSNorm(8, eps=-1.0), r"RMSNorm: eps must be a non-negative number"),
+])
+def test_bad_arguments(make, message):
+    with pytest.raises(ss.SpecError, match=message):
+        make()
+
+
+class Named(torch.nn.Module):
+    """One torch module as child ``name``, called with every input (symshape names a lone node after its op)."""
+
+    def __init__(self, name: str, module: torch.nn.Module):
+        super().__init__()
+        self.name = name
+        self.add_module(name, module)
+
+    def forward(self, *xs):
+        return getattr(self, self.name)(*xs)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("sizes, shapes", [((3, 4, 5), [(2, 3), (2, 4)]), ((3, 4, 5), [(3,), (4,)]),
+                                           ((None, None, 5), [(6, 2, 3), (6, 2, 4)])])
+def test_bilinear_matches_torch(sizes, shapes, bias):
+    torch_sizes = (shapes[0][-1], shapes[1][-1], sizes[2])
+    check_layer(ss.Bilinear(*sizes, bias=bias), Named("bilinear", torch.nn.Bilinear(*torch_sizes, bias=bias)), *shapes)
+
+
+def test_bilinear_symbolic_and_misuse():
+    x, y = ss.Input("B, D1", name="x"), ss.Input("B, D2", name="y")
+    g = ss.Model([x, y], ss.Bilinear(None, None, 7)(x, y)).infer()
+    D1, D2 = ss.sym("D1"), ss.sym("D2")
+    assert g.param_shapes == {"bilinear.weight": (7, D1, D2), "bilinear.bias": (7,)}
+    x, y = ss.Input((2, 3), name="x"), ss.Input((4, 5), name="y")
+    with pytest.raises(ss.ShapeMismatchError, match=r"(?s)batch dim 0 of input 1 is 2, as on .* but .* has 4\. "
+                                                     r"Bilinear does not broadcast.*in2_features is 4 but"):
+        ss.Model([x, y], ss.Bilinear(3, 4, 7)(x, y)).infer()
