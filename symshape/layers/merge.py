@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 import numpy as np
 
 from .. import dims
-from ..dims import Shape
+from ..dims import Dim, Shape
 from ..dtypes import TABLE, promote
 from ..errors import SpecError
+from ..params import ParamSpec
 from .base import Layer, normalize_dim_index
 
 if TYPE_CHECKING:
@@ -205,6 +206,13 @@ class Div(_Binary):
     def compute_dtype(self, *dtypes: str) -> str:
         dtype = super().compute_dtype(*dtypes)
         return "float32" if self.rounding_mode is None and not is_float(dtype) else dtype
+
+    def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
+        dtype = self.compute_dtype(*dtypes)
+        if dtype == "bool":
+            raise SpecError(f"Div: rounding_mode={self.rounding_mode!r} is not implemented for bool tensors "
+                            "(as in torch); Cast them first")
+        return (dtype,)
 
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self.rounding_mode is None:
