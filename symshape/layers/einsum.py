@@ -143,9 +143,9 @@ class Einsum(Layer):
                     sizes[label] = d
         return dims.prod(sizes.values())
 
-    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] | None = None) -> Dim:
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
         """``einsum_macs`` of the input shapes (0 when they are not given)."""
-        return 0 if inputs is None else self.einsum_macs(inputs)
+        return self.einsum_macs(list(inputs)) if inputs else 0
 
     def forward(self, p: dict, *xs: np.ndarray) -> np.ndarray:
         keys = self.keys([x.shape for x in xs])

@@ -36,6 +36,18 @@ def is_negative(d: Dim) -> bool:
     return d < 0 if type(d) is int else d.is_negative is True
 
 
+def at_most(ctx: RuleContext, d: Dim, limit: Dim, *, what: str, actual_desc: Any, fix: str = "") -> None:
+    """``d <= limit``; kept as written when ``d`` is symbolic (the engine's lower-bound search assumes
+    conditions that grow with the size, which ``limit - d >= 0`` does not)."""
+    if type(d) is int and type(limit) is int:
+        if d > limit:
+            ctx.conflict(what, f"{d} (must be at most {limit})", actual_desc, fix)
+    elif type(d) is int:
+        ctx.at_least(limit, d, what=what, actual_desc=actual_desc, fix=fix)
+    else:
+        ctx.solver.require(ctx, d, "<=", limit, what)
+
+
 def _from_start(ctx: RuleContext, d: Dim, name: str) -> None:
     """A symbolic index of unknown sign is read as counted from the start: record ``d >= 0``."""
     if type(d) is not int and d.is_nonnegative is not True:
@@ -82,7 +94,8 @@ class Slice(Layer):
     ``T <= 512``). ``step`` is a positive int. An empty slice is a model error (sizes are positive)."""
 
     size_args = ("start", "end")
-    needs_args = True  # forward(p, x, args=...) gets the bound start and end
+    needs_shapes = True
+    needs_args = True  # forward(p, x, args=...) may get the bound start
     example = ({"dim": 1, "start": 0, "end": "T"}, ("1, 512, C",))
 
     def __init__(self, dim: int = 0, start: Any = None, end: Any = None, step: int = 1):
@@ -96,8 +109,8 @@ class Slice(Layer):
     def _clamp(self, ctx: RuleContext, v: Dim | None, length: Dim, default: Dim, name: str) -> Dim:
         if v is None:
             return default
-        if is_negative(v):
-            return dims.maximum(dims.total([length, v]), 0)
+        if is_negative(v):  # max(length + v, 0), written so that x[-2:] has length Min(2, T)
+            return dims.difference(length, dims.minimum(dims.difference(0, v), length))
         _from_start(ctx, v, name)
         return dims.minimum(v, length)
 
@@ -120,10 +133,16 @@ class Slice(Layer):
         parts = ["" if v is None else str(v) for v in (self.start, self.end)]
         return ":".join(parts) + (f":{self.step}" if self.step != 1 else "")
 
-    def forward(self, p: dict, x: np.ndarray, args: dict | None = None) -> np.ndarray:
-        start, end = bound_values(args, self, ("start", "end"))
+    def forward(self, p: dict, x: np.ndarray, out_shapes: list, args: dict | None = None) -> np.ndarray:
+        axis, n = self.dim % x.ndim, int(out_shapes[0][self.dim % x.ndim])
+        if type(self.start) is not int and self.start is not None and args is None and self.step == 1 \
+                and (self.end is None or type(self.end) is int):
+            first = slice(None, self.end).indices(x.shape[axis])[1] - n  # x[..., start:end]: n before end
+        else:
+            (start,) = bound_values(args, self, ("start",))
+            first = slice(start, None).indices(x.shape[axis])[0]
         index = [slice(None)] * x.ndim
-        index[self.dim] = slice(start, end, self.step)
+        index[axis] = slice(first, first + (n - 1) * self.step + 1, self.step)
         return x[tuple(index)]
 
 
@@ -150,10 +169,10 @@ class Select(Layer):
                              f"Use an index from {-length} to {length - 1}.")
         else:
             _from_start(ctx, index, "index")
-            room = dims.total([length, index]) if is_negative(index) else dims.difference(length, index)
-            ctx.at_least(room, 0 if is_negative(index) else 1, what="index",
-                         actual_desc=lambda: f"{ctx.input_desc()} has size {ctx.show(length)} on dim {axis} "
-                                     f"and the index is {index}")
+            reach = dims.difference(0, index) if is_negative(index) else dims.total([index, 1])
+            at_most(ctx, reach, length, what="index",
+                    actual_desc=lambda: f"{ctx.input_desc()} has size {ctx.show(length)} on dim {axis} "
+                                f"and the index is {index}")
         return (*x[:axis], *x[axis + 1:])
 
     def forward(self, p: dict, x: np.ndarray, args: dict | None = None) -> np.ndarray:
@@ -166,6 +185,7 @@ class Narrow(Layer):
     end); the range must lie within the dim. ``start`` and ``length`` may be symbolic."""
 
     size_args = ("start", "length")
+    needs_shapes = True
     needs_args = True
     example = ({"dim": 1, "start": 0, "length": "T"}, ("B, S, C",))
 
@@ -185,13 +205,14 @@ class Narrow(Layer):
                          f"{ctx.show(size)} on dim {axis}, and start counts back {-ctx.args.start} from its end")
         else:
             _from_start(ctx, start, "start")
-        ctx.at_least(dims.difference(size, dims.total([start, length])), 0, what="start + length",
-                     actual_desc=lambda: f"{ctx.input_desc()} has size {ctx.show(size)} on dim {axis}",
-                     fix="The narrowed range must lie within the dim.")
+        at_most(ctx, dims.total([start, length]), size, what="start + length",
+                actual_desc=lambda: f"{ctx.input_desc()} has size {ctx.show(size)} on dim {axis}",
+                fix="The narrowed range must lie within the dim.")
         return (*x[:axis], length, *x[axis + 1:])
 
-    def forward(self, p: dict, x: np.ndarray, args: dict | None = None) -> np.ndarray:
-        start, length = bound_values(args, self, ("start", "length"))
+    def forward(self, p: dict, x: np.ndarray, out_shapes: list, args: dict | None = None) -> np.ndarray:
+        (start,) = bound_values(args, self, ("start",))
+        length = int(out_shapes[0][self.dim % x.ndim])
         start = start + x.shape[self.dim] if start < 0 else start
         index = [slice(None)] * x.ndim
         index[self.dim] = slice(start, start + length)
@@ -241,10 +262,9 @@ class Gather(Layer):
             return None
         for a, (d, k) in enumerate(zip(x, index)):
             if a != axis and not dims.definitely_equal(d, k):
-                ctx.at_least(dims.difference(d, k), 0, what=f"the index size on dim {a}",
-                             actual_desc=lambda: f"{ctx.input_desc(1)} has {ctx.show(k)} there and "
-                                         f"{ctx.input_desc(0)} has {ctx.show(d)}",
-                             fix="Away from dim, the index may not be larger than the input.")
+                at_most(ctx, k, d, what=f"the index size on dim {a}",
+                        actual_desc=lambda: f"{ctx.input_desc(0)} has {ctx.show(d)} there",
+                        fix="Away from dim, the index may not be larger than the input.")
         return tuple(index)
 
     def forward(self, p: dict, x: np.ndarray, index: np.ndarray) -> np.ndarray:
