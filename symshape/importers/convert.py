@@ -1,0 +1,253 @@
+"""A traced torch.fx graph -> a symshape Model, node by node, with sizes kept symbolic.
+
+Shapes are needed while converting (``x.size(0)``, ``x.shape[-1] // heads``): the converter runs
+symshape's own shape rules on the nodes built so far (incrementally, with the engine's ``RuleContext``),
+so a size read from a tensor is the exact symbolic size symshape will propagate (``B``, ``floor(H/16)``),
+and ops consuming it (Reshape, Expand, Arange, Slice) carry expressions of the input sizes.
+Every unmapped node is collected with its target and source line and reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .. import dims
+from ..errors import SpecError
+from ..layers.base import LAYERS, Layer
+from ..propagate import Restart, RuleContext, Solver, propagate
+from ..wiring import InputSpec, Model, NodeSpec, ref_name
+from .torch_modules import layer_from_module
+from .values import UNKNOWN, Tensor, Unknown, Weight, contains
+
+
+class Unsupported(Exception):
+    """Raised by an op handler: this node cannot be mapped (the reason is the message)."""
+
+
+class Converter:
+    def __init__(self, module: Any, inputs: list[InputSpec], name: str | None):
+        self.module = module
+        self.inputs = inputs
+        self.model_name = name
+        self.nodes: list[NodeSpec] = []
+        self.names: set[str] = {i.name for i in inputs}
+        self.owners: dict[str, tuple[Layer, str]] = {}  # module path -> (layer, node owning it)
+        self.weight_nodes: dict[str, Tensor] = {}
+        self.problems: list[str] = []
+        self.modules = dict(module.named_modules(remove_duplicate=False))
+        self.state_names = set(module.state_dict().keys())
+        # incremental shapes: the engine's solver and the shapes of every reference so far
+        self.solver = Solver({}, {})
+        self.shapes: dict[str, Any] = {i.name: i.shape for i in inputs}
+        self.dtypes: dict[str, str] = {i.name: i.dtype for i in inputs}
+        self.done = 0  # nodes whose shapes are known
+
+    # --- building ----------------------------------------------------------------------------------
+    def unique(self, name: str) -> str:
+        base, k = name, 0
+        while name in self.names:
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+    def add(self, layer: Layer, inputs: list[Any], name: str, owner: str | None = None) -> Any:
+        """Append a node applying ``layer`` to ``inputs`` (tensors or weights); its output value(s)."""
+        refs = tuple(self.tensor(v).ref for v in inputs)
+        problem = layer.arity_problem(len(refs))
+        if problem:
+            raise Unsupported(f"{layer.op} {problem}")
+        node = NodeSpec(self.unique(name), layer, refs, owner)
+        self.nodes.append(node)
+        outs = tuple(Tensor(ref_name(node.name, i)) for i in range(layer.n_outputs))
+        return outs[0] if len(outs) == 1 else outs
+
+    def op(self, op: str, inputs: list[Any], name: str, **kwargs: Any) -> Any:
+        """``add`` of the registered layer ``op`` built from ``kwargs``."""
+        cls = LAYERS.get(op)
+        if cls is None:
+            raise Unsupported(f"symshape has no {op} layer yet")
+        try:
+            layer = cls(**kwargs)
+        except SpecError as exc:
+            raise Unsupported(str(exc)) from None
+        return self.add(layer, inputs, name)
+
+    def module_call(self, path: str, inputs: list[Any], kwargs: dict[str, Any], name: str) -> Any:
+        """A leaf module applied to inputs: its layer, shared if the module was called before."""
+        if path in self.owners:
+            layer, owner = self.owners[path]
+            return self.add(layer, inputs, name, owner=owner)
+        module = self.modules[path]
+        layer = layer_from_module(module, {k: v for k, v in kwargs.items() if not contains(v, Tensor)})
+        if layer is None:
+            raise Unsupported(f"{type(module).__name__} at {path!r} has no symshape equivalent")
+        out = self.add(layer, inputs, path)
+        self.owners[path] = (layer, self.nodes[-1].name)
+        return out
+
+    def tensor(self, value: Any) -> Tensor:
+        """``value`` as a tensor of the model: a Weight becomes a Parameter or Buffer node once."""
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, Weight):
+            if value.name not in self.weight_nodes:
+                self.weight_nodes[value.name] = self._weight_node(value)
+            return self.weight_nodes[value.name]
+        raise Unsupported(f"expected a tensor, got {type(value).__name__} {value!r}")
+
+    def _weight_node(self, w: Weight) -> Tensor:
+        import torch
+
+        shape = list(w.tensor.shape)
+        if isinstance(w.tensor, torch.nn.Parameter):
+            return self.op("Parameter", [], w.name, shape=shape)
+        if w.name not in self.state_names:
+            raise Unsupported(f"the tensor {w.name!r} is not in the state_dict (a constant or non-persistent "
+                              "buffer): symshape cannot hold its values")
+        return self.op("Buffer", [], w.name, shape=shape, dtype=str(w.tensor.dtype).removeprefix("torch."))
+
+    # --- shapes of what is built -------------------------------------------------------------------
+    def shape(self, value: Any) -> tuple:
+        """The symbolic shape of a tensor (or weight) built so far."""
+        if isinstance(value, Weight):
+            return tuple(value.tensor.shape)
+        self._catch_up()
+        shape = self.shapes.get(value.ref)
+        if shape is None:
+            raise Unsupported(f"the shape of {value.ref} is unknown (an earlier shape error)")
+        return tuple(shape)
+
+    def dtype(self, value: Any) -> str:
+        if isinstance(value, Weight):
+            return str(value.tensor.dtype).removeprefix("torch.")
+        self._catch_up()
+        return self.dtypes[value.ref]
+
+    def _catch_up(self) -> None:
+        """Run the shape rules of the nodes added since the last call (a pinned size: all over again)."""
+        while self.done < len(self.nodes):
+            node = self.nodes[self.done]
+            in_shapes = [self.shapes[r] for r in node.inputs]
+            try:
+                if any(s is None for s in in_shapes):
+                    outs = [None] * node.layer.n_outputs
+                else:
+                    ctx = RuleContext(self.solver, node.name, node.layer, list(node.inputs), in_shapes, None)
+                    result = node.layer.infer(ctx, *in_shapes)
+                    outs = list(result) if node.layer.n_outputs > 1 else [result]
+                out_dtypes = node.layer.output_dtypes(*(self.dtypes[r] for r in node.inputs))
+            except Restart:
+                self._full_pass()
+                return
+            for i, s in enumerate(outs):
+                self.shapes[ref_name(node.name, i)] = s
+                self.dtypes[ref_name(node.name, i)] = out_dtypes[i]
+            self.done += 1
+
+    def _full_pass(self) -> None:
+        partial = Model._from_parts(self.inputs, self.nodes, [self.nodes[-1].name])
+        declared = {i.name: i.shape for i in self.inputs}
+        graph, shapes = propagate(partial, declared, self.solver)
+        self.shapes = dict(shapes)
+        for name, data in graph.nodes.items():
+            if data["kind"] == "layer":
+                for i, dt in enumerate(data["output_dtypes"]):
+                    self.dtypes[ref_name(name, i)] = dt
+        self.done = len(self.nodes)
+
+    # --- the walk ----------------------------------------------------------------------------------
+    def run(self, graph: Any, placeholders: dict[str, Any], handle: Callable[[Converter, Any, list, dict], Any],
+            ) -> Model:
+        """Convert every node of the fx ``graph``; ``placeholders`` gives the value of each placeholder
+        (by the placeholder's target, the argument name); ``handle(converter, node, args, kwargs)`` maps the other nodes."""
+        env: dict[Any, Any] = {}
+        outputs: Any = None
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                env[node] = placeholders[node.target]
+                continue
+            args = _map(node.args, env)
+            kwargs = _map(node.kwargs, env)
+            if node.op == "output":
+                outputs = args[0]
+                break
+            if contains(args, Unknown) or contains(kwargs, Unknown):
+                env[node] = UNKNOWN
+                continue
+            try:
+                env[node] = handle(self, node, args, kwargs)
+            except Unsupported as exc:
+                self.problems.append(f"{describe(node)}: {exc}")
+                env[node] = UNKNOWN
+        if self.problems:
+            raise SpecError(f"from_torch: {len(self.problems)} node(s) of the traced graph have no symshape "
+                            "equivalent:\n  " + "\n  ".join(self.problems))
+        names, refs = self._outputs(outputs)
+        return Model._from_parts(self.inputs, self.nodes, refs, self.model_name, names)
+
+    def _outputs(self, outputs: Any) -> tuple[list[str], list[str]]:
+        """Output names and references: a tensor ("output"), a tuple ("output_0", ...), a dict or a
+        ModelOutput (its keys; entries that are not tensors, such as None, are left out)."""
+        items: list[tuple[str, Any]]
+        if isinstance(outputs, dict):
+            items = list(outputs.items())
+        elif isinstance(outputs, (tuple, list)):
+            items = [(f"output_{i}", v) for i, v in enumerate(outputs)]
+        else:
+            items = [("output", outputs)]
+        names, refs = [], []
+        for key, value in _flatten(items):
+            if isinstance(value, (Tensor, Weight)):
+                names.append(key)
+                refs.append(self.tensor(value).ref)
+        if not refs:
+            raise SpecError("from_torch: the module returns no tensor")
+        return names, refs
+
+
+def _flatten(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    out = []
+    for key, value in items:
+        if isinstance(value, dict):
+            out += _flatten([(f"{key}.{k}", v) for k, v in value.items()])
+        elif isinstance(value, (tuple, list)):
+            out += _flatten([(f"{key}.{i}", v) for i, v in enumerate(value)])
+        else:
+            out.append((key, value))
+    return out
+
+
+def _map(value: Any, env: dict) -> Any:
+    import torch.fx
+
+    if isinstance(value, torch.fx.Node):
+        return env[value]
+    if isinstance(value, tuple):
+        return tuple(_map(v, env) for v in value)
+    if isinstance(value, list):
+        return [_map(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: _map(v, env) for k, v in value.items()}
+    if isinstance(value, slice):
+        return slice(_map(value.start, env), _map(value.stop, env), _map(value.step, env))
+    return value
+
+
+def describe(node: Any) -> str:
+    """``view_1 (call_method view) at torchvision/models/vision_transformer.py:289 in encoder.layers``."""
+    target = node.target if isinstance(node.target, str) else getattr(node.target, "__qualname__", str(node.target))
+    where = ""
+    trace = node.meta.get("stack_trace") or ""
+    lines = [line.strip() for line in trace.strip().splitlines()
+             if line.strip().startswith("File") and "/torch/" not in line]
+    if lines:
+        where = " at " + lines[-1].removeprefix("File ").replace('"', "")
+    stack = node.meta.get("nn_module_stack")
+    if stack:
+        path = list(stack.values())[-1]
+        path = path[0] if isinstance(path, tuple) else path
+        if path:
+            where += f" in module {path!r}"
+    return f"{node.name} ({node.op} {target}){where}"
+

@@ -1,0 +1,705 @@
+"""torch functions, tensor methods and Python operators in a traced graph -> symshape layers or sizes.
+
+One table, ``HANDLERS``, keyed by a canonical name: ``torch.X`` for torch functions and tensor methods
+(``torch.flatten(x, 1)`` and ``x.flatten(1)`` take the same arguments), ``F.X`` for
+``torch.nn.functional``, ``operator.X``, ``math.X`` and ``builtins.X``. A handler gets the converter and
+the node's arguments with values already mapped (tensors, weights, sizes, Python values); arithmetic on
+sizes stays arithmetic on sizes (``x.size(1) // 4``), on tensors it becomes a layer.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from typing import Any, Callable
+
+import sympy
+
+from .. import dims
+from .convert import Converter, Unsupported
+from .values import Tensor, Weight
+
+Handler = Callable[[Converter, str, tuple, dict], Any]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*names: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for name in names:
+            HANDLERS[name] = fn
+        return fn
+    return register
+
+
+# --- values ------------------------------------------------------------------------------------------
+
+def is_tensor(v: Any) -> bool:
+    return isinstance(v, (Tensor, Weight))
+
+
+def is_size(v: Any) -> bool:
+    return (type(v) is int) or (isinstance(v, sympy.Expr) and not v.is_number)
+
+
+def size(v: Any) -> dims.Dim:
+    if isinstance(v, sympy.Expr) and v.is_Integer:
+        return int(v)
+    if not is_size(v):
+        raise Unsupported(f"expected a size, got {v!r}")
+    return v
+
+
+def sizes(args: tuple) -> list:
+    """``view(a, b)`` or ``view((a, b))``: the sizes as a list."""
+    items = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    return [size(v) for v in items]
+
+
+def number(v: Any) -> Any:
+    """A Python scalar operand (an int, float or bool; a symbolic size only where it is an int)."""
+    if isinstance(v, (bool, int, float)):
+        return v
+    if isinstance(v, sympy.Expr) and v.is_number:
+        return int(v) if v.is_Integer else float(v)
+    raise Unsupported(f"a scalar operand that depends on the sizes ({v}) is not supported")
+
+
+def arg(args: tuple, kwargs: dict, i: int, name: str, default: Any = None) -> Any:
+    if name in kwargs:
+        return kwargs[name]
+    return args[i] if len(args) > i else default
+
+
+def dtype_name(v: Any) -> str:
+    import torch
+
+    if isinstance(v, torch.dtype):
+        return str(v).removeprefix("torch.")
+    if isinstance(v, str):
+        return v
+    raise Unsupported(f"expected a dtype, got {v!r}")
+
+
+# --- sizes and metadata ----------------------------------------------------------------------------
+
+@handles("torch.size")
+def _size(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    shape = c.shape(args[0])
+    d = arg(args, kwargs, 1, "dim")
+    return tuple(shape) if d is None else shape[d]
+
+
+@handles("torch.dim", "torch.ndimension")
+def _dim(c: Converter, name: str, args: tuple, kwargs: dict) -> int:
+    return len(c.shape(args[0]))
+
+
+@handles("torch.numel")
+def _numel(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return dims.prod(c.shape(args[0]))
+
+
+@handles("builtins.getattr")
+def _getattr(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    obj, attr = args[0], args[1]
+    if is_tensor(obj):
+        if attr == "shape":
+            return c.shape(obj)
+        if attr == "ndim":
+            return len(c.shape(obj))
+        if attr == "dtype":
+            return c.dtype(obj)
+        if attr == "device":
+            return "cpu"
+        if attr == "T":
+            return c.op("Permute", [obj], "permute", dims=list(range(len(c.shape(obj))))[::-1])
+        raise Unsupported(f"tensor attribute {attr!r}")
+    return getattr(obj, attr)
+
+
+@handles("operator.getitem")
+def _getitem(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    obj, index = args
+    if not is_tensor(obj):
+        return obj[index]
+    return index_tensor(c, obj, index)
+
+
+def index_tensor(c: Converter, x: Any, index: Any) -> Any:
+    """``x[...]`` with ints (Select), slices (Slice), None (Unsqueeze) and one Ellipsis."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    if any(is_tensor(i) for i in items):
+        tensors = [k for k, i in enumerate(items) if is_tensor(i)]
+        if len(tensors) != 1 or any(not (isinstance(i, slice) and i == slice(None)) for i in items[:tensors[0]]) \
+                or any(i is not Ellipsis and not (isinstance(i, slice) and i == slice(None))
+                       for i in items[tensors[0] + 1:]):
+            raise Unsupported("indexing with tensors is supported for one index tensor on one dim")
+        return c.op("Index", [x, items[tensors[0]]], "index", dim=tensors[0])
+    rank = len(c.shape(x))
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        used = sum(1 for i in items if i is not None and i is not Ellipsis)
+        items[k:k + 1] = [slice(None)] * (rank - used)
+    out, axis = x, 0
+    for item in items:
+        if item is None:
+            out = c.op("Unsqueeze", [out], "unsqueeze", dim=axis)
+            axis += 1
+        elif isinstance(item, slice):
+            if item != slice(None) and item != slice(0, None):
+                out = c.op("Slice", [out], "slice", dim=axis, start=item.start, end=item.stop, step=item.step or 1)
+            axis += 1
+        else:
+            out = c.op("Select", [out], "select", dim=axis, index=size(item) if is_size(item) else item)
+    return out
+
+
+@handles("torch.contiguous", "torch.clone", "torch.detach", "F.dropout", "torch.dropout", "F.dropout1d",
+         "F.dropout2d", "torch.requires_grad_", "torch.cpu", "F.alpha_dropout")
+def _identity(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    if name.startswith("F.") or name == "torch.dropout":
+        if arg(args, kwargs, 2, "training", False):
+            raise Unsupported("dropout in training mode (import the module in eval mode)")
+    return args[0]
+
+
+@handles("torch._assert", "torch._check", "torch._assert_async")
+def _assert(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    cond = args[0]
+    if cond is True:
+        return None
+    if cond is False:
+        raise Unsupported(f"the assertion fails: {args[1] if len(args) > 1 else ''}")
+    raise Unsupported(f"an assertion on the sizes ({cond}): symshape checks sizes by its shape rules, "
+                      "not by assertions")
+
+
+@handles("torch.to", "torch.type")
+def _to(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    import torch
+
+    x = args[0]
+    target = kwargs.get("dtype")
+    for a in args[1:]:
+        if isinstance(a, torch.dtype):
+            target = a
+        elif is_tensor(a):
+            target = c.dtype(a)
+    if target is None or dtype_name(target) == c.dtype(x):
+        return x
+    return c.op("Cast", [x], "to", dtype=dtype_name(target))
+
+
+@handles("torch.type_as")
+def _type_as(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return _to(c, name, (args[0], args[1]), {})
+
+
+def _cast_to(dtype: str) -> Handler:
+    def cast(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        return args[0] if c.dtype(args[0]) == dtype else c.op("Cast", [args[0]], name.split(".")[-1], dtype=dtype)
+    return cast
+
+
+for _name, _dt in (("float", "float32"), ("double", "float64"), ("half", "float16"), ("long", "int64"),
+                   ("int", "int32"), ("bool", "bool")):
+    HANDLERS[f"torch.{_name}"] = _cast_to(_dt)
+
+
+# --- arithmetic: sizes stay sizes, tensors become layers ------------------------------------------
+
+_SIZE_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda a, b: dims.total([a, b]) if is_size(a) and is_size(b) else a + b,
+    "sub": lambda a, b: dims.difference(a, b) if is_size(a) and is_size(b) else a - b,
+    "mul": lambda a, b: dims.prod([a, b]) if is_size(a) and is_size(b) else a * b,
+    "floordiv": lambda a, b: dims.floordiv(a, b) if is_size(a) and is_size(b) else a // b,
+    "truediv": lambda a, b: a / b if not (is_size(a) and is_size(b)) else (a / b if type(a) is int and type(b) is int
+                                                                            else sympy.Rational(1) * a / b),
+    "mod": lambda a, b: dims.mod(a, b) if is_size(a) and is_size(b) else a % b,
+    "pow": lambda a, b: a ** b,
+}
+
+_TENSOR_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "truediv": "Div", "pow": "Pow", "floordiv": "Div"}
+
+
+def _binary(op: str) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        a = args[0]
+        b = arg(args, kwargs, 1, "other" if op != "pow" else "exponent")
+        if not is_tensor(a) and not is_tensor(b):
+            return _SIZE_OPS[op](a, b)
+        alpha = kwargs.get("alpha", 1)
+        extra = {"alpha": alpha} if alpha != 1 else {}
+        layer = _TENSOR_OPS.get(op)
+        if layer is None:
+            raise Unsupported(f"{op} on tensors")
+        if op == "floordiv":
+            extra["rounding_mode"] = "floor"
+        if op == "truediv" and kwargs.get("rounding_mode"):
+            extra["rounding_mode"] = kwargs["rounding_mode"]
+        key = "exponent" if op == "pow" else "other"
+        if is_tensor(a) and is_tensor(b):
+            return c.op(layer, [a, b], op, **extra)
+        if is_tensor(a):
+            return c.op(layer, [a], op, **{key: number(b)}, **extra)
+        # a scalar on the left
+        if op in ("add", "mul"):
+            return c.op(layer, [b], op, other=number(a), **extra)
+        if op == "sub":
+            return c.op("RSub", [b], "rsub", other=number(a), **extra)
+        if op == "truediv":
+            return c.op("Mul", [c.op("Reciprocal", [b], "reciprocal")], "mul", other=number(a))
+        raise Unsupported(f"a scalar {op} a tensor")
+    return handler
+
+
+for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
+    HANDLERS[f"operator.{_op}"] = _binary(_op)
+    HANDLERS[f"operator.i{_op}"] = _binary(_op)
+for _t, _op in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv"), ("true_divide", "truediv"),
+                ("pow", "pow"), ("floor_divide", "floordiv"), ("multiply", "mul"), ("subtract", "sub"),
+                ("add_", "add"), ("mul_", "mul"), ("div_", "truediv"), ("sub_", "sub")):
+    HANDLERS[f"torch.{_t}"] = _binary(_op)
+
+
+@handles("torch.rsub")
+def _rsub(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    x, other = args[0], arg(args, kwargs, 1, "other")
+    if is_tensor(other):
+        return c.op("Sub", [other, x], "rsub")
+    return c.op("RSub", [x], "rsub", other=number(other), alpha=kwargs.get("alpha", 1))
+
+
+@handles("operator.neg", "torch.neg")
+def _neg(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Neg", [args[0]], "neg") if is_tensor(args[0]) else -args[0]
+
+
+@handles("operator.matmul", "torch.matmul", "torch.bmm", "torch.mm")
+def _matmul(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("MatMul", [args[0], args[1]], "matmul")
+
+
+_COMPARE = {"eq": "Eq", "ne": "Ne", "lt": "Lt", "le": "Le", "gt": "Gt", "ge": "Ge",
+            "and_": "LogicalAnd", "or_": "LogicalOr", "xor": "LogicalXor",
+            "logical_and": "LogicalAnd", "logical_or": "LogicalOr", "logical_xor": "LogicalXor"}
+
+
+def _compare(op: str) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        a, b = args[0], arg(args, kwargs, 1, "other")
+        if not is_tensor(a) and not is_tensor(b):
+            return _compare_values(op, a, b)
+        if is_tensor(a) and is_tensor(b):
+            return c.op(_COMPARE[op], [a, b], op.rstrip("_"))
+        if is_tensor(a):
+            return c.op(_COMPARE[op], [a], op.rstrip("_"), other=number(b))
+        raise Unsupported(f"a scalar on the left of {op}")
+    return handler
+
+
+def _compare_values(op: str, a: Any, b: Any) -> Any:
+    """A comparison of sizes or Python values, decided now (a symbolic one must not depend on the sizes)."""
+    if op.startswith("logical"):
+        raise Unsupported(f"{op} of Python values")
+    if is_size(a) and is_size(b) and (type(a) is not int or type(b) is not int):
+        gap = dims.difference(a, b)
+        if type(gap) is not int:
+            raise Unsupported(f"a comparison of sizes ({a} {op} {b}) whose outcome depends on the sizes")
+        a, b = gap, 0
+    return getattr(operator, op)(a, b)
+
+
+for _op in _COMPARE:
+    if not _op.startswith("logical"):
+        HANDLERS[f"operator.{_op}"] = _compare(_op)
+    HANDLERS[f"torch.{_op.rstrip('_')}"] = _compare(_op)
+
+
+@handles("operator.invert", "torch.logical_not", "torch.bitwise_not")
+def _not(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    if not is_tensor(args[0]):
+        return ~args[0]
+    if c.dtype(args[0]) != "bool":
+        raise Unsupported("bitwise not of a non-bool tensor")
+    return c.op("LogicalNot", [args[0]], "logical_not")
+
+
+def _unary(op: str) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        x = args[0]
+        if not is_tensor(x):
+            value = number(x)
+            return {"Sqrt": math.sqrt, "Exp": math.exp, "Log": math.log, "Abs": abs}[op](value)
+        return c.op(op, [x], op.lower())
+    return handler
+
+
+for _fn, _layer in (("sqrt", "Sqrt"), ("rsqrt", "Rsqrt"), ("exp", "Exp"), ("log", "Log"), ("sin", "Sin"),
+                    ("cos", "Cos"), ("abs", "Abs"), ("reciprocal", "Reciprocal"), ("erf", "Erf")):
+    HANDLERS[f"torch.{_fn}"] = _unary(_layer)
+    HANDLERS[f"math.{_fn}"] = _unary(_layer)
+
+
+@handles("torch.clamp", "torch.clip", "torch.clamp_min", "torch.clamp_max")
+def _clamp(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    lo, hi = arg(args, kwargs, 1, "min"), arg(args, kwargs, 2, "max")
+    if name == "torch.clamp_max":
+        lo, hi = None, lo
+    if is_tensor(lo) or is_tensor(hi):
+        raise Unsupported("clamp with tensor bounds")
+    return c.op("Clamp", [args[0]], "clamp", min=lo, max=hi)
+
+
+@handles("torch.where")
+def _where(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    cond, a, b = args[0], arg(args, kwargs, 1, "input"), arg(args, kwargs, 2, "other")
+    inputs = [cond] + [v for v in (a, b) if is_tensor(v)]
+    scalars = {k: number(v) for k, v in (("input", a), ("other", b)) if not is_tensor(v)}
+    return c.op("Where", inputs, "where", **scalars)
+
+
+@handles("torch.masked_fill")
+def _masked_fill(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    value = arg(args, kwargs, 2, "value")
+    if is_tensor(value):
+        raise Unsupported("masked_fill with a tensor value")
+    return c.op("MaskedFill", [args[0], arg(args, kwargs, 1, "mask")], "masked_fill", value=number(value))
+
+
+# --- shapes ----------------------------------------------------------------------------------------
+
+@handles("torch.flatten")
+def _flatten(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Flatten", [args[0]], "flatten", start_dim=arg(args, kwargs, 1, "start_dim", 0),
+                end_dim=arg(args, kwargs, 2, "end_dim", -1))
+
+
+@handles("torch.view", "torch.reshape")
+def _reshape(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    import torch
+
+    if len(args) == 2 and isinstance(args[1], torch.dtype):
+        raise Unsupported("view as another dtype")
+    target = sizes(args[1:]) if len(args) > 1 else sizes((kwargs.get("shape") or kwargs.get("size"),))
+    if tuple(target) == c.shape(args[0]):
+        return args[0]
+    return c.op("Reshape", [args[0]], name.split(".")[-1], shape=target)
+
+
+@handles("torch.view_as", "torch.reshape_as")
+def _view_as(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Reshape", [args[0]], "reshape", shape=list(c.shape(args[1])))
+
+
+@handles("torch.permute")
+def _permute(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    order = sizes(args[1:]) if len(args) > 1 else list(kwargs["dims"])
+    return c.op("Permute", [args[0]], "permute", dims=order)
+
+
+@handles("torch.transpose", "torch.swapaxes")
+def _transpose(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Transpose", [args[0]], "transpose", dim0=arg(args, kwargs, 1, "dim0"),
+                dim1=arg(args, kwargs, 2, "dim1"))
+
+
+@handles("torch.t")
+def _t(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return args[0] if len(c.shape(args[0])) < 2 else c.op("Transpose", [args[0]], "t", dim0=0, dim1=1)
+
+
+@handles("torch.unsqueeze")
+def _unsqueeze(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Unsqueeze", [args[0]], "unsqueeze", dim=arg(args, kwargs, 1, "dim"))
+
+
+@handles("torch.squeeze")
+def _squeeze(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Squeeze", [args[0]], "squeeze", dim=arg(args, kwargs, 1, "dim"))
+
+
+@handles("torch.expand")
+def _expand(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    target = sizes(args[1:]) if len(args) > 1 else sizes((kwargs["size"],))
+    return c.op("Expand", [args[0]], "expand", size=target)
+
+
+@handles("torch.expand_as")
+def _expand_as(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Expand", [args[0]], "expand", size=list(c.shape(args[1])))
+
+
+@handles("torch.repeat")
+def _repeat(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Repeat", [args[0]], "repeat", repeats=sizes(args[1:]))
+
+
+@handles("torch.repeat_interleave")
+def _repeat_interleave(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    repeats = arg(args, kwargs, 1, "repeats")
+    return c.op("RepeatInterleave", [args[0]], "repeat_interleave", repeats=size(repeats),
+                dim=arg(args, kwargs, 2, "dim"))
+
+
+@handles("torch.cat", "torch.concat", "torch.concatenate")
+def _cat(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    tensors = [t for t in args[0] if not (isinstance(t, Tensor) and c.shape(t) == (0,))]
+    if len(tensors) == 1:
+        return tensors[0]
+    return c.op("Concat", tensors, "cat", dim=arg(args, kwargs, 1, "dim", 0))
+
+
+@handles("torch.stack")
+def _stack(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    d = arg(args, kwargs, 1, "dim", 0)
+    parts = [c.op("Unsqueeze", [t], "unsqueeze", dim=d) for t in args[0]]
+    return parts[0] if len(parts) == 1 else c.op("Concat", parts, "stack", dim=d)
+
+
+@handles("torch.chunk")
+def _chunk(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Chunk", [args[0]], "chunk", chunks=arg(args, kwargs, 1, "chunks"), dim=arg(args, kwargs, 2, "dim", 0))
+
+
+@handles("torch.split")
+def _split(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    x = args[0]
+    piece = arg(args, kwargs, 1, "split_size_or_sections", kwargs.get("split_size"))
+    d = arg(args, kwargs, 2, "dim", 0)
+    if isinstance(piece, (list, tuple)):
+        sections = [size(p) for p in piece]
+    else:
+        length = c.shape(x)[d]
+        if type(length) is not int or type(piece) is not int:
+            raise Unsupported("split into pieces of a size when the dim is symbolic (the number of outputs "
+                              "would depend on the sizes); give the sections")
+        sections = [piece] * (length // piece) + ([length % piece] if length % piece else [])
+    out = c.op("Split", [x], "split", split_size_or_sections=sections, dim=d)
+    return out if isinstance(out, tuple) else (out,)
+
+
+@handles("torch.unbind")
+def _unbind(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    d = arg(args, kwargs, 1, "dim", 0)
+    n = c.shape(args[0])[d]
+    if type(n) is not int:
+        raise Unsupported("unbind of a symbolic dim")
+    return tuple(c.op("Select", [args[0]], "select", dim=d, index=i) for i in range(n))
+
+
+@handles("torch.select")
+def _select(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Select", [args[0]], "select", dim=arg(args, kwargs, 1, "dim"), index=arg(args, kwargs, 2, "index"))
+
+
+@handles("torch.narrow")
+def _narrow(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Narrow", [args[0]], "narrow", dim=args[1], start=args[2], length=args[3])
+
+
+@handles("torch.index_select")
+def _index_select(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("IndexSelect", [args[0], args[2]], "index_select", dim=args[1])
+
+
+@handles("torch.gather")
+def _gather(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Gather", [args[0], arg(args, kwargs, 2, "index")], "gather", dim=arg(args, kwargs, 1, "dim"))
+
+
+@handles("torch.roll")
+def _roll(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Roll", [args[0]], "roll", shifts=arg(args, kwargs, 1, "shifts"), dims=arg(args, kwargs, 2, "dims"))
+
+
+@handles("F.pad")
+def _pad(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Pad", [args[0]], "pad", pad=list(arg(args, kwargs, 1, "pad")),
+                mode=arg(args, kwargs, 2, "mode", "constant"), value=arg(args, kwargs, 3, "value"))
+
+
+# --- reductions and normalizations --------------------------------------------------------------------
+
+def _reduce(op: str) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        d = arg(args, kwargs, 1, "dim")
+        if kwargs.get("dtype") is not None:
+            raise Unsupported(f"{name} with a dtype")
+        d = list(d) if isinstance(d, (tuple, list)) else d
+        return c.op(op, [args[0]], op.lower(), dim=d, keepdim=arg(args, kwargs, 2, "keepdim", False))
+    return handler
+
+
+for _fn, _layer in (("mean", "Mean"), ("sum", "Sum"), ("amax", "Amax"), ("amin", "Amin")):
+    HANDLERS[f"torch.{_fn}"] = _reduce(_layer)
+
+
+@handles("torch.var")
+def _var(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    return c.op("Var", [args[0]], "var", dim=arg(args, kwargs, 1, "dim"), keepdim=kwargs.get("keepdim", False),
+                correction=kwargs.get("correction", 0 if kwargs.get("unbiased") is False else 1))
+
+
+def _softmax(op: str) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        if arg(args, kwargs, 3 if name.startswith("F.") else 2, "dtype") is not None:
+            raise Unsupported(f"{name} with a dtype")
+        return c.op(op, [args[0]], op.lower(), dim=arg(args, kwargs, 1, "dim"))
+    return handler
+
+
+for _prefix in ("torch", "F"):
+    HANDLERS[f"{_prefix}.softmax"] = _softmax("Softmax")
+    HANDLERS[f"{_prefix}.log_softmax"] = _softmax("LogSoftmax")
+
+
+def _activation(op: str, **defaults: Any) -> Handler:
+    """F.relu(x, inplace) and friends: the activation layer (arguments after x by their torch names)."""
+    names = list(defaults)
+
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        values = {n: arg(args, kwargs, i + 1, n, default) for i, (n, default) in enumerate(defaults.items())}
+        values.pop("inplace", None)
+        return c.op(op, [args[0]], op.lower(), **{n: values[n] for n in names if n in values})
+    return handler
+
+
+for _fn, _layer, _defaults in (
+        ("relu", "ReLU", {"inplace": False}), ("relu6", "ReLU6", {"inplace": False}),
+        ("silu", "SiLU", {"inplace": False}), ("hardswish", "Hardswish", {"inplace": False}),
+        ("hardsigmoid", "Hardsigmoid", {"inplace": False}), ("mish", "Mish", {"inplace": False}),
+        ("gelu", "GELU", {"approximate": "none"}), ("sigmoid", "Sigmoid", {}), ("tanh", "Tanh", {}),
+        ("leaky_relu", "LeakyReLU", {"negative_slope": 0.01, "inplace": False}),
+        ("elu", "ELU", {"alpha": 1.0, "inplace": False}), ("softplus", "Softplus", {"beta": 1.0, "threshold": 20.0}),
+        ("glu", "GLU", {"dim": -1}), ("logsigmoid", "LogSigmoid", {})):
+    HANDLERS[f"F.{_fn}"] = _activation(_layer, **_defaults)
+    HANDLERS[f"torch.{_fn}"] = _activation(_layer, **{k: v for k, v in _defaults.items() if k != "inplace"})
+    HANDLERS[f"torch.{_fn}_"] = HANDLERS[f"torch.{_fn}"]
+
+
+@handles("F.adaptive_avg_pool2d", "F.adaptive_avg_pool1d", "F.adaptive_max_pool2d")
+def _adaptive_pool(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    op = {"F.adaptive_avg_pool2d": "AdaptiveAvgPool2d", "F.adaptive_avg_pool1d": "AdaptiveAvgPool1d",
+          "F.adaptive_max_pool2d": "AdaptiveMaxPool2d"}[name]
+    return c.op(op, [args[0]], op.lower(), output_size=arg(args, kwargs, 1, "output_size"))
+
+
+@handles("F.max_pool2d", "F.avg_pool2d", "torch.max_pool2d", "torch.avg_pool2d")
+def _pool(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    if "max" in name:
+        keys = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+        defaults = (None, None, 0, 1, False, False)
+        op = "MaxPool2d"
+    else:
+        keys = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+        defaults = (None, None, 0, False, True, None)
+        op = "AvgPool2d"
+    values = {k: arg(args, kwargs, i + 1, k, d) for i, (k, d) in enumerate(zip(keys, defaults))}
+    if values["stride"] in ((), []):
+        values["stride"] = None
+    return c.op(op, [args[0]], op.lower(), **values)
+
+
+@handles("F.interpolate")
+def _interpolate(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    keys = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
+    values = {k: arg(args, kwargs, i + 1, k, d) for i, (k, d) in enumerate(zip(keys, (None, None, "nearest",
+                                                                                     None, None)))}
+    if kwargs.get("antialias"):
+        raise Unsupported("interpolate with antialias")
+    return c.op("Upsample", [args[0]], "interpolate", **values)
+
+
+@handles("torch.einsum")
+def _einsum(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    operands = list(args[1][0] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:])
+    return c.op("Einsum", operands, "einsum", equation=args[0])
+
+
+@handles("F.scaled_dot_product_attention")
+def _sdpa(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    q, k, v = args[:3]
+    mask = arg(args, kwargs, 3, "attn_mask")
+    options = {key: arg(args, kwargs, i, key, d) for i, (key, d) in
+               enumerate((("dropout_p", 0.0), ("is_causal", False), ("scale", None)), start=4)}
+    options["enable_gqa"] = kwargs.get("enable_gqa", False)
+    if options["dropout_p"] and c.module.training:
+        raise Unsupported("attention dropout in training mode")
+    options["dropout_p"] = 0.0
+    return c.op("ScaledDotProductAttention", [q, k, v] + ([mask] if mask is not None else []), "sdpa", **options)
+
+
+# --- constants made from sizes ----------------------------------------------------------------------------
+
+@handles("torch.arange")
+def _arange(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    bounds = [a for a in args if not is_tensor(a)] + [kwargs[k] for k in ("start", "end", "step") if k in kwargs]
+    return _arange_layer(c, bounds, kwargs.get("dtype"))
+
+
+def _arange_layer(c: Converter, bounds: list, dtype: Any) -> Any:
+    start, end, step = (0, bounds[0], 1) if len(bounds) == 1 else (bounds + [1])[:3]
+    return c.op("Arange", [], "arange", start=start, end=end, step=step,
+                dtype=None if dtype is None else dtype_name(dtype))
+
+
+def _full(fill: Any) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        if name == "torch.full":
+            shape, value = sizes((args[0],)), arg(args, kwargs, 1, "fill_value")
+        else:
+            shape, value = sizes(args if args else (kwargs["size"],)), fill
+        dtype = kwargs.get("dtype")
+        return c.op("Full", [], name.split(".")[-1], size=shape, fill_value=number(value),
+                    dtype=None if dtype is None else dtype_name(dtype))
+    return handler
+
+
+HANDLERS["torch.full"] = _full(None)
+HANDLERS["torch.zeros"] = _full(0.0)
+HANDLERS["torch.ones"] = _full(1.0)
+
+
+def _triangle(op: str) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        return c.op(op, [args[0]], op.lower(), diagonal=arg(args, kwargs, 1, "diagonal", 0))
+    return handler
+
+
+HANDLERS["torch.tril"] = _triangle("Tril")
+HANDLERS["torch.triu"] = _triangle("Triu")
+
+
+# --- Python builtins and math on sizes --------------------------------------------------------------------
+
+@handles("builtins.int", "math.floor", "math.ceil", "builtins.float", "builtins.abs", "builtins.len",
+         "builtins.min", "builtins.max", "builtins.round", "builtins.tuple", "builtins.list")
+def _python(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    fn = getattr(builtins if name.startswith("builtins.") else math, name.split(".")[1])
+    if any(is_tensor(a) for a in args):
+        raise Unsupported(f"{name} of a tensor")
+    if any(isinstance(a, sympy.Expr) and not a.is_number for a in args):
+        if name == "builtins.int":
+            return args[0]
+        if name in ("builtins.min", "builtins.max") and len(args) == 2:
+            return (dims.minimum if name.endswith("min") else dims.maximum)(args[0], args[1])
+        raise Unsupported(f"{name} of a symbolic size")
+    return fn(*args, **kwargs)
+
+
+def canonical_names() -> dict[int, str]:
+    """id(function) -> canonical name, for the namespaces a traced graph calls into."""
+    import torch
+    import torch.nn.functional as F
+
+    table: dict[int, str] = {}
+    for prefix, namespace in (("builtins", builtins), ("math", math), ("operator", operator), ("torch", torch),
+                              ("torch", torch.Tensor), ("torch", torch._C._VariableFunctions), ("F", F),
+                              ("F", torch._C._nn)):
+        for key in dir(namespace):
+            value = getattr(namespace, key, None)
+            if callable(value) and not key.startswith("__"):
+                table.setdefault(id(value), f"{prefix}.{key}")
+    return table

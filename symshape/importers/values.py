@@ -1,0 +1,45 @@
+"""What a traced graph's nodes stand for while a model is being imported.
+
+A node of the torch graph becomes one of: a ``Tensor`` (an output of the symshape model being built),
+a ``Weight`` (a parameter or buffer of the module, named by its state_dict name, turned into a
+``Parameter``/``Buffer`` node only if an op uses it as a tensor), a size (an int or a sympy expression
+of the input sizes: ``x.size(0)`` is ``B``, ``x.shape[-1] // 4`` is ``floor(D/4)``), or a plain Python
+value (a tuple of sizes, a float, None, a dtype name). ``Unknown`` is what an unsupported node yields;
+nodes computed from it are not reported again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Tensor:
+    ref: str  # a reference into the model: "conv1", "split:1", "x"
+
+
+@dataclass(frozen=True)
+class Weight:
+    name: str  # the state_dict name (or attribute path, for a tensor that is not in the state_dict)
+    tensor: Any  # the torch tensor (its shape and dtype)
+
+
+class Unknown:
+    """The value of a node that could not be mapped."""
+
+
+UNKNOWN = Unknown()
+
+
+def contains(value: Any, kind: type) -> bool:
+    """Whether ``value`` (possibly nested in tuples, lists, dicts or slices) holds a ``kind``."""
+    if isinstance(value, kind):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(contains(v, kind) for v in value)
+    if isinstance(value, dict):
+        return any(contains(v, kind) for v in value.values())
+    if isinstance(value, slice):
+        return any(contains(v, kind) for v in (value.start, value.stop, value.step))
+    return False
