@@ -366,6 +366,8 @@ def _substitute_args(value: Any, args: dict[str, Any], fail: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Layer):  # a layer-valued argument (encoder_layer): a nested {op: ..., ...} mapping
+        return {"op": value.op, **{k: _plain(v) for k, v in value.config.items()}}
     if isinstance(value, tuple):
         value = list(value)
     if isinstance(value, list):
