@@ -1,4 +1,5 @@
-"""Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvg/MaxPool1d/2d/3d.
+"""Pooling: MaxPool1d/2d/3d (indices too), AvgPool1d/2d/3d, LPPool1d/2d/3d, AdaptiveAvg/MaxPool1d/2d/3d,
+and MaxUnpool1d/2d/3d (the inverse of MaxPool with its indices).
 
 Output length (floor mode): ``floor((L + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``;
 ceil_mode rounds up, minus one when the last window would start in the right padding.
@@ -13,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import dims
 from ..dims import Dim, Shape
-from ..errors import SpecError
+from ..errors import ShapeError, SpecError
 from .base import Layer, nonnegative_tuple, positive_tuple
 from .conv import pad_constant
 
@@ -98,15 +99,35 @@ class _PoolNd(Layer):
 
 
 class _MaxPoolNd(_PoolNd):
+    """With return_indices, a second output: each maximum's flat index into its input plane (int64)."""
+
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                  return_indices: bool = False, ceil_mode: bool = False):
-        if return_indices:
-            raise SpecError(f"{type(self).__name__}: return_indices=True is not supported")
         self._setup(kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = self._flag("return_indices", return_indices)
+        self.n_outputs = 2 if self.return_indices else 1
 
-    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | tuple[Shape, Shape] | None:
+        out = super().infer(ctx, x)
+        return (out, out) if self.return_indices else out
+
+    def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
+        return (dtypes[0], "int64") if self.return_indices else (dtypes[0],)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         w, _ = self.windows(x, -np.inf)
-        return w.max(axis=tuple(range(x.ndim, w.ndim)))
+        n = self.n
+        values = w.max(axis=tuple(range(x.ndim, w.ndim)))
+        if not self.return_indices:
+            return values
+        # the first maximum in each window (torch's scan order), as a position in the unpadded input
+        at = np.unravel_index(w.reshape(*values.shape, -1).argmax(axis=-1), self.kernel_size)
+        flat = np.zeros(values.shape, dtype=np.int64)
+        for i, (s, p_, d) in enumerate(zip(self.stride, self.padding, self.dilation)):
+            start = np.arange(values.shape[x.ndim - n + i]) * s - p_
+            start = start.reshape((-1,) + (1,) * (n - 1 - i))
+            flat = flat * x.shape[x.ndim - n + i] + start + at[i] * d
+        return values, flat
 
 
 class _AvgPoolNd(_PoolNd):
@@ -290,3 +311,112 @@ class AvgPool3d(_AvgPoolNd):
                  count_include_pad: bool = True, divisor_override: Any = None):
         self._avg_setup(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
+
+
+class _LPPoolNd(_AvgPoolNd):
+    """(sum of x^norm_type over each window)^(1/norm_type), as torch computes it (an average pool times the
+    window size, so a ceil_mode edge window is scaled up as in torch)."""
+
+    def __init__(self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False):
+        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type <= 0:
+            raise SpecError(f"{type(self).__name__}: norm_type must be a positive number, got {norm_type!r}")
+        self.norm_type = float(norm_type)
+        self._avg_setup(kernel_size, stride, 0, ceil_mode, True, None)
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):  # a negative base has no real fractional power: NaN, as in torch
+            out = super().forward(p, x**self.norm_type) * np.prod(self.kernel_size)
+            return (out ** (1.0 / self.norm_type)).astype(x.dtype, copy=False)
+
+
+class LPPool1d(_LPPoolNd):
+    """(N, C, L) -> (N, C, L_out): the norm_type-norm of each window."""
+
+    n = 1
+    example = ({"norm_type": 2, "kernel_size": 3, "stride": 2}, ("N, C, L",))
+
+
+class LPPool2d(_LPPoolNd):
+    """(N, C, H, W) -> (N, C, H_out, W_out): the norm_type-norm of each window."""
+
+    n = 2
+    example = ({"norm_type": 2, "kernel_size": 3, "stride": 2}, ("N, C, H, W",))
+
+
+class LPPool3d(_LPPoolNd):
+    """(N, C, D, H, W) -> (N, C, D_out, H_out, W_out): the norm_type-norm of each window."""
+
+    n = 3
+    example = ({"norm_type": 2, "kernel_size": 2}, ("N, C, D, H, W",))
+
+
+class _MaxUnpoolNd(Layer):
+    """Inputs: MaxPool's values and indices (same shape). Each value goes to its index in a zero output of
+    ``(L - 1)*stride - 2*padding + kernel_size`` per spatial dim."""
+
+    n: int = 0
+    n_inputs = 2
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0):
+        op, n = type(self).__name__, self.n
+        self.kernel_size = positive_tuple(kernel_size, n, "kernel_size", op)
+        self.stride = positive_tuple(kernel_size if stride is None else stride, n, "stride", op)
+        self.padding = nonnegative_tuple(padding, n, "padding", op)
+
+    def infer(self, ctx: RuleContext, x: Shape, indices: Shape) -> Shape | None:
+        n = self.n
+        if not ctx.rank(x, (n + 1, n + 2), _layout(n)):
+            return None
+        if not ctx.rank(indices, (len(x),), "the shape of the values", i=1):
+            return None
+        for axis, (a, b) in enumerate(zip(x, indices)):
+            ctx.equal(a, b, what=f"dim {axis} of the indices", expected_desc=lambda: f"{a}, as on the values",
+                      actual_desc=lambda: f"{ctx.input_desc(1)} has {b}",
+                      fix="Pass the indices MaxPool returned with these values.")
+        spatial = []
+        for i, (k, s, p) in enumerate(zip(self.kernel_size, self.stride, self.padding)):
+            out = (x[len(x) - n + i] - 1) * s - 2 * p + k
+            ctx.at_least(out, 1, what=f"the output size on dim {len(x) - n + i}",
+                         actual_desc=lambda: f"padding {p} crops more than the kernel and stride add",
+                         fix="Use a smaller padding.")
+            spatial.append(out)
+        return (*x[: len(x) - n], *spatial)
+
+    def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
+        return (dtypes[0],)
+
+    def forward(self, p: dict, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        n = self.n
+        lead = x.shape[: x.ndim - n]
+        spatial = [(length - 1) * s - 2 * p_ + k for length, k, s, p_ in
+                   zip(x.shape[x.ndim - n:], self.kernel_size, self.stride, self.padding)]
+        plane = int(np.prod(spatial))
+        flat_idx = indices.reshape(int(np.prod(lead)), -1).astype(np.int64)
+        if flat_idx.size and (flat_idx.min() < 0 or flat_idx.max() >= plane):
+            bad = flat_idx.min() if flat_idx.min() < 0 else flat_idx.max()
+            raise ShapeError(f"{self.op}: index {bad} is out of range for an output plane of {plane} elements "
+                             f"({' x '.join(map(str, spatial))})")
+        out = np.zeros((flat_idx.shape[0], plane), dtype=x.dtype)
+        np.put_along_axis(out, flat_idx, x.reshape(flat_idx.shape), axis=1)
+        return out.reshape(*lead, *spatial)
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """(N, C, L), indices (N, C, L) -> (N, C, (L - 1)*stride - 2*padding + kernel_size)."""
+
+    n = 1
+    example = ({"kernel_size": 2}, ("N, C, L", "N, C, L"))
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """(N, C, H, W), indices (N, C, H, W) -> (N, C, H_out, W_out), each (L - 1)*stride - 2*padding + kernel."""
+
+    n = 2
+    example = ({"kernel_size": 2}, ("N, C, H, W", "N, C, H, W"))
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """(N, C, D, H, W), indices alike -> (N, C, D_out, H_out, W_out), each (L - 1)*stride - 2*padding + kernel."""
+
+    n = 3
+    example = ({"kernel_size": 2}, ("N, C, D, H, W", "N, C, D, H, W"))

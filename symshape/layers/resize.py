@@ -1,4 +1,5 @@
-"""Upsample: nearest and (bi/tri)linear interpolation, torch's index arithmetic.
+"""Upsample (nearest and (bi/tri)linear interpolation, torch's index arithmetic), UpsamplingNearest2d and
+UpsamplingBilinear2d.
 
 Output size per spatial dim: ``size``, or ``floor(L * scale_factor)``.
 """
@@ -30,13 +31,13 @@ class Upsample(Layer):
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
         if (size is None) == (scale_factor is None):
-            raise SpecError("Upsample: give exactly one of size and scale_factor")
+            raise SpecError(f"{self.op}: give exactly one of size and scale_factor")
         if mode not in MODES:
-            raise SpecError(f"Upsample: mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise SpecError(f"{self.op}: mode must be one of {', '.join(MODES)}, got {mode!r}")
         if align_corners is not None and mode == "nearest":
-            raise SpecError("Upsample: align_corners only applies to the linear modes")
+            raise SpecError(f"{self.op}: align_corners only applies to the linear modes")
         if recompute_scale_factor:
-            raise SpecError("Upsample: recompute_scale_factor=True is not supported")
+            raise SpecError(f"{self.op}: recompute_scale_factor=True is not supported")
         self.size = self._tuple("size", size, int)
         self.scale_factor = self._tuple("scale_factor", scale_factor, (int, float))
         self.mode = mode
@@ -47,7 +48,7 @@ class Upsample(Layer):
             return None
         items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
         if not all(isinstance(v, kinds) and not isinstance(v, bool) and v > 0 for v in items):
-            raise SpecError(f"Upsample: {name} must be positive, got {value!r}")
+            raise SpecError(f"{self.op}: {name} must be positive, got {value!r}")
         return items
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
@@ -100,3 +101,21 @@ class Upsample(Layer):
         shape[axis] = out
         lam = lam.reshape(shape)
         return (np.take(x, i0, axis=axis) * (1 - lam) + np.take(x, i1, axis=axis) * lam).astype(x.dtype, copy=False)
+
+
+class UpsamplingNearest2d(Upsample):
+    """(N, C, H, W) -> (N, C, *size) or (N, C, *floor((H, W) * scale_factor)), nearest neighbour."""
+
+    example = ({"scale_factor": 2}, ("N, C, H, W",))
+
+    def __init__(self, size: Any = None, scale_factor: Any = None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """(N, C, H, W) -> (N, C, *size) or (N, C, *floor((H, W) * scale_factor)), bilinear with align_corners."""
+
+    example = ({"scale_factor": 2}, ("N, C, H, W",))
+
+    def __init__(self, size: Any = None, scale_factor: Any = None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

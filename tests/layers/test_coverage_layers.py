@@ -1,8 +1,9 @@
 """The torch.nn modules added for coverage (issue #12): parity with torch, symbolic shapes, misuse messages."""
 
+import numpy as np
 import pytest
 import torch
-from harness import check_layer, check_shape
+from harness import check_layer, check_model, check_shape
 
 import symshape as ss
 
@@ -200,3 +201,98 @@ def test_bilinear_symbolic_and_misuse():
     with pytest.raises(ss.ShapeMismatchError, match=r"(?s)batch dim 0 of input 1 is 2, as on .* but .* has 4\. "
                                                      r"Bilinear does not broadcast.*in2_features is 4 but"):
         ss.Model([x, y], ss.Bilinear(3, 4, 7)(x, y)).infer()
+
+
+@pytest.mark.parametrize("op, args, kwargs, shape", [
+    ("LPPool1d", (2, 3), {}, (2, 3, 10)),
+    ("LPPool1d", (1, 3), {"stride": 2, "ceil_mode": True}, (2, 3, 10)),
+    ("LPPool2d", (2, 3), {"stride": 2}, (2, 3, 7, 8)),
+    ("LPPool2d", (3, (2, 3)), {"ceil_mode": True}, (2, 3, 7, 8)),
+    ("LPPool2d", (1.5, 2), {}, (3, 6, 6)),
+    ("LPPool3d", (2, 2), {}, (1, 2, 4, 5, 4)),
+    ("MaxPool2d", (3,), {"stride": 2, "padding": 1, "return_indices": True}, (2, 3, 9, 10)),
+    ("MaxPool2d", ((3, 2),), {"stride": (2, 1), "dilation": (2, 1), "return_indices": True}, (1, 2, 11, 7)),
+    ("MaxPool2d", (2,), {"return_indices": True}, (3, 8, 8)),
+    ("MaxPool1d", (3,), {"stride": 2, "ceil_mode": True, "return_indices": True}, (2, 3, 10)),
+    ("MaxPool3d", (2,), {"return_indices": True, "padding": 1}, (1, 2, 4, 5, 6)),
+    ("UpsamplingNearest2d", (), {"scale_factor": 2}, (2, 3, 4, 5)),
+    ("UpsamplingNearest2d", ((5, 7),), {}, (2, 3, 4, 5)),
+    ("UpsamplingNearest2d", (), {"scale_factor": 1.5}, (2, 3, 4, 5)),
+    ("UpsamplingBilinear2d", (), {"scale_factor": 2}, (2, 3, 4, 5)),
+    ("UpsamplingBilinear2d", ((7, 3),), {}, (2, 3, 4, 5)),
+])
+def test_pooling_and_upsampling_match_torch(op, args, kwargs, shape):
+    check_layer(getattr(ss, op)(*args, **kwargs), getattr(torch.nn, op)(*args, **kwargs), shape)
+
+
+class PoolUnpool(torch.nn.Module):
+    def __init__(self, n: int, kernel_size: int, **kwargs):
+        super().__init__()
+        self.pool = getattr(torch.nn, f"MaxPool{n}d")(kernel_size, return_indices=True, **kwargs)
+        self.unpool = getattr(torch.nn, f"MaxUnpool{n}d")(kernel_size, **kwargs)
+
+    def forward(self, x):
+        return self.unpool(*self.pool(x))
+
+
+@pytest.mark.parametrize("n, kernel_size, kwargs, shape", [
+    (2, 2, {}, (2, 3, 8, 8)), (2, 3, {"stride": 2, "padding": 1}, (2, 3, 9, 9)), (1, 2, {}, (2, 3, 8)),
+    (3, 2, {}, (1, 2, 4, 4, 4)), (2, 2, {}, (3, 6, 6)),
+])
+def test_max_unpool_inverts_max_pool_as_torch(n, kernel_size, kwargs, shape):
+    x = ss.Input(shape, name="x")
+    values, indices = getattr(ss, f"MaxPool{n}d")(kernel_size, return_indices=True, **kwargs)(x, name="pool")
+    y = getattr(ss, f"MaxUnpool{n}d")(kernel_size, **kwargs)(values, indices, name="unpool")
+    array = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    graph, _ = check_model(ss.Model([x], y), PoolUnpool(n, kernel_size, **kwargs), array)
+    assert graph.graph.nodes["pool"]["output_dtypes"] == ["float32", "int64"]
+
+
+def test_pool_unpool_symbolic_and_misuse():
+    g = ss.Sequential(ss.LPPool2d(2, 3, stride=2)).infer("B, C, H, W")
+    B, C, H, W = (ss.sym(n) for n in "BCHW")
+    assert g.output_shapes == [(B, C, ss.parse_dim("(H - 3) // 2 + 1"), ss.parse_dim("(W - 3) // 2 + 1"))]
+    x = ss.Input("B, C, H, W", name="x")
+    values, indices = ss.MaxPool2d(2, return_indices=True)(x, name="pool")
+    g = ss.Model([x], ss.MaxUnpool2d(2)(values, indices)).infer()
+    assert g.output_shapes == [(B, C, 2 * (H // 2), 2 * (W // 2))]
+    x, i = ss.Input((1, 2, 4, 4), name="x"), ss.Input((1, 2, 4, 3), name="i", dtype="int64")
+    with pytest.raises(ss.ShapeMismatchError, match=r"dim 3 of the indices is 4, as on the values but its input 1 "
+                                                     r"\(1, 2, 4, 3\) from input i has 3\. Pass the indices"):
+        ss.Model([x, i], ss.MaxUnpool2d(2)(x, i)).infer()
+    with pytest.raises(ss.ShapeError, match=r"MaxUnpool1d: index 9 is out of range for an output plane of 4"):
+        ss.MaxUnpool1d(2)(np.ones((1, 1, 2), np.float32), np.array([[[0, 9]]]))
+    with pytest.raises(ss.SpecError, match=r"LPPool2d: norm_type must be a positive number"):
+        ss.LPPool2d(0, 2)
+
+
+def test_embedding_bag_matches_torch():
+    rng = np.random.default_rng(0)
+    for kwargs in [{}, {"mode": "sum"}, {"mode": "max"}, {"padding_idx": 2}, {"mode": "max", "padding_idx": 2},
+                   {"max_norm": 1.0}]:
+        x = rng.integers(0, 5, (4, 3))
+        x[1] = 2  # with padding_idx=2: an empty bag
+        check_model(ss.Sequential(ss.EmbeddingBag(5, 3, **kwargs)),
+                    torch.nn.Sequential(torch.nn.EmbeddingBag(5, 3, **kwargs)), x)
+        ids = rng.integers(0, 5, (7,))
+        for last in (False, True):
+            offsets = np.array([0, 2, 2, 5, 7] if last else [0, 2, 2, 5])
+            a, b = ss.Input(ids.shape, name="x", dtype="int64"), ss.Input(offsets.shape, name="o", dtype="int64")
+            model = ss.Model([a, b], ss.EmbeddingBag(5, 3, include_last_offset=last, **kwargs)(a, b))
+            module = Named("embeddingbag", torch.nn.EmbeddingBag(5, 3, include_last_offset=last, **kwargs))
+            check_model(model, module, ids, offsets)
+
+
+def test_embedding_bag_shapes_and_misuse():
+    assert ss.Sequential(ss.EmbeddingBag("V", 8)).infer("B, N").output_shapes == [(ss.sym("B"), 8)]
+    ids, offsets = ss.Input("L", name="ids", dtype="int64"), ss.Input("B", name="offsets", dtype="int64")
+    g = ss.Model([ids, offsets], ss.EmbeddingBag(10, 8, include_last_offset=True)(ids, offsets)).infer()
+    assert g.output_shapes == [(ss.sym("B") - 1, 8)] and [str(c) for c in g.constraints] == ["B >= 2"]
+    with pytest.raises(ss.ShapeMismatchError, match=r"input rank is 2 \(\(B, N\): B bags of N ids; 1-d ids take "
+                                                     r"offsets\) but .* has rank 1"):
+        ss.Sequential(ss.EmbeddingBag(10, 8)).infer("L")
+    with pytest.raises(ss.ShapeError, match=r"offsets must start at 0"):
+        ss.Model([ids, offsets], ss.EmbeddingBag(10, 8)(ids, offsets)).infer().bind(L=3, B=2).forward(
+            {"embeddingbag.weight": np.ones((10, 8), np.float32)}, np.array([1, 2, 3]), np.array([1, 2]))
+    with pytest.raises(ss.SpecError, match=r"EmbeddingBag: mode must be 'sum', 'mean' or 'max'"):
+        ss.EmbeddingBag(10, 8, mode="min")
