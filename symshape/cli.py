@@ -27,6 +27,10 @@ EXAMPLES = {
     "explain": "symshape explain examples/lenet.yaml fc1.weight --input x=B,1,H,W",
     "graph": "symshape graph examples/lenet.yaml -o lenet.svg\n"
              "  symshape graph examples/resnet18.yaml --bind H=64 -o r.dot",
+    "import": "symshape import model.onnx -o model.yaml --weights model.safetensors\n"
+              "  symshape import torchvision.models:resnet18 --input x=B,3,H,W -o resnet18.yaml",
+    "export": "symshape export examples/lenet.yaml -o lenet.onnx\n"
+              "  symshape export examples/resnet18.yaml --weights resnet18.safetensors -o resnet18.onnx",
 }
 
 
@@ -43,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text,
                            epilog=f"example:\n  {EXAMPLES[name]}", formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("spec", help="the model spec (.yaml, .yml or .json)")
+        if name != "import":
+            p.add_argument("spec", help="the model spec (.yaml, .yml or .json) or an ONNX model (.onnx)")
         return p
 
     def sizes(p: argparse.ArgumentParser, inputs: bool = True) -> None:
@@ -72,8 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                    "(e.g. 2GB, 500MB), with a torch-style index json")
     p.add_argument("-o", "--output", required=True, help="FILE.npz or FILE.safetensors (written tensor by tensor)")
     p = command("run", "Numpy reference forward pass (eval mode); sizes are bound from the input arrays.")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--weights", help="a weights file (.npz or .safetensors)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--weights", help="a weights file (.npz or .safetensors); an .onnx model's default: "
+                        "its initializers")
     source.add_argument("--seed", type=int, help="initialize with torch's defaults from this seed instead")
     p.add_argument("--input", action="append", default=[], metavar="NAME=X.npy", required=True,
                    help="an input array: --input x=batch.npy")
@@ -84,6 +90,19 @@ def _parser() -> argparse.ArgumentParser:
     p = command("graph", "Write the computation graph with shapes on its edges.")
     sizes(p)
     p.add_argument("-o", "--output", required=True, help="FILE.dot, FILE.svg, FILE.png or FILE.graphml")
+    p = command("import", "Write an ONNX model or a torch.nn.Module factory as a spec file.")
+    p.add_argument("source", help="MODEL.onnx, or package.module:factory (called with no arguments)")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS",
+                   help="an input of the torch module and its shape: --input x=B,3,H,W")
+    p.add_argument("--weights", metavar="FILE", help="also write an ONNX model's initializers (.npz or .safetensors)")
+    p.add_argument("-o", "--output", required=True, help="the spec file (.yaml, .yml or .json)")
+    p = command("export", "Write the model as ONNX: symbolic sizes as dim_params, parameters as initializers.")
+    sizes(p)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--weights", help="a weights file (.npz or .safetensors); default: initialized from --seed")
+    source.add_argument("--seed", type=int, default=0, help="the seed of the default initialization (default 0)")
+    p.add_argument("--opset", type=int, default=None, help="the ONNX opset (default: symshape's)")
+    p.add_argument("-o", "--output", required=True, help="FILE.onnx")
     return parser
 
 
@@ -99,8 +118,18 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
+def _load(path: str) -> tuple[Any, dict[str, np.ndarray] | None]:
+    """The model of a spec file or an ``.onnx`` file, and the ONNX initializers (None for a spec)."""
+    if Path(path).suffix.lower() == ".onnx":
+        from .importers.onnx import read_onnx
+
+        imported = read_onnx(path)
+        return imported.model, imported.weights
+    return load_spec(path), None
+
+
 def _analyse(args: argparse.Namespace) -> Any:
-    model = load_spec(args.spec)
+    model, _ = _load(args.spec)
     shapes = _pairs(getattr(args, "input", []), "--input")
     names = [i.name for i in model.inputs]
     for name in shapes:
@@ -209,7 +238,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .files import atomic_write
     from .weights import check_weights, read_weights
 
-    model = load_spec(args.spec)
+    model, initializers = _load(args.spec)
+    if args.weights is None and args.seed is None and initializers is None:
+        raise SpecError("run: give --weights FILE or --seed N (an .onnx model uses its initializers by default)")
     given = _pairs(args.input, "--input")
     names = [i.name for i in model.inputs]
     unknown = [n for n in given if n not in names]
@@ -223,8 +254,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.weights:
         params = read_weights(args.weights)
         check_weights(params, graph, f"weights file {args.weights}")
-    else:
+    elif args.seed is not None:
         params = graph.materialize(seed=args.seed)
+    else:
+        params = initializers
     dtype = next((v.dtype for v in params.values() if v.dtype.kind == "f"), np.dtype(np.float32))
     for spec in model.inputs:
         a = arrays[spec.name]
@@ -274,8 +307,54 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return _exit_with_errors(graph)
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .spec import save_spec
+
+    if Path(args.output).suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise SpecError(f"-o {args.output}: the spec file ends in .yaml, .yml or .json")
+    weights = None
+    if Path(args.source).suffix.lower() == ".onnx":
+        if args.input:
+            raise SpecError("import: --input is for torch factories; an .onnx model declares its inputs")
+        model, weights = _load(args.source)
+    elif ":" in args.source:
+        from .importers import import_factory
+
+        if args.weights:
+            raise SpecError("import: --weights writes an .onnx model's initializers; a factory's module has its own "
+                            "state_dict")
+        if not args.input:
+            raise SpecError(f"import {args.source}: give the input shapes, e.g. --input x=B,3,H,W")
+        model = import_factory(args.source, _pairs(args.input, "--input"))
+    else:
+        raise SpecError(f"import: {args.source!r} is neither an .onnx file nor package.module:factory")
+    if args.weights:
+        from .weights import save_weights
+
+        save_weights(weights, args.weights)
+    save_spec(model, args.output)
+    extra = f" and {args.weights} ({len(weights)} tensors)" if args.weights else ""
+    print(f"wrote {args.output}: {len(model.inputs)} input(s), {len(model.nodes)} layers{extra}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .exporters.onnx import to_onnx
+    from .weights import read_weights
+
+    if Path(args.output).suffix.lower() != ".onnx":
+        raise SpecError(f"-o {args.output}: the ONNX file ends in .onnx")
+    graph = _analyse(args)
+    if graph.errors:
+        raise ShapeMismatchError(graph.errors, graph.pinned_note())
+    weights = read_weights(args.weights) if args.weights else None
+    to_onnx(graph, args.output, weights=weights, seed=args.seed, opset=args.opset)
+    print(f"wrote {args.output}: {len(graph.model.nodes)} layers, {report._count(graph.num_params)} parameters")
+    return 0
+
+
 COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "run": _cmd_run, "graph": _cmd_graph,
-            "explain": _cmd_explain}
+            "explain": _cmd_explain, "import": _cmd_import, "export": _cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

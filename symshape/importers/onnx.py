@@ -79,7 +79,8 @@ def _load(source: Any) -> Any:
     try:
         return onnx.load(str(path))
     except Exception as exc:  # onnx raises DecodeError, ValueError, OSError... for a file that is not ONNX
-        raise SpecError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise SpecError(f"{path} is not an ONNX model: onnx cannot parse it ({type(exc).__name__}: "
+                        f"{str(exc)[:200]})") from None
 
 
 class Unsupported(Exception):
@@ -229,11 +230,12 @@ class _Importer:
         self.taken.add(name)
         return name
 
-    def node_name(self, node: Any) -> str:
-        """``/layer1/conv1/Conv`` -> ``layer1.conv1``; ``node_relu_1`` -> ``relu_1``."""
+    def node_name(self, node: Any, module: bool = False) -> str:
+        """``/layer1/relu/Relu`` -> ``layer1.relu.Relu``, or for a layer with parameters (``module``) the
+        torch module path ``/layer1/conv1/Conv`` -> ``layer1.conv1``; ``node_relu_1`` -> ``relu_1``."""
         text = node.name or node.op_type.lower()
         parts = [p for p in text.strip("/").split("/") if p]
-        if len(parts) > 1 and parts[-1].split("_")[0] == node.op_type:
+        if module and len(parts) > 1 and parts[-1].split("_")[0] == node.op_type:
             parts = parts[:-1]
         return _name(".".join(parts).removeprefix("node_"))
 
@@ -282,7 +284,7 @@ class _Importer:
             if spec is not None and spec.layer.config == layer.config and self.sources.get(owner) == sources:
                 return self.add(spec.layer, inputs, self._unique(f"{owner}_shared"), owner)
         name = candidates[0] if candidates and candidates[0] not in self.taken else None
-        name = self._unique(name or self.node_name(node))
+        name = self._unique(name or self.node_name(node, module=True))
         for local, (array, _) in given.items():
             self.weights[state_name(name, local)] = array
         self.sources[name] = sources
@@ -533,7 +535,8 @@ def _matmul(imp: _Importer, node: Any, a: dict, x: Any, y: Any) -> Any:
     if isinstance(x, str) and isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype.kind == "f":
         bias, bias_name = None, None
         readers = imp.consumers.get(node.output[0], [])
-        if len(readers) == 1 and readers[0].op_type == "Add" and node.output[0] not in {o.name for o in imp.graph.output}:
+        is_output = node.output[0] in {o.name for o in imp.graph.output}
+        if len(readers) == 1 and readers[0].op_type == "Add" and not is_output:
             other = [n for n in readers[0].input if n != node.output[0]]
             value = imp.values.get(other[0]) if len(other) == 1 else None
             if isinstance(value, np.ndarray) and value.shape == (y.shape[1],) and value.dtype == y.dtype:
