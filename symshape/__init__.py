@@ -3,6 +3,7 @@
 from .dims import parse_dim, parse_shape, sym
 from .errors import ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeError
 from .graph import ShapeGraph
+from .importers import from_torch, import_factory
 from .init import INITIALIZERS
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layer_names
@@ -19,6 +20,6 @@ __all__ = [
     "ShapeError", "ShapeMismatchError", "SpecError", "UnresolvedShapeError",
     "ParamSpec", "UninitializedParameter", "INITIALIZERS",
     "parse_dim", "parse_shape", "sym", "load_spec", "save_spec",
-    "load_weights", "save_weights", "write_weights",
+    "load_weights", "save_weights", "write_weights", "from_torch", "import_factory",
     *_layer_names,
 ]
