@@ -17,7 +17,8 @@ from .wiring import Input, Model
 
 def _signature(cls: type) -> str:
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    shown = [p.replace(annotation=inspect.Parameter.empty) for p in params if p.name not in ("device", "dtype")]
+    factory = {"device", "dtype"} if any(p.name == "device" for p in params) else set()  # torch.nn's, ignored
+    shown = [p.replace(annotation=inspect.Parameter.empty) for p in params if p.name not in factory]
     return f"{cls.__name__}({', '.join(str(p) for p in shown)})"
 
 
@@ -27,18 +28,19 @@ def _example(cls: type[Layer]) -> list[str]:
     accepted = inspect.signature(cls.__init__).parameters
     kwargs = {k: v for k, v in kwargs.items() if k in accepted}
     layer = cls(**kwargs)
-    inputs = [Input(s, name=f"x{i}" if len(shapes) > 1 else "x") for i, s in enumerate(shapes)]
+    typed = [s if isinstance(s, tuple) else (s, "float32") for s in shapes]  # ("B, T", "bool"): a dtype
+    inputs = [Input(s, name=f"x{i}" if len(shapes) > 1 else "x", dtype=d) for i, (s, d) in enumerate(typed)]
     out = layer(*inputs, name="layer")
     outs = list(out) if isinstance(out, tuple) else [out]
     graph = Model(inputs, outs).infer()
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     given = ", ".join(f"`{dims.format_shape(s)}`" for s in graph.inputs.values())
     results = ", ".join(f"`{dims.format_shape(s)}`" for s in graph.output_shapes)
-    lines = [f"- example: `{cls.__name__}({args})` on {given} gives {results}"]
+    lines = [f"- example: `{cls.__name__}({args})` " + (f"on {given} " if given else "") + f"gives {results}"]
     params = graph.graph.nodes["layer"]["params"]
     if params:
         lines.append("- parameters: " + ", ".join(
-            f"`{name}` `{dims.format_shape(spec.shape)}`" + (" (buffer)" if spec.buffer else "")
+            f"`{name or 'layer'}` `{dims.format_shape(spec.shape)}`" + (" (buffer)" if spec.buffer else "")
             for name, spec in params.items()))
     if graph.fixed_sizes:
         lines.append("- fixes: " + ", ".join(f"`{k} = {v}`" for k, v in graph.fixed_sizes.items()))

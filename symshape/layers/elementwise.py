@@ -143,6 +143,8 @@ class Clamp(_Unary):
     """min(max(x, min), max) (torch.clamp); NaN propagates; min > max gives max. The dtype is torch's
     promotion with the bounds (an int tensor clamped at 0.5 is float32)."""
 
+    example = ({"min": 0, "max": 6}, ("B, T, D",))
+
     def __init__(self, min: Any = None, max: Any = None):
         if min is None and max is None:
             raise SpecError("Clamp: at least one of min or max must not be None")
@@ -172,6 +174,8 @@ class LogicalNot(_Unary):
 
 class Cast(_Unary):
     """x.to(dtype): ``Cast("float32")``; floats to integers truncate towards zero, nonzero to bool is true."""
+
+    example = ({"dtype": "float16"}, ("B, T, D",))
 
     def __init__(self, dtype: Any):
         self.dtype = dtype_name("Cast", dtype)
@@ -264,7 +268,7 @@ class Where(Layer):
     Inputs: condition, then input and other unless given here as scalars; all broadcast together.
     The dtype is torch's promotion of input and other."""
 
-    example = ({}, ("B, 1, T, T", "B, H, T, T", "B, H, T, T"))
+    example = ({}, (("B, 1, T, T", "bool"), "B, H, T, T", "B, H, T, T"))
 
     def __init__(self, input: Any = None, other: Any = None):
         self.input = None if input is None else scalar("Where", "input", input)
@@ -294,7 +298,7 @@ class MaskedFill(Layer):
     the dtype is x's (value is cast to it). For causal attention: MaskedFill(float("-inf"))."""
 
     n_inputs = 2
-    example = ({"value": "-inf"}, ("B, H, T, T", "1, 1, T, T"))
+    example = ({"value": "-inf"}, ("B, H, T, T", ("1, 1, T, T", "bool")))
 
     def __init__(self, value: Any):
         self.value = scalar("MaskedFill", "value", value)
