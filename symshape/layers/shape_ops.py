@@ -564,6 +564,8 @@ class Squeeze(Layer):
     other dims stay. A symbolic dim is never squeezed: it is taken to be other than 1 (after
     binding, a size of 1 is squeezed as torch does)."""
 
+    example = ({"dim": 1}, ("B, 1, D",))
+
     def __init__(self, dim: Any = None):
         self.dim = None if dim is None else _dim_list("Squeeze", "dim", dim)
 
