@@ -47,6 +47,7 @@ docs: $(VENV)/.installed
 	$(PY) -m symshape.catalogue > docs/layers.md
 	$(PY) docs/make_examples.py > docs/examples.md
 	$(PY) docs/make_errors.py > docs/errors.md
+	$(PY) docs/make_coverage.py > docs/coverage.md
 	$(PY) examples/make_notebook.py
 
 bench: $(VENV)/.installed-test
