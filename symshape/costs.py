@@ -9,22 +9,9 @@ from dataclasses import dataclass
 import sympy
 
 from . import dims
+from .analysis import Analysis
 from .dims import Dim
-from .graph import ShapeGraph
-
-DTYPE_BYTES = {"float16": 2, "float32": 4, "float64": 8, "int64": 8, "int32": 4}
-
-
-def format_bytes(n: Dim) -> str:
-    """``241.0 KiB``, ``363.8 TiB``; a symbolic count as its formula."""
-    if type(n) is not int:
-        return f"{n} bytes"
-    value = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+from .dtypes import itemsize
 
 
 @dataclass(frozen=True)
@@ -55,8 +42,8 @@ def _numel(shape) -> Dim:
     return 0 if shape is None else dims.prod(shape)
 
 
-def costs(graph: ShapeGraph, dtype: str = "float32") -> Costs:
-    size = DTYPE_BYTES[dtype]
+def costs(graph: Analysis, dtype: str = "float32") -> Costs:
+    size = itemsize(dtype)
     nodes: dict[str, NodeCost] = {}
     for node in graph.model.nodes:
         data = graph.node(node.name)
@@ -65,14 +52,14 @@ def costs(graph: ShapeGraph, dtype: str = "float32") -> Costs:
         owner_params = graph.node(node.owner)["params"] if node.owner else params
         count = dims.total(dims.prod(s.shape) for s in params.values() if not s.buffer)
         elements = dims.total(_numel(s) for s in outputs)
-        nodes[node.name] = NodeCost(count, node.layer.macs(owner_params, outputs) if outputs else 0, elements,
-                                    dims.prod([elements, size]))
+        macs = node.layer.macs(owner_params, outputs, data["input_shapes"]) if outputs else 0
+        nodes[node.name] = NodeCost(count, macs, elements, dims.prod([elements, size]))
     return Costs(nodes, graph.num_params, dims.total(c.macs for c in nodes.values()),
                  dims.total(c.activations for c in nodes.values()),
                  dims.total(c.activation_bytes for c in nodes.values()), peak_bytes(graph, size))
 
 
-def peak_bytes(graph: ShapeGraph, size: int) -> Dim:
+def peak_bytes(graph: Analysis, size: int) -> Dim:
     """The most bytes live at once when the nodes run in order, each tensor freed after its last reader."""
     last_use: dict[str, int] = {}
     for i, node in enumerate(graph.model.nodes):

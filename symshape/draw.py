@@ -11,14 +11,14 @@ from pathlib import Path
 import networkx as nx
 
 from . import dims
+from .analysis import Analysis
 from .errors import SpecError
 from .files import atomic_write
-from .graph import ShapeGraph
 
 FORMATS = (".dot", ".svg", ".png", ".graphml")
 
 
-def _node_label(graph: ShapeGraph, name: str) -> list[str]:
+def _node_label(graph: Analysis, name: str) -> list[str]:
     data = graph.node(name)
     if data["kind"] == "input":
         return [name, f"input {dims.format_shape(data['shape'])}"]
@@ -33,7 +33,7 @@ def _edge_label(shapes: list) -> str:
     return " | ".join("?" if s is None else dims.format_shape(s) for s in shapes)
 
 
-def labelled_graph(graph: ShapeGraph) -> nx.DiGraph:
+def labelled_graph(graph: Analysis) -> nx.DiGraph:
     """A copy of the graph with plain string attributes only (``label`` on nodes and edges)."""
     g = nx.DiGraph()
     for name in graph.graph.nodes:
@@ -49,7 +49,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(graph: ShapeGraph) -> str:
+def to_dot(graph: Analysis) -> str:
     g = labelled_graph(graph)
     lines = [f"digraph {_quote(graph.model.name or 'model')} {{", "  rankdir=TB;",
              '  node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
@@ -62,7 +62,7 @@ def to_dot(graph: ShapeGraph) -> str:
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def _draw(graph: ShapeGraph, path: Path) -> None:
+def _draw(graph: Analysis, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,7 +95,7 @@ def _draw(graph: ShapeGraph, path: Path) -> None:
     plt.close(fig)
 
 
-def write_graph(graph: ShapeGraph, path: str | Path) -> None:
+def write_graph(graph: Analysis, path: str | Path) -> None:
     """Write the picture or graph file chosen by the extension of ``path``, atomically."""
     p = Path(path)
     fmt = p.suffix.lower()

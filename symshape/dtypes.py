@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .dims import Dim
+
 
 @dataclass(frozen=True)
 class DType:
@@ -46,3 +48,15 @@ def promote(*names: str) -> str:
     top = max(rank[TABLE[n].kind] for n in names)
     same_kind = [n for n in names if rank[TABLE[n].kind] == top]
     return max(same_kind, key=lambda n: TABLE[n].itemsize)
+
+
+def format_bytes(n: Dim) -> str:
+    """``241.0 KiB``, ``363.8 TiB``; a symbolic count as its formula."""
+    if type(n) is not int:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -4,12 +4,12 @@ the model's input dims, with the conditions that chain imposes."""
 from __future__ import annotations
 
 from . import dims
+from .analysis import Analysis
 from .errors import SpecError
-from .graph import ShapeGraph
 from .wiring import parse_ref, source_of
 
 
-def _owner(graph: ShapeGraph, name: str) -> tuple[str, str] | None:
+def _owner(graph: Analysis, name: str) -> tuple[str, str] | None:
     """(node, local parameter name) for a state_dict name."""
     for node in sorted(graph.model.nodes, key=lambda n: -len(n.name)):
         prefix = node.name + "."
@@ -18,13 +18,13 @@ def _owner(graph: ShapeGraph, name: str) -> tuple[str, str] | None:
     return None
 
 
-def _layer_text(graph: ShapeGraph, name: str) -> str:
+def _layer_text(graph: Analysis, name: str) -> str:
     data = graph.node(name)
     args = ", ".join(f"{k}={v!r}" for k, v in data["layer"].config.items())
     return f"{name} ({data['op']}({args}))"
 
 
-def _chain(graph: ShapeGraph, start: str) -> list[str]:
+def _chain(graph: Analysis, start: str) -> list[str]:
     """Node names from a model input to ``start``, following each node's first input."""
     chain = [start]
     while graph.node(chain[-1])["kind"] == "layer":
@@ -32,7 +32,7 @@ def _chain(graph: ShapeGraph, start: str) -> list[str]:
     return chain[::-1]
 
 
-def explain(graph: ShapeGraph, name: str) -> str:
+def explain(graph: Analysis, name: str) -> str:
     """Text explaining the shape of a parameter (``fc1.weight``), a node output (``conv2``, ``lstm:1``)
     or an input, back to the input dims."""
     lines: list[str] = []

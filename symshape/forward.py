@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from . import dims
+from .analysis import Analysis
 from .errors import Conflict, ShapeMismatchError, SpecError
+from .layers.base import Layer
+from .propagate import bind_from_arrays
 from .wiring import ref_name, state_name
 
 
-def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -> Any:
+def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: dict) -> Any:
     """Outputs of the model for the given input arrays: one array, or a tuple for several outputs."""
     inputs = _name_inputs(graph, arrays, named)
-    graph = graph.bind_from_arrays(inputs)
+    graph = bind_from_arrays(graph, inputs)
     graph.require_concrete("forward()")
     _check_inputs(graph, inputs)
     _check_params(graph, params)
@@ -60,7 +63,7 @@ def run(graph: Any, params: dict[str, np.ndarray], arrays: tuple, named: dict) -
     return results[0] if len(results) == 1 else results
 
 
-def _readers(graph: Any) -> dict[str, list[str]]:
+def _readers(graph: Analysis) -> dict[str, list[str]]:
     """Who reads each tensor ("" for a model output)."""
     readers: dict[str, list[str]] = {}
     for node in graph.model.nodes:
@@ -71,10 +74,10 @@ def _readers(graph: Any) -> dict[str, list[str]]:
     return readers
 
 
-def _reusable(node: Any, inputs: list[np.ndarray], readers: dict, fresh: set[str], graph: Any) -> dict:
+def _reusable(node: Any, inputs: list[np.ndarray], readers: dict, fresh: set[str], graph: Analysis) -> dict:
     """``into=`` an input buffer the layer may overwrite: made by the interpreter, read by this node only,
     and of the output's shape and dtype (the residual Add of a ResNet writes into its conv branch)."""
-    if not getattr(node.layer, "accepts_into", False):
+    if not node.layer.accepts_into:
         return {}
     shape = tuple(graph.graph.nodes[node.name]["output_shapes"][0])
     dtype = np.result_type(*inputs)
@@ -84,7 +87,7 @@ def _reusable(node: Any, inputs: list[np.ndarray], readers: dict, fresh: set[str
     return {}
 
 
-def _fusions(graph: Any) -> dict[str, tuple[str | None, str | None]]:
+def _fusions(graph: Analysis) -> dict[str, tuple[str | None, str | None]]:
     """Steps run as one: a convolution whose only reader is an eval-mode BatchNorm (folded in as a
     per-channel scale and shift) and maybe then a ReLU, or a layer with a fresh output whose only
     reader is a ReLU (applied in place). Tensors that are model outputs or read elsewhere are never
@@ -92,23 +95,30 @@ def _fusions(graph: Any) -> dict[str, tuple[str | None, str | None]]:
     readers = _readers(graph)
     layers = {node.name: node.layer for node in graph.model.nodes}
 
-    def only_reader(name: str, wanted: str) -> str | None:
+    def only_reader(name: str, wanted: Callable[[Layer], bool]) -> str | None:
         found = readers.get(name, [])
-        if len(found) == 1 and found[0] and hasattr(layers[found[0]], wanted):
+        if len(found) == 1 and found[0] and wanted(layers[found[0]]):
             return found[0]
         return None
 
+    def affine(layer: Layer) -> bool:
+        return layer.is_affine_in_eval
+
+    def inplace(layer: Layer) -> bool:
+        return layer.has_inplace_form
+
     plan: dict[str, tuple[str | None, str | None]] = {}
     for node in graph.model.nodes:
-        norm = only_reader(node.name, "as_affine") if getattr(node.layer, "fuses_affine", False) else None
-        if norm is not None and getattr(layers[norm], "track_running_stats", False) is True:
-            plan[node.name] = (norm, only_reader(norm, "apply_inplace"))
-        elif getattr(node.layer, "fresh_output", False) and only_reader(node.name, "apply_inplace"):
-            plan[node.name] = (None, only_reader(node.name, "apply_inplace"))
+        out_shapes = graph.node(node.name)["output_shapes"]
+        norm = only_reader(node.name, affine) if node.layer.fuses_affine(out_shapes[0]) else None
+        if norm is not None:
+            plan[node.name] = (norm, only_reader(norm, inplace))
+        elif node.layer.fresh_output and only_reader(node.name, inplace):
+            plan[node.name] = (None, only_reader(node.name, inplace))
     return plan
 
 
-def _name_inputs(graph: Any, arrays: tuple, named: dict) -> dict[str, np.ndarray]:
+def _name_inputs(graph: Analysis, arrays: tuple, named: dict) -> dict[str, np.ndarray]:
     names = [s.name for s in graph.model.inputs]
     if len(arrays) + len(named) != len(names):
         raise SpecError(f"forward: the model takes {len(names)} input(s) ({', '.join(names)}), "
@@ -121,7 +131,7 @@ def _name_inputs(graph: Any, arrays: tuple, named: dict) -> dict[str, np.ndarray
     return {k: np.asarray(v) for k, v in inputs.items()}
 
 
-def _check_inputs(graph: Any, inputs: dict[str, np.ndarray]) -> None:
+def _check_inputs(graph: Analysis, inputs: dict[str, np.ndarray]) -> None:
     conflicts = []
     for name, shape in graph.inputs.items():
         actual = tuple(inputs[name].shape)
@@ -132,7 +142,7 @@ def _check_inputs(graph: Any, inputs: dict[str, np.ndarray]) -> None:
         raise ShapeMismatchError(conflicts)
 
 
-def _check_params(graph: Any, params: dict[str, np.ndarray]) -> None:
+def _check_params(graph: Analysis, params: dict[str, np.ndarray]) -> None:
     """Every name, shape and dtype checked, all differences reported at once."""
     expected = graph.state_shapes
     conflicts = []

@@ -9,17 +9,20 @@ state (known sizes, conflicts, constraints), restarts, and the pass that builds 
 from __future__ import annotations
 
 import gc
+import random
 from types import SimpleNamespace
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import networkx as nx
 import sympy
 
 from . import dims
-from .constraints import Constraint
+from .analysis import Analysis
+from .constraints import Constraint, describe_symbol, summarize
 from .dims import Dim, Shape
-from .errors import Conflict, SpecError
+from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError
 from .layers.base import Layer
+from .smt import Undecided, satisfiable
 from .wiring import Model, ref_name, source_of
 
 Text = Union[str, Callable[[], str]]  # message pieces are built only when a message is needed
@@ -159,6 +162,134 @@ class Solver:
     def require(self, ctx, lhs: Dim, relation: str, rhs: Dim, what: str) -> None:
         self.constraints.append(Constraint(ctx.node, ctx.layer.op, what, lhs, relation, rhs))
 
+
+# --- analysis, binding ---------------------------------------------------------------------------
+
+def analyse(model: Model, declared: dict[str, Shape], values: dict | None = None,
+            origins: dict | None = None) -> Analysis:
+    """The model analysed for the declared input shapes, with ``values`` (symbol -> size) known."""
+    solver = Solver(values or {}, origins or {})
+    graph, shapes = propagate(model, declared, solver)
+    summary = summarize(solver.constraints)
+    errors = list(solver.conflicts) + [
+        Conflict(c.node, c.op, c.what, f"a size with {c.text}", "no size of the inputs satisfies that")
+        for c in summary.impossible]
+    constraints = summary.statements
+    if not errors and _jointly_impossible(constraints):
+        errors.append(Conflict(constraints[-1].node, constraints[-1].op, "the sizes",
+                               "constrained by " + ", ".join(map(str, constraints)),
+                               "no sizes satisfy all of these together"))
+    return Analysis(model, dict(declared), nx.freeze(graph), shapes, solver.values, solver.origins,
+                    constraints, errors)
+
+
+WITNESS_TRIES = 512  # sizes tried before the solver is asked whether conditions linking sizes can hold
+
+
+def _jointly_impossible(constraints: list[Constraint]) -> bool:
+    """Whether conditions linking several sizes exclude every size. A few hundred sizes are tried
+    first (most models accept one at once); z3 decides the rest (False when it cannot decide)."""
+    if not any(len(c.symbols) > 1 for c in constraints):
+        return False
+    symbols = sorted(set().union(*(c.symbols for c in constraints)), key=lambda s: s.name)
+    draw = random.Random(0)
+    for i in range(WITNESS_TRIES):  # all sizes equal 1..64 (square images), then random sizes up to 256
+        point = {s: i + 1 if i < 64 else draw.randint(1, 256) for s in symbols}
+        if all(c.holds(point) for c in constraints):
+            return False
+    try:
+        return not satisfiable(constraints)
+    except (Undecided, ValueError):
+        return False
+
+
+def bind(analysis: Analysis, sizes: dict[str, Any], strict: bool = True) -> Analysis:
+    """Fix sizes (``{"D": 20}``) and re-analyse; unbound symbols stay symbolic.
+
+    The analysis is redone from the input shapes with the bound sizes substituted, so a bound
+    analysis is exactly what a concrete analysis at those sizes gives (broadcasting included)."""
+    known = analysis.known_symbols()
+    bindings = dict(analysis.bindings)
+    for name, value in sizes.items():
+        if name not in known:
+            raise SpecError(f"bind: the model has no size named {name!r}; its sizes are "
+                            f"{', '.join(sorted(known)) or 'none (it is concrete)'}")
+        try:
+            v = dims.parse_dim(value)
+        except dims.DimSyntaxError as exc:
+            raise SpecError(f"bind: {name}={value!r}: {exc}") from None
+        if type(v) is not int or v <= 0:
+            raise SpecError(f"bind: {name} must be a positive integer, got {value!r}")
+        bindings[dims.sym(name)] = v
+    bound = analyse(analysis.model, analysis.declared, bindings, {s: "bind" for s in bindings})
+    if strict and bound.errors:
+        note = "\n".join(filter(None, [bound.pinned_note(), working_sizes(analysis, sizes)]))
+        raise ShapeMismatchError(bound.errors, note)
+    return bound
+
+
+def bind_from_arrays(analysis: Analysis, arrays: dict[str, Any]) -> Analysis:
+    """Bind the symbols of the input shapes from the arrays' shapes."""
+    sizes: dict[str, int] = {}
+    conflicts: list[Conflict] = []
+    for name, shape in analysis.inputs.items():
+        array_shape = arrays[name].shape
+        if len(array_shape) != len(shape):
+            conflicts.append(Conflict(name, "input", "rank", f"{len(shape)} {dims.format_shape(shape)}",
+                                      f"the array has shape {tuple(array_shape)}"))
+            continue
+        for d, n in zip(shape, array_shape):
+            if type(d) is int:
+                continue
+            solved = dims.solve_linear(d, int(n))
+            if solved is None or isinstance(solved[1], sympy.Basic):
+                continue
+            sizes.setdefault(solved[0].name, solved[1])
+    if conflicts:
+        raise ShapeMismatchError(conflicts)
+    return bind(analysis, sizes) if sizes else analysis
+
+
+# --- hints for a binding that fails ----------------------------------------------------------------
+
+def working_sizes(analysis: Analysis, sizes: dict[str, Any]) -> str:
+    """For a binding that fails: the values of each bound size that would work, the others kept."""
+    hints = []
+    for name in sizes:
+        others = {k: v for k, v in sizes.items() if k != name}
+        try:
+            partial = bind(analysis, others, strict=False) if others else analysis
+        except ShapeError:
+            continue
+        if partial.errors or name not in partial.symbols:
+            continue
+        phrase = describe_symbol(partial.constraints, dims.sym(name))
+        if phrase and not phrase.startswith("any "):
+            kept = ", ".join(f"{k} = {v}" for k, v in others.items())
+            hints.append(phrase + (f" (with {kept})" if kept else ""))
+    if len(sizes) > 1 and len({str(v) for v in sizes.values()}) == 1:
+        hints.append(_working_equal_sizes(analysis, sorted(sizes)))
+    hints = [h for h in hints if h]
+    return f"Sizes that would work: {'; '.join(hints)}." if hints else ""
+
+
+def _working_equal_sizes(analysis: Analysis, names: list[str]) -> str:
+    """The admissible values when the bound sizes are all equal (a square image: H = W)."""
+    main = dims.sym(names[0])
+    same = {dims.sym(n): main for n in names[1:]}
+    declared = {k: dims.substitute_shape(v, same) for k, v in analysis.declared.items()}
+    values = {k: dims.substitute(v, same) for k, v in analysis.values.items() if k not in same}
+    try:
+        square = analyse(analysis.model, declared, values, analysis.origins)
+    except ShapeError:
+        return ""
+    phrase = describe_symbol(square.constraints, main) if not square.errors else None
+    if not phrase or phrase.startswith("any "):
+        return ""
+    return phrase.replace(main.name, " = ".join(names), 1)
+
+
+# --- the pass ------------------------------------------------------------------------------------
 
 def propagate(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[nx.DiGraph, dict[str, Shape | None]]:
     """Run passes until one completes without pinning a size: the shaped graph and every tensor's shape.

@@ -10,16 +10,17 @@ from rich.console import Console
 from rich.table import Table
 
 from . import dims
-from .costs import DTYPE_BYTES, costs, format_bytes
+from .analysis import Analysis
+from .costs import costs
 from .dims import Dim, Shape
-from .graph import ShapeGraph
+from .dtypes import format_bytes, itemsize
 
 
 def _shape_json(shape: Shape | None) -> list[int | str] | None:
     return None if shape is None else [dims.to_json(d) for d in shape]
 
 
-def to_json(graph: ShapeGraph, with_costs: bool = False, dtype: str = "float32") -> dict[str, Any]:
+def to_json(graph: Analysis, with_costs: bool = False, dtype: str = "float32") -> dict[str, Any]:
     """The object ``check --format json`` and ``summary --format json`` print (CONTRACT.md §5);
     with costs, each node and the whole also carry macs, activations and bytes."""
     cost = costs(graph, dtype) if with_costs else None
@@ -66,7 +67,7 @@ def _count(d: Dim) -> str:
     return f"{d:,}" if type(d) is int else str(d)
 
 
-def summary_rows(graph: ShapeGraph, with_costs: bool = False) -> list[dict[str, str]]:
+def summary_rows(graph: Analysis, with_costs: bool = False) -> list[dict[str, str]]:
     cost = costs(graph) if with_costs else None
     rows = []
     for node in graph.model.nodes:
@@ -87,9 +88,9 @@ def summary_rows(graph: ShapeGraph, with_costs: bool = False) -> list[dict[str, 
     return rows
 
 
-def totals(graph: ShapeGraph, dtype: str = "float32", with_costs: bool = False) -> list[str]:
+def totals(graph: Analysis, dtype: str = "float32", with_costs: bool = False) -> list[str]:
     n = graph.num_params
-    size = dims.prod([n, DTYPE_BYTES.get(dtype, 4)])
+    size = dims.prod([n, itemsize(dtype)])
     lines = [f"parameters: {_count(n)} ({format_bytes(size)} as {dtype})"]
     if with_costs:
         c = costs(graph, dtype)
@@ -114,7 +115,7 @@ def _columns(with_costs: bool) -> list[tuple[str, str]]:
     return COLUMNS + (COST_COLUMNS if with_costs else [])
 
 
-def render_text(graph: ShapeGraph, dtype: str = "float32", width: int | None = None, with_costs: bool = False) -> str:
+def render_text(graph: Analysis, dtype: str = "float32", width: int | None = None, with_costs: bool = False) -> str:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     columns = _columns(with_costs)
     for key, title in columns:
@@ -128,7 +129,7 @@ def render_text(graph: ShapeGraph, dtype: str = "float32", width: int | None = N
     return buffer.getvalue().rstrip() + "\n\n" + "\n".join(totals(graph, dtype, with_costs)) + "\n"
 
 
-def render_markdown(graph: ShapeGraph, dtype: str = "float32", with_costs: bool = False) -> str:
+def render_markdown(graph: Analysis, dtype: str = "float32", with_costs: bool = False) -> str:
     columns = _columns(with_costs)
     lines = ["| " + " | ".join(t for _, t in columns) + " |", "|" + "---|" * len(columns)]
     for row in summary_rows(graph, with_costs):
@@ -138,7 +139,7 @@ def render_markdown(graph: ShapeGraph, dtype: str = "float32", with_costs: bool 
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {t}" for t in totals(graph, dtype, with_costs)) + "\n"
 
 
-def render_html(graph: ShapeGraph) -> str:
+def render_html(graph: Analysis) -> str:
     """The summary as an HTML table, for notebooks (ShapeGraph._repr_html_)."""
     from html import escape
 

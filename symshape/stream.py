@@ -25,11 +25,10 @@ from typing import Any, Callable
 import numpy as np
 
 from . import init as initializers
-from .costs import format_bytes
+from .analysis import Analysis
+from .dtypes import TABLE, format_bytes
 from .errors import ShapeError, SpecError
 from .params import ParamSpec
-
-SAFETENSORS_DTYPES = {"float16": "F16", "float32": "F32", "float64": "F64", "int64": "I64", "int32": "I32"}
 
 
 class ResourceError(ShapeError):
@@ -63,6 +62,17 @@ def check_memory(specs: dict[str, ParamSpec], dtype: str) -> None:
 
 
 
+def materialize(graph: Analysis, seed: int | None = 0, init: Any = None, dtype: Any = "float32",
+                only: list[str] | None = None, on_tensor: Any = None) -> dict[str, np.ndarray]:
+    """Every parameter and buffer (or ``only`` some) in memory, after checking that they fit."""
+    graph.require_concrete("materialize()", params_only=True)
+    specs = graph.param_specs
+    if only is not None:
+        specs = {k: specs[k] for k in only}
+    check_memory(specs, str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype)
+    return initializers.materialize(specs, seed=seed, init=init, dtype=dtype, on_tensor=on_tensor)
+
+
 def _shards(specs: dict[str, ParamSpec], dtype: str, shard_bytes: int | None) -> list[list[str]]:
     groups: list[list[str]] = [[]]
     size = 0
@@ -81,7 +91,7 @@ def _header(names: list[str], specs: dict[str, ParamSpec], dtype: str) -> bytes:
     offset = 0
     for name in names:
         n = tensor_bytes(specs[name], dtype)
-        entries[name] = {"dtype": SAFETENSORS_DTYPES[specs[name].dtype or dtype],
+        entries[name] = {"dtype": TABLE[specs[name].dtype or dtype].safetensors,
                          "shape": [int(d) for d in specs[name].shape], "data_offsets": [offset, offset + n]}
         offset += n
     text = json.dumps(entries, separators=(",", ":")).encode()
@@ -89,7 +99,7 @@ def _header(names: list[str], specs: dict[str, ParamSpec], dtype: str) -> bytes:
     return struct.pack("<Q", len(text)) + text
 
 
-def write_weights(graph: Any, path: str | Path, *, seed: int | None = 0, init: Any = None, dtype: str = "float32",
+def write_weights(graph: Analysis, path: str | Path, *, seed: int | None = 0, init: Any = None, dtype: str = "float32",
                   shard_size: int | None = None, on_tensor: Callable[[str, int], None] | None = None) -> list[Path]:
     """Materialize ``graph``'s parameters and buffers into ``path`` (.safetensors or .npz) one tensor at a
     time; with ``shard_size`` (bytes), safetensors shards plus an index. Returns the files written.

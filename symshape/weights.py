@@ -6,6 +6,7 @@ differences at once (missing, unexpected, wrong shape, wrong dtype).
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import numpy as np
 
 from . import dims
 from .errors import SpecError
-from .files import atomic_write, reading
+from .files import atomic_write, read_text, reading
 
 FORMATS = (".npz", ".safetensors")
 
@@ -68,10 +69,6 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
 
 def _read_shards(path: str | Path) -> dict[str, np.ndarray]:
     """Every tensor of a sharded checkpoint, from its ``.safetensors.index.json``."""
-    import json
-
-    from .files import read_text
-
     try:
         index = json.loads(read_text(path, "weights index"))
         files = sorted(set(index["weight_map"].values()))

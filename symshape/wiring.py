@@ -187,7 +187,7 @@ class Model:
                 raise SpecError(f"infer: input {spec.name!r}: {exc}") from None
         if named:
             raise SpecError(f"infer: unknown input(s) {sorted(named)}; inputs are {[i.name for i in self.inputs]}")
-        return ShapeGraph(self, declared, strict=strict)
+        return ShapeGraph.analyse(self, declared, strict)
 
     def __call__(self, *args: Any, name: str | None = None) -> Any:
         if args and all(isinstance(a, SymbolicTensor) for a in args):

@@ -87,30 +87,40 @@ class Layer:
     def forward(self, p: dict[str, np.ndarray], *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
 
-    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape]) -> Dim:
-        """Multiply-accumulates of one application, by torchinfo's convention: each weight or bias
-        element once per output position (convolutions: batch and spatial positions; recurrent
-        weights: sequence and batch positions; otherwise: the first output dim)."""
-        out = outputs[0] if outputs else ()
-        total: Dim = 0
-        for name, spec in params.items():
-            if spec.buffer:
-                continue
-            numel = dims.prod(spec.shape)
-            if name in ("weight", "bias"):
-                positions = dims.prod(out[:1] + out[2:]) if "Conv" in self.op else (out[0] if out else 1)
-            elif "weight" in name or "bias" in name:
-                positions = dims.prod(out[:2])
-            else:
-                continue
-            total = total + dims.prod([numel, positions])
-        return dims.total([total])
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        """Multiply-accumulates of one application, given its parameters and input/output shapes.
+
+        The convention is torch.utils.flop_counter's (its FLOPs / 2): the multiplications of matrix
+        products and convolutions, every leading dim counted, bias adds not; elementwise work,
+        normalization and pooling count 0 (the default). Layers that multiply matrices override it."""
+        return 0
 
     def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
         """The dtype of each output, from the inputs' dtypes (names of ``symshape.dtypes``).
         Default: every output has the first input's dtype (float32 for a layer with no input).
         Layers that make a new dtype (Embedding: float32; comparisons: bool; Arange: int64) override it."""
         return (dtypes[0] if dtypes else "float32",) * self.n_outputs
+
+    # --- what the interpreter may do with a node (forward.py); nothing unless a layer says so ----
+    fresh_output: ClassVar[bool] = False  # forward() returns a new array: an in-place activation may overwrite it
+    accepts_into: ClassVar[bool] = False  # forward(..., into=one of its inputs) may write the result there
+    has_inplace_form: ClassVar[bool] = False  # apply_inplace(y) computes forward(y) in place
+
+    def fuses_affine(self, out_shape: Shape) -> bool:
+        """Whether ``forward(p, x, affine=(scale, shift), activation=f)`` may fold a following per-channel
+        affine map on axis 1 (an eval-mode BatchNorm) into this layer, for this output shape."""
+        return False
+
+    @property
+    def is_affine_in_eval(self) -> bool:
+        """Whether ``as_affine`` gives this layer, in eval mode, as a per-channel scale and shift on axis 1."""
+        return False
+
+    def as_affine(self, p: dict[str, np.ndarray], dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError(f"{self.op} is not a per-channel affine map")
+
+    def apply_inplace(self, y: np.ndarray) -> None:
+        raise NotImplementedError(f"{self.op} has no in-place form")
 
     def arity_problem(self, n: int) -> str:
         """Why ``n`` inputs do not suit this layer ("" when they do)."""

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import dims
-from ..dims import Shape
+from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
 from .base import Layer, nonnegative_tuple, positive_tuple
@@ -29,7 +29,6 @@ _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "c
 
 class _ConvNd(Layer):
     n: int = 0
-    fuses_affine = True  # the interpreter may fold a following BatchNorm (and ReLU) into forward()
     fresh_output = True
     size_args = ("in_channels", "out_channels")
     example = ({"in_channels": None, "out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1, "groups": 1},
@@ -69,6 +68,11 @@ class _ConvNd(Layer):
             totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
             return [(t // 2, t - t // 2) for t in totals]
         return [(p, p) for p in self.padding]
+
+    def fuses_affine(self, out_shape: Shape) -> bool:
+        """A following BatchNorm (and ReLU) folds into the convolution when its output is batched: the
+        norm's channel axis 1 is then the convolution's output channels (not for transposed ones)."""
+        return not isinstance(self, _ConvTransposeNd) and len(out_shape) == self.n + 2
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         n = self.n
@@ -111,6 +115,11 @@ class _ConvNd(Layer):
         if self.has_bias:
             p["bias"] = ParamSpec((a.out_channels,), "uniform_fan_in", {"fan_in": fan_in})
         return p
+
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        """Each output element takes in_channels/groups * kernel multiply-accumulates (bias adds not counted)."""
+        (out,) = outputs
+        return dims.prod([*out, *params["weight"].shape[1:]])
 
     def forward(self, p: dict[str, np.ndarray], x: np.ndarray, affine: tuple | None = None,
                 activation: Any = None) -> np.ndarray:
@@ -197,7 +206,6 @@ class Conv3d(_ConvNd):
 
 
 class _ConvTransposeNd(_ConvNd):
-    fuses_affine = False
     example = ({"in_channels": None, "out_channels": 16, "kernel_size": 2, "stride": 2}, ("N, C, H, W",))
 
     def __init__(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
@@ -246,6 +254,12 @@ class _ConvTransposeNd(_ConvNd):
         if self.has_bias:
             p["bias"] = ParamSpec((a.out_channels,), "uniform_fan_in", {"fan_in": fan_in})
         return p
+
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        """Each input element meets every weight of its group: batch * input positions * weight elements
+        (torch.utils.flop_counter's rule for transposed convolutions; bias adds not counted)."""
+        x = inputs[0]
+        return dims.prod([*x[: len(x) - self.n - 1], *x[len(x) - self.n:], *params["weight"].shape])
 
     def forward(self, p: dict[str, np.ndarray], x: np.ndarray, affine: tuple | None = None,
                 activation: Any = None) -> np.ndarray:

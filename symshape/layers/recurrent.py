@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import dims
-from ..dims import Shape
+from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
 from .base import Layer, sigmoid
@@ -28,6 +28,14 @@ class _RNNBase(Layer):
     n_inputs = (1, 2)  # input [, h_0]
     size_args = ("input_size", "hidden_size")
     example = ({"input_size": None, "hidden_size": 32, "num_layers": 2, "bidirectional": True}, ("T, B, D",))
+
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        """Every weight element once per time step and batch row (both directions run every step).
+        torch's fused oneDNN LSTM kernel hides this work from its flop counter; the count is that of
+        the unfused computation, which the flop counter sees for RNN, GRU and projected LSTMs."""
+        steps = dims.prod(outputs[0][:-1])
+        weights = [spec.shape for name, spec in params.items() if name.startswith("weight")]
+        return dims.total([dims.prod([steps, *shape]) for shape in weights])
 
     def _setup(self, input_size: Any, hidden_size: Any, num_layers: int, bias: bool, batch_first: bool,
                dropout: float, bidirectional: bool, proj_size: int = 0) -> None:

@@ -1,0 +1,151 @@
+"""The analysis record: a model analysed for given input shapes, frozen, with read-only views.
+
+``propagate.analyse`` makes it; every later stage (init, forward, costs, explain, solve, weights,
+stream, report, draw) is a function of it. Its ``graph`` is a frozen ``networkx.DiGraph``.
+
+Node attributes (``a.graph.nodes[name]``):
+  ``kind``           ``"input"`` or ``"layer"``
+  ``shape``, ``dtype``   (inputs) the input's shape and dtype
+  ``op``, ``layer``  (layers) the class name and the Layer object
+  ``inputs``         the references the node reads (``"x"``, ``"conv1"``, ``"lstm:1"``)
+  ``input_shapes``, ``output_shapes``   lists of shapes (None where an earlier error left it unknown)
+  ``output_dtypes``  the outputs' dtype names (``symshape.dtypes``)
+  ``args``           the layer's size arguments as resolved here (``in_features`` of a lazy layer)
+  ``params``         ``{local name: ParamSpec}``, empty for a node sharing another's layer
+  ``owner``          for a sharing node, the name of the node owning the parameters
+Edge attributes (producer -> consumer): ``shapes``, the shapes of the tensors passed along it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import sympy
+
+from . import dims
+from .constraints import Constraint
+from .dims import Dim, Shape
+from .errors import Conflict, ShapeMismatchError, UnresolvedShapeError
+from .params import ParamSpec
+from .wiring import Model, state_name
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Every node and edge shaped, the sizes known, the conditions on the free ones, all errors."""
+
+    model: Model
+    declared: dict[str, Shape]  # the input shapes asked for, before any size was substituted
+    graph: nx.DiGraph
+    shapes: dict[str, Shape | None]  # every tensor by reference
+    values: dict[sympy.Symbol, Dim]  # sizes bound or pinned, by symbol
+    origins: dict[sympy.Symbol, str]  # who fixed each: "bind" or the layer and rule
+    constraints: list[Constraint]
+    errors: list[Conflict]
+
+    # --- tensors --------------------------------------------------------------------------------
+    @property
+    def inputs(self) -> dict[str, Shape]:
+        return {s.name: self.graph.nodes[s.name]["shape"] for s in self.model.inputs}
+
+    @property
+    def outputs(self) -> dict[str, Shape | None]:
+        return {name: self.shapes[r] for name, r in zip(self.model.output_names, self.model.outputs)}
+
+    @property
+    def output_shapes(self) -> list[Shape | None]:
+        return list(self.outputs.values())
+
+    def node(self, name: str) -> dict[str, Any]:
+        return self.graph.nodes[name]
+
+    # --- parameters -----------------------------------------------------------------------------
+    def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:
+        out: dict[str, ParamSpec] = {}
+        for node in self.model.nodes:
+            for local, spec in self.graph.nodes[node.name]["params"].items():
+                if buffers is None or spec.buffer == buffers:
+                    out[state_name(node.name, local)] = spec
+        return out
+
+    @property
+    def param_specs(self) -> dict[str, ParamSpec]:
+        """Parameters and buffers by state_dict name, in torch's order (per module)."""
+        return self._specs(None)
+
+    @property
+    def param_shapes(self) -> dict[str, Shape]:
+        return {k: s.shape for k, s in self._specs(False).items()}
+
+    @property
+    def buffer_shapes(self) -> dict[str, Shape]:
+        return {k: s.shape for k, s in self._specs(True).items()}
+
+    @property
+    def state_shapes(self) -> dict[str, Shape]:
+        return {k: s.shape for k, s in self._specs(None).items()}
+
+    @property
+    def num_params(self) -> Dim:
+        return dims.total(s.numel for s in self._specs(False).values())
+
+    # --- sizes ----------------------------------------------------------------------------------
+    @property
+    def symbols(self) -> list[str]:
+        """The sizes still free (to bind), by name."""
+        found = dims.shape_symbols(s for s in self.shapes.values() if s is not None)
+        for spec in self.param_specs.values():
+            found |= dims.shape_symbols([spec.shape])
+        return sorted(s.name for s in found)
+
+    @property
+    def fixed_sizes(self) -> dict[str, Dim]:
+        """Sizes known from a binding or pinned by the model (``{"D": 20}``)."""
+        return {s.name: v for s, v in sorted(self.values.items(), key=lambda kv: kv[0].name)}
+
+    @property
+    def bindings(self) -> dict[sympy.Symbol, int]:
+        """The sizes bound by the user (as opposed to those the model fixes)."""
+        return {s: v for s, v in self.values.items() if self.origins.get(s) == "bind"}
+
+    @property
+    def is_concrete(self) -> bool:
+        return not self.symbols
+
+    def known_symbols(self) -> set[str]:
+        """Every size name the model mentions: in its input shapes and its layers' size arguments."""
+        found = dims.shape_symbols(self.declared.values())
+        for node in self.model.nodes:
+            for arg in node.layer.size_args:
+                found |= dims.free_symbols(getattr(node.layer, arg))
+        return {s.name for s in found}
+
+    # --- checks ---------------------------------------------------------------------------------
+    def pinned_note(self) -> str:
+        """Where the model itself fixed input sizes, for error messages."""
+        pinned = [f"{s} = {v} (by {self.origins[s]})" for s, v in self.values.items()
+                  if self.origins.get(s, "bind") != "bind"]
+        return f"Sizes the model fixes: {'; '.join(pinned)}." if pinned else ""
+
+    def require_concrete(self, purpose: str, params_only: bool = False) -> None:
+        """Raise unless the model is valid and every size (of the parameters, or of everything) is known."""
+        if self.errors:
+            raise ShapeMismatchError(self.errors, self.pinned_note())
+        if params_only:
+            free = sorted({s.name for s in dims.shape_symbols(self.state_shapes.values())})
+        else:
+            free = self.symbols
+        if free:
+            raise UnresolvedShapeError(
+                f"{purpose} needs every size, but {', '.join(free)} "
+                f"{'is' if len(free) == 1 else 'are'} still symbolic: bind "
+                f"{'it' if len(free) == 1 else 'them'} first, e.g. "
+                f"graph.bind({', '.join(f'{s}=...' for s in free)})", free)
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{k}: {dims.format_shape(v)}" for k, v in self.inputs.items())
+        outs = ", ".join(f"{k}: {dims.format_shape(v or ())}" for k, v in self.outputs.items())
+        return f"<{type(self).__name__} {len(self.model.nodes)} layers, inputs {ins} -> outputs {outs}, " \
+               f"{self.num_params} parameters>"
