@@ -1,0 +1,1 @@
+"""Exporters: symshape models out (``to_onnx``)."""
