@@ -51,11 +51,12 @@ def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: di
                 fresh.add(name)
             skipped.update(filter(None, (norm, relu)))
             continue
+        bound: dict[str, Any] = {}
         if node.layer.needs_shapes:  # e.g. Reshape([B, S, 4, 8]): the bound sizes of its output
-            result = node.layer.forward(local_params(node.name), *inputs,
-                                        out_shapes=graph.graph.nodes[node.name]["output_shapes"])
-        else:
-            result = node.layer.forward(local_params(node.name), *inputs)
+            bound["out_shapes"] = graph.node(node.name)["output_shapes"]
+        if node.layer.needs_args:  # e.g. Slice(1, "T - 4"): its size arguments, bound
+            bound["args"] = graph.node(node.name)["args"]
+        result = node.layer.forward(local_params(node.name), *inputs, **bound)
         outs = result if isinstance(result, tuple) else (result,)
         for i, out in enumerate(outs):
             values[ref_name(node.name, i)] = out

@@ -33,6 +33,7 @@ class Layer:
     n_inputs: ClassVar[int | tuple[int, ...] | None] = 1  # a count, the allowed counts, or None: two or more
     n_outputs: int = 1  # a layer may set its own (Split with sections)
     needs_shapes: ClassVar[bool] = False  # forward(p, *xs, out_shapes=...) gets its bound output shapes
+    needs_args: ClassVar[bool] = False  # forward(p, *xs, args=...) gets its size arguments, bound
     # the catalogue's worked example: constructor arguments and symbolic input shapes (docs/layers.md)
     example: ClassVar[tuple[dict[str, Any], tuple[str, ...]]] = ({}, ("N, C, H, W",))
 
