@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .. import dims
 from ..errors import SpecError
 from ..layers.base import LAYERS, Layer
 from ..propagate import Restart, RuleContext, Solver, propagate
-from ..wiring import InputSpec, Model, NodeSpec, ref_name
+from ..wiring import InputSpec, Model, NodeSpec, ref_name, state_name
 from .torch_modules import layer_from_module
 from .values import UNKNOWN, Tensor, Unknown, Weight, contains
 
@@ -77,14 +76,49 @@ class Converter:
         """A leaf module applied to inputs: its layer, shared if the module was called before."""
         if path in self.owners:
             layer, owner = self.owners[path]
-            return self.add(layer, inputs, name, owner=owner)
+            return torch_outputs(layer, self.add(layer, inputs, name, owner=owner))
         module = self.modules[path]
         layer = layer_from_module(module, {k: v for k, v in kwargs.items() if not contains(v, Tensor)})
         if layer is None:
             raise Unsupported(f"{type(module).__name__} at {path!r} has no symshape equivalent")
         out = self.add(layer, inputs, path)
         self.owners[path] = (layer, self.nodes[-1].name)
+        return torch_outputs(layer, out)
+
+    def fold(self, op: str, x: Any, weights: dict[str, Any], **kwargs: Any) -> Any | None:
+        """A functional call on one module's own weights (``F.layer_norm(x, s, P.weight, P.bias)``) as the
+        layer ``op`` named ``P``, so its parameters keep their names; None if the weights are not so."""
+        given = {k: w for k, w in weights.items() if w is not None}
+        if not given or not all(isinstance(w, Weight) for w in given.values()):
+            return None
+        prefixes = {w.name.rpartition(".")[0] for w in given.values()}
+        if len(prefixes) != 1 or any(w.name.rpartition(".")[2] != k for k, w in given.items()):
+            return None
+        path = prefixes.pop()
+        if path in self.owners:
+            layer, owner = self.owners[path]
+            return self.add(layer, [x], path, owner=owner) if layer.op == op else None
+        try:
+            layer = LAYERS[op](**kwargs)
+        except (SpecError, KeyError):
+            return None
+        specs = layer.param_specs()
+        learned = {k for k, s in specs.items() if not s.buffer}
+        if not learned <= set(given) or not set(given) <= set(specs) or any(
+                tuple(specs[k].shape) != tuple(w.tensor.shape) for k, w in given.items()):
+            return None
+        out = self.add(layer, [x], path or "fold")
+        self.owners[path] = (layer, self.nodes[-1].name)
         return out
+
+    def add_unused_state(self) -> None:
+        """Parameters and buffers of the module that its forward does not use (eval-mode auxiliary heads)
+        become nodes of their own, so the model's state is the module's whole state_dict."""
+        claimed = {state_name(n.name, local) for n in self.nodes if n.owner is None for local in n.layer.param_specs()}
+        params = dict(self.module.named_parameters())
+        for key, value in self.module.state_dict().items():
+            if key not in claimed and key not in self.weight_nodes:
+                self.tensor(Weight(key, params.get(key, value)))  # a Parameter, or a buffer's tensor
 
     def tensor(self, value: Any) -> Tensor:
         """``value`` as a tensor of the model: a Weight becomes a Parameter or Buffer node once."""
@@ -159,8 +193,8 @@ class Converter:
     # --- the walk ----------------------------------------------------------------------------------
     def run(self, graph: Any, placeholders: dict[str, Any], handle: Callable[[Converter, Any, list, dict], Any],
             ) -> Model:
-        """Convert every node of the fx ``graph``; ``placeholders`` gives the value of each placeholder
-        (by the placeholder's target, the argument name); ``handle(converter, node, args, kwargs)`` maps the other nodes."""
+        """Convert every node of the fx ``graph``. ``placeholders`` gives the value of each placeholder
+        by its target (the argument name); ``handle(converter, node, args, kwargs)`` maps the others."""
         env: dict[Any, Any] = {}
         outputs: Any = None
         for node in graph.nodes:
@@ -184,6 +218,7 @@ class Converter:
             raise SpecError(f"from_torch: {len(self.problems)} node(s) of the traced graph have no symshape "
                             "equivalent:\n  " + "\n  ".join(self.problems))
         names, refs = self._outputs(outputs)
+        self.add_unused_state()
         return Model._from_parts(self.inputs, self.nodes, refs, self.model_name, names)
 
     def _outputs(self, outputs: Any) -> tuple[list[str], list[str]]:
@@ -204,6 +239,16 @@ class Converter:
         if not refs:
             raise SpecError("from_torch: the module returns no tensor")
         return names, refs
+
+
+def torch_outputs(layer: Layer, out: Any) -> Any:
+    """A layer's outputs arranged as the torch module returns them: MultiheadAttention ``(out, weights or
+    None)``, LSTM ``(output, (h_n, c_n))``."""
+    if layer.op == "MultiheadAttention":
+        return out if isinstance(out, tuple) else (out, None)
+    if layer.op == "LSTM":
+        return out[0], (out[1], out[2])
+    return out
 
 
 def _flatten(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:

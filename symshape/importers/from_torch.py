@@ -30,7 +30,7 @@ from ..errors import SpecError
 from ..wiring import InputSpec, Model
 from .convert import Converter, Unsupported
 from .torch_modules import layer_from_module
-from .values import Tensor, Weight
+from .values import Pin, Tensor, Weight
 
 
 def require_torch() -> Any:
@@ -52,7 +52,8 @@ def parse_inputs(inputs: dict[str, Any]) -> list[InputSpec]:
         if dtype is None:
             dtype = "int64" if name.endswith("_ids") or name in ("input_ids", "ids", "tokens") else "float32"
         if dtype not in INPUT_DTYPES:
-            raise SpecError(f"from_torch: input {name!r}: dtype must be one of {', '.join(INPUT_DTYPES)}, got {dtype!r}")
+            raise SpecError(f"from_torch: input {name!r}: dtype must be one of {', '.join(INPUT_DTYPES)}, "
+                            f"got {dtype!r}")
         try:
             specs.append(InputSpec(name, dims.parse_shape(shape), dtype))
         except (dims.DimSyntaxError, TypeError) as exc:
@@ -119,9 +120,19 @@ def _convert_fx(module: Any, specs: list[InputSpec], name: str) -> Model:
     except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model not being traceable
         raise SpecError(f"from_torch: torch.fx cannot trace {type(module).__name__}: "
                         f"{type(exc).__name__}: {exc}") from None
-    converter = Converter(module, specs, name)
-    placeholders = {s.name: Tensor(s.name) for s in specs}
-    return converter.run(graph, placeholders, handle_fx)
+    while True:
+        converter = Converter(module, specs, name)
+        placeholders = {s.name: Tensor(s.name) for s in specs}
+        try:
+            return converter.run(graph, placeholders, handle_fx)
+        except Pin as pin:
+            specs = pin_inputs(specs, pin)
+
+
+def pin_inputs(specs: list[InputSpec], pin: Pin) -> list[InputSpec]:
+    """The input specs with the pinned size substituted."""
+    values = {pin.symbol: pin.value}
+    return [InputSpec(s.name, dims.substitute_shape(s.shape, values), s.dtype) for s in specs]
 
 
 def handle_fx(c: Converter, node: Any, args: tuple, kwargs: dict) -> Any:
@@ -154,7 +165,8 @@ def call(c: Converter, node: Any, args: tuple, kwargs: dict) -> Any:
     else:
         if not _NAMES:
             _NAMES.update(canonical_names())
-        key = _NAMES.get(id(node.target), getattr(node.target, "__qualname__", str(node.target)))
+        key = _NAMES.get(id(node.target)) or (f"{getattr(node.target, '__module__', '')}."
+                                               f"{getattr(node.target, '__qualname__', node.target)}")
     handler = HANDLERS.get(key)
     if handler is None:
         raise Unsupported(f"no symshape mapping for {key}")

@@ -18,7 +18,7 @@ import sympy
 
 from .. import dims
 from .convert import Converter, Unsupported
-from .values import Tensor, Weight
+from .values import Condition, Pin, Tensor, Weight
 
 Handler = Callable[[Converter, str, tuple, dict], Any]
 HANDLERS: dict[str, Handler] = {}
@@ -171,6 +171,10 @@ def _assert(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
         return None
     if cond is False:
         raise Unsupported(f"the assertion fails: {args[1] if len(args) > 1 else ''}")
+    if isinstance(cond, Condition) and cond.op == "eq":
+        for symbol, value in ((cond.a, cond.b), (cond.b, cond.a)):
+            if isinstance(symbol, sympy.Symbol) and type(value) is int:
+                raise Pin(symbol, value)
     raise Unsupported(f"an assertion on the sizes ({cond}): symshape checks sizes by its shape rules, "
                       "not by assertions")
 
@@ -306,7 +310,7 @@ def _compare_values(op: str, a: Any, b: Any) -> Any:
     if is_size(a) and is_size(b) and (type(a) is not int or type(b) is not int):
         gap = dims.difference(a, b)
         if type(gap) is not int:
-            raise Unsupported(f"a comparison of sizes ({a} {op} {b}) whose outcome depends on the sizes")
+            return Condition(a, op, b)
         a, b = gap, 0
     return getattr(operator, op)(a, b)
 
@@ -703,3 +707,100 @@ def canonical_names() -> dict[int, str]:
             if callable(value) and not key.startswith("__"):
                 table.setdefault(id(value), f"{prefix}.{key}")
     return table
+
+
+# --- functional forms of layers, on a module's own weights ------------------------------------------
+
+@handles("F.linear")
+def _linear(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    x, w, b = args[0], arg(args, kwargs, 1, "weight"), arg(args, kwargs, 2, "bias")
+    out_features, in_features = c.shape(w)
+    folded = c.fold("Linear", x, {"weight": w, "bias": b}, in_features=in_features, out_features=out_features,
+                    bias=b is not None)
+    if folded is not None:
+        return folded
+    y = c.op("MatMul", [x, c.op("Transpose", [w], "t", dim0=0, dim1=1)], "linear")
+    return y if b is None else c.op("Add", [y, b], "add")
+
+
+@handles("F.layer_norm", "F.group_norm", "F.rms_norm")
+def _norm(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    x = args[0]
+    if name == "F.group_norm":
+        groups, w, b, eps = (arg(args, kwargs, i, k, d) for i, (k, d) in
+                             enumerate((("num_groups", None), ("weight", None), ("bias", None), ("eps", 1e-5)), 1))
+        folded = c.fold("GroupNorm", x, {"weight": w, "bias": b}, num_groups=groups, num_channels=c.shape(x)[1],
+                        eps=eps, affine=w is not None)
+        layer, options = "GroupNorm", {"num_groups": groups, "num_channels": c.shape(x)[1], "eps": eps}
+    else:
+        shape = list(arg(args, kwargs, 1, "normalized_shape"))
+        w = arg(args, kwargs, 2, "weight")
+        b = arg(args, kwargs, 3, "bias") if name == "F.layer_norm" else None
+        eps = arg(args, kwargs, 4 if name == "F.layer_norm" else 3, "eps", 1e-5 if name == "F.layer_norm" else None)
+        layer = "LayerNorm" if name == "F.layer_norm" else "RMSNorm"
+        extra = {"bias": b is not None} if layer == "LayerNorm" else {}
+        folded = c.fold(layer, x, {"weight": w, "bias": b}, normalized_shape=shape, eps=eps,
+                        elementwise_affine=w is not None, **extra)
+        options = {"normalized_shape": shape, "eps": eps}
+    if folded is not None:
+        return folded
+    if w is not None and len(c.shape(w)) != 1 and layer == "GroupNorm":
+        raise Unsupported("group_norm with an unusual weight")
+    affine_off = {"affine": False} if layer == "GroupNorm" else {"elementwise_affine": False}
+    y = c.op(layer, [x], layer.lower(), **options, **affine_off, **({"bias": False} if layer == "LayerNorm" else {}))
+    if w is not None:
+        w = w if layer != "GroupNorm" else c.op("Reshape", [w], "reshape", shape=[-1] + [1] * (len(c.shape(x)) - 2))
+        y = c.op("Mul", [y, w], "mul")
+    if b is not None:
+        b = b if layer != "GroupNorm" else c.op("Reshape", [b], "reshape", shape=[-1] + [1] * (len(c.shape(x)) - 2))
+        y = c.op("Add", [y, b], "add")
+    return y
+
+
+@handles("F.embedding")
+def _embedding(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    ids, w = args[0], arg(args, kwargs, 1, "weight")
+    padding_idx = arg(args, kwargs, 2, "padding_idx")
+    if arg(args, kwargs, 3, "max_norm") is not None:
+        raise Unsupported("embedding with max_norm (it renormalizes the weights in place)")
+    n, d = c.shape(w)
+    folded = c.fold("Embedding", ids, {"weight": w}, num_embeddings=n, embedding_dim=d,
+                    padding_idx=padding_idx)
+    return folded if folded is not None else c.op("Index", [w, ids], "embedding", dim=0)
+
+
+@handles("F.conv1d", "F.conv2d", "F.conv3d")
+def _conv(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    x, w, b = args[0], arg(args, kwargs, 1, "weight"), arg(args, kwargs, 2, "bias")
+    keys = (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1))
+    options = {k: arg(args, kwargs, i, k, d) for i, (k, d) in enumerate(keys, 3)}
+    shape = c.shape(w)
+    op = f"Conv{name[-2]}d"
+    folded = c.fold(op, x, {"weight": w, "bias": b}, in_channels=shape[1] * options["groups"],
+                    out_channels=shape[0], kernel_size=tuple(shape[2:]), bias=b is not None, **options)
+    if folded is None:
+        raise Unsupported(f"{name} on weights that are not one module's weight and bias")
+    return folded
+
+
+@handles("F.batch_norm")
+def _batch_norm(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    x, mean, var = args[0], arg(args, kwargs, 1, "running_mean"), arg(args, kwargs, 2, "running_var")
+    w, b = arg(args, kwargs, 3, "weight"), arg(args, kwargs, 4, "bias")
+    if arg(args, kwargs, 5, "training", False):
+        raise Unsupported("batch_norm in training mode (import the module in eval mode)")
+    eps = arg(args, kwargs, 7, "eps", 1e-5)
+    rank = len(c.shape(x))
+    op = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(rank)
+    folded = None if op is None else c.fold(op, x, {"weight": w, "bias": b, "running_mean": mean, "running_var": var},
+                                            num_features=c.shape(x)[1], eps=eps, affine=w is not None)
+    if folded is None:
+        raise Unsupported("batch_norm on statistics that are not one module's buffers")
+    return folded
+
+
+@handles("torchvision.ops.stochastic_depth.stochastic_depth")
+def _stochastic_depth(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    if arg(args, kwargs, 3, "training", True):
+        raise Unsupported("stochastic depth in training mode (import the module in eval mode)")
+    return args[0]

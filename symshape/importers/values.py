@@ -43,3 +43,23 @@ def contains(value: Any, kind: type) -> bool:
     if isinstance(value, slice):
         return any(contains(v, kind) for v in (value.start, value.stop, value.step))
     return False
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A comparison of sizes whose outcome depends on the sizes (``h == self.image_size``)."""
+    a: Any
+    op: str
+    b: Any
+
+    def __str__(self) -> str:
+        return f"{self.a} {self.op} {self.b}"
+
+
+class Pin(Exception):
+    """An assertion that an input size equals a number (``torch._assert(h == 224)``): the model only
+    runs at that size, so the import starts over with the input size fixed, as torch requires."""
+
+    def __init__(self, symbol: Any, value: int):
+        super().__init__(f"{symbol} = {value}")
+        self.symbol, self.value = symbol, value
