@@ -221,3 +221,24 @@ def test_scalar_ops_in_a_spec_round_trip(tmp_path):
     expected = t.masked_fill(t > 1.5, float("-inf")).numpy()
     for m in (model, again):
         np.testing.assert_array_equal(m.infer().forward({}, x), expected)
+
+
+def test_scalar_add_after_a_convolution_runs_in_place_before_relu():
+    layer = torch.nn.Conv2d(2, 3, 3)
+    model = ss.Sequential(ss.Conv2d(2, 3, 3), ss.Add(other=1.0), ss.ReLU())
+    graph = model.infer((1, 2, 6, 6))
+    params = graph.materialize(seed=0)
+    layer.load_state_dict({k.removeprefix("0."): torch.from_numpy(v) for k, v in params.items()})
+    x = array((1, 2, 6, 6), "float32")
+    expected = torch.relu(layer(torch.from_numpy(x)) + 1.0).detach().numpy()
+    np.testing.assert_allclose(graph.forward(params, x), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [ss.Add(other=2, alpha=3), ss.Where(other=0.5), ss.Div(rounding_mode="floor"),
+                                   ss.Clamp(max=1), ss.Cast("int32"), ss.MaskedFill("-inf"), ss.Pow(exponent=2)])
+def test_layers_copy_and_pickle_with_their_arity(layer):
+    import copy
+    import pickle
+
+    for again in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert repr(again) == repr(layer) and again.n_inputs == layer.n_inputs
