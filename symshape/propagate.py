@@ -336,7 +336,10 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
             args = vars(ctx.args)
             resolved.setdefault(id(layer), dict(args))
             params = layer.params(ctx.args) if node.owner is None else {}
-        out_dtypes = layer.output_dtypes(*(dtypes[r] for r in node.inputs))
+        try:
+            out_dtypes = layer.output_dtypes(*(dtypes[r] for r in node.inputs))
+        except SpecError as exc:  # dtypes torch refuses (a bool tensor in Sub): named after the node
+            raise SpecError(f"{node.name} ({layer.op}): {exc}") from None
         for i, s in enumerate(out_shapes):
             shapes[ref_name(node.name, i)] = s
             dtypes[ref_name(node.name, i)] = out_dtypes[i]

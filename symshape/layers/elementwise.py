@@ -64,7 +64,7 @@ class _NoBool(_Unary):
 
     def output_dtypes(self, dtype: str) -> tuple[str, ...]:
         if dtype == "bool":
-            raise SpecError(f"{self.op}: not supported for a bool tensor (as in torch); Cast it first, or use "
+            raise SpecError("not supported for a bool tensor (as in torch); Cast it first, or use "
                             "LogicalNot to invert a mask")
         return (dtype,)
 
@@ -257,9 +257,9 @@ class LogicalXor(_Compare):
         return np.logical_xor(a, b)
 
 
-def _require_bool(op: str, what: str, dtype: str) -> None:
+def _require_bool(what: str, dtype: str) -> None:
     if dtype != "bool":
-        raise SpecError(f"{op}: {what} must be a bool tensor (as in torch), got {dtype}; "
+        raise SpecError(f"{what} must be a bool tensor (as in torch), got {dtype}; "
                         "compare it first (e.g. Eq(other=0)) or Cast it to bool")
 
 
@@ -282,7 +282,7 @@ class Where(Layer):
         return result_dtype(values, [s for s in (self.input, self.other) if s is not None])
 
     def output_dtypes(self, condition: str, *values: str) -> tuple[str, ...]:
-        _require_bool("Where", "condition", condition)
+        _require_bool("condition", condition)
         return (self._dtype(list(values)),)
 
     def forward(self, p: dict, condition: np.ndarray, *tensors: np.ndarray) -> np.ndarray:
@@ -307,7 +307,7 @@ class MaskedFill(Layer):
         return broadcast(ctx, [x, mask], [0, 1])
 
     def output_dtypes(self, x: str, mask: str) -> tuple[str, ...]:
-        _require_bool("MaskedFill", "mask", mask)
+        _require_bool("mask", mask)
         return (x,)
 
     def forward(self, p: dict, x: np.ndarray, mask: np.ndarray) -> np.ndarray:

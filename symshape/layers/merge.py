@@ -136,7 +136,7 @@ class _Alpha(_Binary):
     def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
         dtype = self.compute_dtype(*dtypes)
         if isinstance(self.alpha, float) and not is_float(dtype):
-            raise SpecError(f"{self.op}: for integral input tensors ({dtype}), alpha must not be a floating point "
+            raise SpecError(f"for integral input tensors ({dtype}), alpha must not be a floating point "
                             f"number, got {self.alpha} (as in torch)")
         return (dtype,)
 
@@ -169,7 +169,7 @@ class Sub(_Alpha):
 
     def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
         if "bool" in dtypes or any(isinstance(s, bool) for s in self.scalars()):
-            raise SpecError(f"{self.op}: subtraction with a bool tensor is not supported (as in torch); "
+            raise SpecError("subtraction with a bool tensor is not supported (as in torch); "
                             "use LogicalXor or LogicalNot to invert a mask")
         return super().output_dtypes(*dtypes)
 
@@ -210,7 +210,7 @@ class Div(_Binary):
     def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
         dtype = self.compute_dtype(*dtypes)
         if dtype == "bool":
-            raise SpecError(f"Div: rounding_mode={self.rounding_mode!r} is not implemented for bool tensors "
+            raise SpecError(f"rounding_mode={self.rounding_mode!r} is not implemented for bool tensors "
                             "(as in torch); Cast them first")
         return (dtype,)
 
@@ -236,7 +236,7 @@ class Pow(_Binary):
         dtype = self.compute_dtype(*dtypes)
         e = self.scalar_operand
         if not is_float(dtype) and not isinstance(e, bool) and isinstance(e, int) and e < 0:
-            raise SpecError(f"Pow: integers to negative integer powers are not allowed (as in torch), got "
+            raise SpecError(f"integers to negative integer powers are not allowed (as in torch), got "
                             f"a {dtype} tensor to the power {e}; Cast it to float32 first")
         return (dtype,)
 
