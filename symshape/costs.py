@@ -94,4 +94,5 @@ def _dominates(a: Dim, b: Dim) -> bool:
     if diff == 0:
         return False
     return all(coeff >= 0 for coeff in sympy.Poly(diff, *sorted(diff.free_symbols, key=str)).coeffs()) \
-        if diff.free_symbols and not diff.atoms(sympy.floor, sympy.ceiling, sympy.Mod) else bool(diff.is_nonnegative)
+        if diff.free_symbols and not diff.atoms(sympy.floor, sympy.ceiling, sympy.Mod, sympy.Min, sympy.Max) \
+        else bool(diff.is_nonnegative)
