@@ -6,12 +6,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import dims
+from . import dims, dtypes
 from .analysis import Analysis
 from .errors import Conflict, ShapeMismatchError, SpecError
 from .layers.base import Layer
 from .propagate import bind_from_arrays
+from .weights import check_weights
 from .wiring import ref_name, state_name
+
+KINDS = {"float": "f", "int": "i", "bool": "b"}  # numpy dtype kinds of symshape's dtype kinds
 
 
 def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: dict) -> Any:
@@ -20,7 +23,7 @@ def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: di
     graph = bind_from_arrays(graph, inputs)
     graph.require_concrete("forward()")
     _check_inputs(graph, inputs)
-    _check_params(graph, params)
+    check_weights(params, graph, "forward(): the parameters given")
     values: dict[str, np.ndarray] = dict(inputs)
     fused = _fusions(graph)
     skipped: set[str] = set()
@@ -133,30 +136,19 @@ def _name_inputs(graph: Analysis, arrays: tuple, named: dict) -> dict[str, np.nd
 
 
 def _check_inputs(graph: Analysis, inputs: dict[str, np.ndarray]) -> None:
+    """Each array has its input's shape and a dtype of the declared kind (float, int or bool)."""
     conflicts = []
     for name, shape in graph.inputs.items():
         actual = tuple(inputs[name].shape)
         if actual != tuple(shape):
             conflicts.append(Conflict(name, "input", "shape", dims.format_shape(shape),
                                       f"the array has shape {actual}"))
+        declared, got = graph.node(name)["dtype"], inputs[name].dtype
+        if got.kind != KINDS[dtypes.TABLE[declared].kind]:
+            conflicts.append(Conflict(name, "input", "dtype", f"{declared} (as declared)", f"the array is {got}",
+                                      f"Give a {dtypes.TABLE[declared].kind} array, or declare the input as "
+                                      f"{{shape: [...], dtype: {got}}}." if got.name in dtypes.TABLE else ""))
     if conflicts:
         raise ShapeMismatchError(conflicts)
 
 
-def _check_params(graph: Analysis, params: dict[str, np.ndarray]) -> None:
-    """Every name, shape and dtype checked, all differences reported at once."""
-    expected = graph.state_shapes
-    conflicts = []
-    for name, shape in expected.items():
-        if name not in params:
-            conflicts.append(Conflict(name, "parameter", "value", f"a {dims.format_shape(shape)} array",
-                                      "it is missing"))
-        elif tuple(np.shape(params[name])) != tuple(shape):
-            conflicts.append(Conflict(name, "parameter", "shape", dims.format_shape(shape),
-                                      f"the array has shape {tuple(np.shape(params[name]))}"))
-    for name in params:
-        if name not in expected:
-            conflicts.append(Conflict(name, "parameter", "name", "not a parameter of the model",
-                                      "it was given", "Remove it or check the layer names."))
-    if conflicts:
-        raise ShapeMismatchError(conflicts)

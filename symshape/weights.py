@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import dims
+from .analysis import Analysis
+from .dtypes import TABLE
 from .errors import SpecError
 from .files import atomic_write, read_text, reading
 
@@ -80,9 +82,9 @@ def _read_shards(path: str | Path) -> dict[str, np.ndarray]:
     return params
 
 
-def check_weights(params: dict[str, Any], graph: Any, origin: str = "weights") -> None:
+def check_weights(params: dict[str, Any], graph: Analysis, origin: str = "weights") -> None:
     """Every parameter and buffer of ``graph`` present with its shape and a suitable dtype;
-    all differences in one SpecError."""
+    all differences in one SpecError. The one checker of weights: files, ``forward()`` and exports."""
     specs = graph.param_specs
     problems = []
     for name, spec in specs.items():
@@ -91,12 +93,13 @@ def check_weights(params: dict[str, Any], graph: Any, origin: str = "weights") -
             continue
         array = params[name]
         shape = tuple(int(d) if type(d) is int else d for d in spec.shape)
-        if tuple(array.shape) != shape:
-            problems.append(f"{name} has shape {tuple(array.shape)}, the model needs {dims.format_shape(shape)}")
-        kind = "i" if spec.dtype == "int64" else "f"
-        if array.dtype.kind != kind:
-            wanted = "int64" if kind == "i" else "a float dtype"
-            problems.append(f"{name} has dtype {array.dtype}, the model needs {wanted}")
+        if tuple(np.shape(array)) != shape:
+            problems.append(f"{name} has shape {tuple(np.shape(array))}, the model needs {dims.format_shape(shape)}")
+        wanted = spec.dtype or "float32"
+        kind = {"float": "f", "int": "i", "bool": "b"}[TABLE[wanted].kind]
+        if np.asarray(array).dtype.kind != kind:
+            need = "a float dtype" if kind == "f" else wanted
+            problems.append(f"{name} has dtype {np.asarray(array).dtype}, the model needs {need}")
     for name in params:
         if name not in specs:
             close = [k for k in specs if k.split(".")[-1] == name.split(".")[-1]][:3]
@@ -108,7 +111,7 @@ def check_weights(params: dict[str, Any], graph: Any, origin: str = "weights") -
                         f"{'s' if len(problems) > 1 else ''}):\n{listing}")
 
 
-def load_weights(path: str | Path, graph: Any = None) -> dict[str, np.ndarray]:
+def load_weights(path: str | Path, graph: Analysis | None = None) -> dict[str, np.ndarray]:
     """Read a weights file; with ``graph``, check it against the analysed model first."""
     params = read_weights(path)
     if graph is not None:

@@ -153,9 +153,29 @@ def test_forward_checks_inputs_and_params_all_at_once():
     bad = dict(params, extra=np.zeros(1))
     bad["1.weight"] = np.zeros((3, 3))
     del bad["0.bias"]
-    with pytest.raises(ss.ShapeMismatchError) as info:
-        g.forward(bad, np.zeros((2, 4), dtype=np.float32))
-    assert [c.node for c in info.value.conflicts] == ["0.bias", "1.weight", "extra"]
+    with pytest.raises(ss.SpecError, match=r"the parameters given does not fit the model \(3 differences\):\n"
+                                           r"  - missing 0\.bias \(3,\)\n  - 1\.weight has shape \(3, 3\), the model "
+                                           r"needs \(2, 3\)\n  - unexpected extra"):
+        g.forward(bad, np.zeros((2, 4), dtype=np.float32))  # one checker for files and forward()
+
+
+def test_forward_checks_dtypes():
+    g = ss.Sequential(ss.Linear(4, 3)).infer("2, 4")
+    params = g.materialize(seed=0)
+    with pytest.raises(ss.ShapeMismatchError, match=r"x \(input\): dtype is float32 \(as declared\) but the array is "
+                                                    r"int64\. Give a float array, or declare the input as"):
+        g.forward(params, np.zeros((2, 4), dtype=np.int64))
+    with pytest.raises(ss.ShapeMismatchError, match=r"the array is complex64"):
+        g.forward(params, np.zeros((2, 4), dtype=np.complex64))
+    with pytest.raises(ss.SpecError, match=r"0\.weight has dtype int64, the model needs a float dtype"):
+        g.forward(dict(params, **{"0.weight": params["0.weight"].astype(np.int64)}), np.zeros((2, 4), np.float32))
+    x = ss.Input("B, T", name="ids", dtype="int64")
+    g = ss.Model(x, ss.Embedding(10, 3)(x)).infer()
+    params = g.materialize(seed=0)
+    assert g.forward(params, np.array([[1, 2, 3]])).shape == (1, 3, 3)  # int64 token ids
+    with pytest.raises(ss.ShapeMismatchError, match=r"ids \(input\): dtype is int64 \(as declared\) but the array is "
+                                                    r"float32"):
+        g.forward(params, np.array([[1, 2, 3]], dtype=np.float32))
 
 
 def test_model_wiring_errors():
