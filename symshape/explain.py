@@ -12,6 +12,8 @@ from .wiring import parse_ref, source_of
 def _owner(graph: Analysis, name: str) -> tuple[str, str] | None:
     """(node, local parameter name) for a state_dict name."""
     for node in sorted(graph.model.nodes, key=lambda n: -len(n.name)):
+        if name == node.name and "" in graph.node(node.name)["params"]:  # a Parameter node is its tensor
+            return node.name, ""
         prefix = node.name + "."
         if name.startswith(prefix) and name[len(prefix):] in graph.node(node.name)["params"]:
             return node.name, name[len(prefix):]
@@ -27,7 +29,7 @@ def _layer_text(graph: Analysis, name: str) -> str:
 def _chain(graph: Analysis, start: str) -> list[str]:
     """Node names from a model input to ``start``, following each node's first input."""
     chain = [start]
-    while graph.node(chain[-1])["kind"] == "layer":
+    while graph.node(chain[-1])["kind"] == "layer" and graph.node(chain[-1])["inputs"]:
         chain.append(source_of(graph.node(chain[-1])["inputs"][0]))
     return chain[::-1]
 
@@ -42,7 +44,8 @@ def explain(graph: Analysis, name: str) -> str:
         spec = graph.node(node)["params"][local]
         layer = graph.node(node)["layer"]
         kind = "buffer" if spec.buffer else "parameter"
-        lines.append(f"{name} {dims.format_shape(spec.shape)}: {kind} {local!r} of {_layer_text(graph, node)}")
+        of = f"{kind} {local!r} of" if local else f"{kind}:"
+        lines.append(f"{name} {dims.format_shape(spec.shape)}: {of} {_layer_text(graph, node)}")
         inferred = {k: v for k, v in graph.node(node)["args"].items() if getattr(layer, k, 0) is None}
         for arg, value in inferred.items():
             lines.append(f"  {arg} = {value}, inferred from the layer's input")
@@ -70,7 +73,7 @@ def explain(graph: Analysis, name: str) -> str:
             continue
         shapes = ", ".join(dims.format_shape(s) for s in data["input_shapes"] if s is not None)
         out = ", ".join(dims.format_shape(s) for s in data["output_shapes"] if s is not None)
-        lines.append(f"  {step:<{width}}  {data['op']}: {shapes} -> {out}")
+        lines.append(f"  {step:<{width}}  {data['op']}: {shapes + ' -> ' if shapes else ''}{out}")
     conditions = [c for c in graph.constraints if c.node in chain]
     if conditions:
         lines.append("conditions met along the way: " + ", ".join(f"{c} (from {c.node})" for c in conditions))

@@ -371,3 +371,10 @@ def test_zero_input_layers_copy_and_pickle(layer):
         shapes2, params2, out2 = made(again)
         assert shapes2 == shapes and params2.keys() == params.keys()
         np.testing.assert_array_equal(out2, out)
+
+
+def test_explain_names_a_parameter_node_and_stops_at_it():
+    graph = vit_stem().infer()
+    text = graph.explain("encoder.pos_embedding")
+    assert text.startswith("encoder.pos_embedding (1, floor(H/16)*floor(W/16) + 1, 32): parameter: encoder.pos_embedding")
+    assert graph.explain("class_token").splitlines()[-1] == "  class_token  Parameter: (1, 1, 32)"
