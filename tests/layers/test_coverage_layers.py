@@ -260,8 +260,10 @@ def test_pool_unpool_symbolic_and_misuse():
     with pytest.raises(ss.ShapeMismatchError, match=r"dim 3 of the indices is 4, as on the values but its input 1 "
                                                      r"\(1, 2, 4, 3\) from input i has 3\. Pass the indices"):
         ss.Model([x, i], ss.MaxUnpool2d(2)(x, i)).infer()
+    x, i = ss.Input((1, 1, 2), name="x"), ss.Input((1, 1, 2), name="i", dtype="int64")
+    graph = ss.Model([x, i], ss.MaxUnpool1d(2)(x, i)).infer()
     with pytest.raises(ss.ShapeError, match=r"MaxUnpool1d: index 9 is out of range for an output plane of 4"):
-        ss.MaxUnpool1d(2)(np.ones((1, 1, 2), np.float32), np.array([[[0, 9]]]))
+        graph.forward({}, np.ones((1, 1, 2), np.float32), np.array([[[0, 9]]]))
     with pytest.raises(ss.SpecError, match=r"LPPool2d: norm_type must be a positive number"):
         ss.LPPool2d(0, 2)
 
@@ -272,7 +274,8 @@ def test_embedding_bag_matches_torch():
                    {"max_norm": 1.0}]:
         x = rng.integers(0, 5, (4, 3))
         x[1] = 2  # with padding_idx=2: an empty bag
-        check_model(ss.Sequential(ss.EmbeddingBag(5, 3, **kwargs)),
+        bags = ss.Input(x.shape, name="x", dtype="int64")
+        check_model(ss.Model([bags], ss.EmbeddingBag(5, 3, **kwargs)(bags, name="0")),
                     torch.nn.Sequential(torch.nn.EmbeddingBag(5, 3, **kwargs)), x)
         ids = rng.integers(0, 5, (7,))
         for last in (False, True):

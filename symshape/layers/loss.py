@@ -1,0 +1,532 @@
+"""Losses: inputs (prediction, target[, ...]) -> a scalar () with reduction 'mean' or 'sum', or the
+per-element (or per-sample) losses with reduction 'none'.
+
+The deprecated ``size_average``/``reduce`` arguments override ``reduction`` as in torch. Class weights
+(``weight``, ``pos_weight``) are tensors in torch; symshape takes only their default, None.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ..dims import Shape
+from ..errors import ShapeError, SpecError
+from .base import Layer
+from .merge import broadcast
+
+if TYPE_CHECKING:
+    from ..propagate import RuleContext
+
+
+def _number(op: str, name: str, value: Any, minimum: float | None = None, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{op}: {name} must be a number, got {value!r}")
+    if minimum is not None and (value < minimum or (strict and value == minimum)):
+        raise SpecError(f"{op}: {name} must be {'above' if strict else 'at least'} {minimum}, got {value!r}")
+    return float(value)
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0, -x)
+
+
+class _Loss(Layer):
+    n_inputs: ClassVar[int | tuple[int, ...] | None] = 2
+    reductions: ClassVar[tuple[str, ...]] = ("none", "mean", "sum")
+    same_shape: ClassVar[bool] = False  # torch requires equal shapes instead of broadcasting
+    example = ({"reduction": "none"}, ("N, C", "N, C"))
+
+    def _setup(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", weight: Any = None,
+               **tensors: Any) -> None:
+        op = type(self).__name__
+        for name, value in {"weight": weight, **tensors}.items():
+            if value is not None:
+                raise SpecError(f"{op}: a {name} tensor is not supported; only {name}=None")
+        if size_average is not None or reduce is not None:  # torch's _Reduction.legacy_get_string
+            size_average = True if size_average is None else bool(size_average)
+            reduction = ("mean" if size_average else "sum") if (True if reduce is None else bool(reduce)) else "none"
+        if reduction not in self.reductions:
+            raise SpecError(f"{op}: reduction must be {', '.join(map(repr, self.reductions))}, got {reduction!r}")
+        self.reduction = reduction
+
+    def infer(self, ctx: RuleContext, *shapes: Shape) -> Shape | None:
+        shape = self.loss_shape(ctx, *shapes)
+        if shape is None:
+            return None
+        return shape if self.reduction == "none" else ()
+
+    def loss_shape(self, ctx: RuleContext, *shapes: Shape) -> Shape | None:
+        """The shape of the unreduced loss (default: the inputs, broadcast or equal)."""
+        if self.same_shape:
+            x, target = shapes
+            if len(x) != len(target):
+                ctx.conflict("the target's rank", f"{len(x)}, as the input's",
+                             f"{ctx.input_desc(1)} has rank {len(target)}", "Give the target the input's shape.")
+                return None
+            for axis, (a, b) in enumerate(zip(x, target)):
+                ctx.equal(a, b, what=f"dim {axis} of the target", expected_desc=lambda: f"{a}, as on the input",
+                          actual_desc=lambda: f"{ctx.input_desc(1)} has {b}",
+                          fix=f"{self.op} does not broadcast: give the target the input's shape.")
+            return x
+        return broadcast(ctx, list(shapes), list(range(len(shapes))))
+
+    def reduce(self, loss: np.ndarray, dtype: Any) -> np.ndarray:
+        if self.reduction == "sum":
+            loss = loss.sum()
+        elif self.reduction == "mean":
+            loss = loss.mean()
+        return np.asarray(loss).astype(dtype, copy=False)
+
+    def forward(self, p: dict, *xs: np.ndarray) -> np.ndarray:
+        return self.reduce(self.pointwise(*np.broadcast_arrays(*xs)), xs[0].dtype)
+
+    def pointwise(self, *xs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class L1Loss(_Loss):
+    """|input - target|, reduced; input and target broadcast."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.abs(x - t)
+
+
+class MSELoss(_Loss):
+    """(input - target)^2, reduced; input and target broadcast."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return (x - t) ** 2
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta/2 (d = input - target), reduced."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", beta: float = 1.0):
+        self._setup(size_average, reduce, reduction)
+        self.beta = _number("SmoothL1Loss", "beta", beta, 0)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        d = np.abs(x - t)
+        if self.beta == 0:
+            return d
+        return np.where(d < self.beta, 0.5 * d * d / self.beta, d - 0.5 * self.beta)
+
+
+class HuberLoss(_Loss):
+    """0.5 d^2 where |d| <= delta, else delta * (|d| - delta/2) (d = input - target), reduced."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        self._setup(reduction=reduction)
+        self.delta = _number("HuberLoss", "delta", delta, 0, strict=True)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        d = np.abs(x - t)
+        return np.where(d <= self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + exp(-target * input)), reduced; targets are 1 or -1."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.logaddexp(0, -t * x)
+
+
+class BCELoss(_Loss):
+    """-(t log x + (1 - t) log(1 - x)), each log at least -100, reduced; input in [0, 1], target of its shape."""
+
+    same_shape = True
+
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction, weight)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        if x.size and (x.min() < 0 or x.max() > 1):
+            bad = x.min() if x.min() < 0 else x.max()
+            raise ShapeError(f"BCELoss: every input element must lie in [0, 1], got {bad}")
+        with np.errstate(divide="ignore"):
+            return -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
+
+
+class BCEWithLogitsLoss(_Loss):
+    """BCELoss of sigmoid(input), computed stably, reduced; the target has the input's shape."""
+
+    same_shape = True
+
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 pos_weight: Any = None):
+        self._setup(size_average, reduce, reduction, weight, pos_weight=pos_weight)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return (1 - t) * x - _log_sigmoid(x)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """input where target is 1, max(0, margin - input) where target is -1, reduced."""
+
+    def __init__(self, margin: float = 1.0, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+        self.margin = _number("HingeEmbeddingLoss", "margin", margin)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.where(t != 1, np.maximum(self.margin - x, 0), 0) + np.where(t != -1, x, 0)
+
+
+class KLDivLoss(_Loss):
+    """target * (log(target) - input) (input holds log-probabilities), reduced; 'batchmean' divides the sum by N."""
+
+    reductions = ("none", "mean", "sum", "batchmean")
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 log_target: bool = False):
+        self._setup(size_average, reduce, reduction)
+        self.log_target = self._flag("log_target", log_target)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        if self.log_target:
+            return np.exp(t) * (t - x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # torch's xlogy: 0 where the target is 0
+            return np.where(t == 0, 0, t * np.log(t)) - t * x
+
+    def reduce(self, loss: np.ndarray, dtype: Any) -> np.ndarray:
+        if self.reduction == "batchmean":
+            return np.asarray(loss.sum() / (loss.shape[0] if loss.ndim else 1)).astype(dtype, copy=False)
+        return super().reduce(loss, dtype)
+
+
+class PoissonNLLLoss(_Loss):
+    """exp(input) - target * input (log_input), or input - target * log(input + eps); full adds Stirling's term."""
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average: Any = None, eps: float = 1e-8,
+                 reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+        self.log_input = self._flag("log_input", log_input)
+        self.full = self._flag("full", full)
+        self.eps = _number("PoissonNLLLoss", "eps", eps, 0)
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.exp(x) - t * x if self.log_input else x - t * np.log(x + self.eps)
+            if self.full:
+                safe = np.where(t > 1, t, 1)
+                loss = loss + np.where(t > 1, safe * np.log(safe) - safe + 0.5 * np.log(2 * math.pi * safe), 0)
+        return loss
+
+
+class MarginRankingLoss(_Loss):
+    """Inputs x1, x2, target broadcast: max(0, -target * (x1 - x2) + margin), reduced."""
+
+    n_inputs = 3
+    example = ({"reduction": "none"}, ("N", "N", "N"))
+
+    def __init__(self, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+        self.margin = _number("MarginRankingLoss", "margin", margin)
+
+    def pointwise(self, x1: np.ndarray, x2: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.maximum(-t * (x1 - x2) + self.margin, 0)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """(N, C) or (C,), targets in {0, 1} broadcast: the mean over C of the binary cross-entropies, (N,) unreduced."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction, weight)
+
+    def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
+        shape = broadcast(ctx, [x, target], [0, 1])
+        if not ctx.rank(shape, (1, 2), "(N, C) or (C,)"):
+            return None
+        return shape[:-1]
+
+    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return -(t * _log_sigmoid(x) + (1 - t) * _log_sigmoid(-x)).mean(axis=-1)
+
+
+class _PairLoss(_Loss):
+    """Inputs (N, D) or (D,) and a per-sample third input: an (N,) or () loss before reduction."""
+
+    n_inputs = 3
+    example = ({"reduction": "none"}, ("N, D", "N, D", "N"))
+    layout = ""
+
+    def loss_shape(self, ctx: RuleContext, *shapes: Shape) -> Shape | None:
+        first = shapes[0]
+        if not ctx.rank(first, (1, 2), self.layout):
+            return None
+        for i, shape in enumerate(shapes[1:], 1):
+            expected = self.expected(first, i)
+            if not ctx.rank(shape, (len(expected),), self.layout, i=i):
+                return None
+            for axis, (a, b) in enumerate(zip(expected, shape)):
+                ctx.equal(a, b, what=f"dim {axis} of input {i}", expected_desc=lambda: f"{a}, as on input 0",
+                          actual_desc=lambda: f"{ctx.input_desc(i)} has {b}")
+        return first[:-1]
+
+    def expected(self, first: Shape, i: int) -> Shape:
+        return first
+
+
+class CosineEmbeddingLoss(_PairLoss):
+    """x1, x2 (N, D) or (D,), target (N,) or (): 1 - cos(x1, x2) where target is 1, max(0, cos - margin) where -1."""
+
+    layout = "x1, x2 (N, D) or (D,); target (N,) or ()"
+
+    def __init__(self, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+        self.margin = _number("CosineEmbeddingLoss", "margin", margin)
+
+    def expected(self, first: Shape, i: int) -> Shape:
+        return first if i == 1 else first[:-1]
+
+    def forward(self, p: dict, x1: np.ndarray, x2: np.ndarray, t: np.ndarray) -> np.ndarray:
+        eps = 1e-12  # torch's EPSILON in cosine_embedding_loss
+        cos = (x1 * x2).sum(-1) / np.sqrt(((x1 * x1).sum(-1) + eps) * ((x2 * x2).sum(-1) + eps))
+        loss = np.where(t == 1, 1 - cos, 0) + np.where(t == -1, np.maximum(cos - self.margin, 0), 0)
+        return self.reduce(loss, x1.dtype)
+
+
+class TripletMarginLoss(_PairLoss):
+    """anchor, positive, negative (N, D) or (D,): max(0, margin + d(a, p) - d(a, n)), d the p-norm distance."""
+
+    example = ({"reduction": "none"}, ("N, D", "N, D", "N, D"))
+    layout = "(N, D) or (D,), all three alike"
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+        self.margin = _number("TripletMarginLoss", "margin", margin, 0, strict=True)
+        self.p = _number("TripletMarginLoss", "p", p, 0, strict=True)
+        self.eps = _number("TripletMarginLoss", "eps", eps, 0)
+        self.swap = self._flag("swap", swap)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        d = np.abs(a - b + np.asarray(self.eps, dtype=a.dtype)).astype(np.float64)
+        return (d**self.p).sum(-1) ** (1 / self.p)
+
+    def forward(self, p: dict, a: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+        d_ap, d_an = self.distance(a, pos), self.distance(a, neg)
+        if self.swap:
+            d_an = np.minimum(d_an, self.distance(pos, neg))
+        return self.reduce(np.maximum(self.margin + d_ap - d_an, 0), a.dtype)
+
+
+class NLLLoss(_Loss):
+    """log-probabilities (N, C, *) or (C,), class indices (N, *) or () -> -input[target], reduced.
+
+    The mean is over the targets not equal to ignore_index."""
+
+    example = ({"reduction": "none"}, ("N, C", "N"))
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+                 reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction, weight)
+        if type(ignore_index) is not int:
+            raise SpecError(f"{type(self).__name__}: ignore_index must be an int, got {ignore_index!r}")
+        self.ignore_index = ignore_index
+
+    def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
+        if not x:
+            ctx.conflict("input rank", "at least 1 ((N, C, *) or (C,))", f"{ctx.input_desc()} has rank 0")
+            return None
+        expected = () if len(x) == 1 else (x[0], *x[2:])
+        if len(target) != len(expected):
+            ctx.conflict("the target's rank", f"{len(expected)} (class indices: the input's shape without C)",
+                         f"{ctx.input_desc(1)} has rank {len(target)}")
+            return None
+        for axis, (a, b) in enumerate(zip(expected, target)):
+            ctx.equal(a, b, what=f"dim {axis} of the target", expected_desc=lambda: f"{a}, as on the input",
+                      actual_desc=lambda: f"{ctx.input_desc(1)} has {b}")
+        return expected
+
+    def picked(self, logp: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(-logp at each target class, 0 where ignored; the mask of the targets counted)."""
+        classes = logp.shape[0 if logp.ndim == 1 else 1]
+        if target.dtype.kind not in "iu":
+            raise ShapeError(f"{self.op} takes integer class indices as target, got an array of {target.dtype}")
+        keep = target != self.ignore_index
+        if np.any(keep & ((target < 0) | (target >= classes))):
+            bad = target[keep & ((target < 0) | (target >= classes))].flat[0]
+            raise ShapeError(f"{self.op}: target {bad} is out of range for {classes} classes")
+        safe = np.where(keep, target, 0)
+        axis = 0 if logp.ndim == 1 else 1
+        taken = np.take_along_axis(logp, np.expand_dims(safe, axis), axis=axis).squeeze(axis)
+        return np.where(keep, -taken, 0), keep
+
+    def forward(self, p: dict, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+        loss, keep = self.picked(x, target)
+        return self.reduce_counted(loss, keep, x.dtype)
+
+    def reduce_counted(self, loss: np.ndarray, keep: np.ndarray, dtype: Any) -> np.ndarray:
+        if self.reduction == "mean":
+            with np.errstate(invalid="ignore"):  # every target ignored: NaN, as in torch
+                return np.asarray(loss.sum() / keep.sum()).astype(dtype, copy=False)
+        return self.reduce(loss, dtype)
+
+
+class NLLLoss2d(NLLLoss):
+    """NLLLoss (torch's deprecated name for image-shaped inputs (N, C, H, W))."""
+
+
+class CrossEntropyLoss(NLLLoss):
+    """logits (N, C, *) or (C,), class indices (N, *) or probabilities (N, C, *) -> NLLLoss of log_softmax.
+
+    With label_smoothing; torch tells the two kinds of target apart by their shape."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
+        self.label_smoothing = _number("CrossEntropyLoss", "label_smoothing", label_smoothing, 0)
+        if self.label_smoothing > 1:
+            raise SpecError(f"CrossEntropyLoss: label_smoothing must be at most 1, got {label_smoothing!r}")
+
+    def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
+        if len(target) == len(x) and x:  # probabilities: torch tells the two target kinds by shape
+            for axis, (a, b) in enumerate(zip(x, target)):
+                ctx.equal(a, b, what=f"dim {axis} of the target", expected_desc=lambda: f"{a}, as on the input",
+                          actual_desc=lambda: f"{ctx.input_desc(1)} has {b}",
+                          fix="Probability targets have the input's shape; class-index targets drop C.")
+            return () if len(x) == 1 else (x[0], *x[2:])
+        return super().loss_shape(ctx, x, target)
+
+    def forward(self, p: dict, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+        axis = 0 if x.ndim == 1 else 1
+        shifted = x - x.max(axis=axis, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        classes, eps = x.shape[axis], self.label_smoothing
+        if target.shape == x.shape:
+            probs = target * (1 - eps) + eps / classes
+            loss = -(probs * logp).sum(axis=axis)
+            return self.reduce(loss, x.dtype)
+        loss, keep = self.picked(logp, target)
+        if eps:
+            smooth = np.where(keep, -logp.sum(axis=axis), 0) / classes
+            loss = (1 - eps) * loss + eps * smooth
+        return self.reduce_counted(loss, keep, x.dtype)
+
+
+class MultiMarginLoss(NLLLoss):
+    """input (N, C) or (C,), class indices (N,) or () -> sum over j != y of max(0, margin - x[y] + x[j])^p / C."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None, size_average: Any = None,
+                 reduce: Any = None, reduction: str = "mean"):
+        if p not in (1, 2) or isinstance(p, bool):
+            raise SpecError(f"MultiMarginLoss: p must be 1 or 2, got {p!r}")
+        super().__init__(weight, size_average, -100, reduce, reduction)
+        self.p = p
+        self.margin = _number("MultiMarginLoss", "margin", margin)
+
+    def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
+        if not ctx.rank(x, (1, 2), "(N, C) or (C,)"):
+            return None
+        return super().loss_shape(ctx, x, target)
+
+    def forward(self, p: dict, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+        x2 = x.reshape(-1, x.shape[-1])
+        t = target.reshape(-1)
+        classes = x2.shape[1]
+        if target.dtype.kind not in "iu" or np.any((t < 0) | (t >= classes)):
+            raise ShapeError(f"MultiMarginLoss: targets must be class indices in [0, {classes})")
+        own = np.take_along_axis(x2, t[:, None], axis=1)
+        margins = np.maximum(self.margin - own + x2, 0) ** self.p
+        margins[np.arange(len(t)), t] = 0
+        loss = (margins.sum(axis=1) / classes).reshape(target.shape)
+        return self.reduce(loss, x.dtype)
+
+
+class TripletMarginWithDistanceLoss(TripletMarginLoss):
+    """TripletMarginLoss with the Euclidean distance (distance_function=None; a Python callable is not supported)."""
+
+    def __init__(self, *, distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):
+        if distance_function is not None:
+            raise SpecError("TripletMarginWithDistanceLoss: distance_function must be None (the pairwise distance); "
+                            "a Python callable is code, not a layer argument")
+        super().__init__(margin, swap=swap, reduction=reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """input (N, C) or (C,), target of its shape (class indices ended by -1) -> a multi-label hinge, reduced.
+
+    The hinge max(0, 1 - (input[y] - input[k])) summed over targets y and non-targets k, divided by C."""
+
+    same_shape = True
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        self._setup(size_average, reduce, reduction)
+
+    def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
+        if not ctx.rank(x, (1, 2), "(N, C) or (C,)"):
+            return None
+        shape = super().loss_shape(ctx, x, target)
+        return None if shape is None else shape[:-1]
+
+    def forward(self, p: dict, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+        x2, t2 = x.reshape(-1, x.shape[-1]), target.reshape(-1, x.shape[-1])
+        classes = x2.shape[1]
+        if target.dtype.kind not in "iu" or np.any((t2 < -1) | (t2 >= classes)):
+            raise ShapeError(f"MultiLabelMarginLoss: targets must be class indices in [0, {classes}) or -1")
+        loss = np.zeros(len(x2), dtype=np.float64)
+        for i, (row, labels) in enumerate(zip(x2, t2)):
+            ends = np.flatnonzero(labels == -1)
+            labels = labels[: ends[0] if len(ends) else classes]
+            others = np.setdiff1d(np.arange(classes), labels)
+            loss[i] = np.maximum(1 - (row[labels][:, None] - row[others][None, :]), 0).sum() / classes
+        return self.reduce(loss.reshape(x.shape[:-1]), x.dtype)
+
+
+class GaussianNLLLoss(_Loss):
+    """input, target, var -> 0.5 * (log(var) + (input - target)^2 / var), var at least eps, reduced.
+
+    var has the input's shape, that shape without its last dim, or one dim 1; full adds log(2 pi) / 2."""
+
+    n_inputs = 3
+    example = ({"reduction": "none"}, ("N, D", "N, D", "N"))
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        self._setup(reduction=reduction)
+        self.full = self._flag("full", full)
+        self.eps = _number("GaussianNLLLoss", "eps", eps, 0)
+
+    def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape, var: Shape) -> Shape | None:
+        if len(var) == len(x) - 1:
+            var = (*var, 1)
+            spread = list(range(len(x) - 1))
+        elif len(var) == len(x):
+            ones = [ax for ax, (a, b) in enumerate(zip(x, var)) if b == 1 and a != 1]
+            spread = [ax for ax in range(len(x)) if ax not in ones[:1]]
+            if len(ones) > 1:
+                ctx.conflict("var's shape", f"the input's {x}, with at most one dim 1",
+                             f"{ctx.input_desc(2)} has 1 on dims {ones}")
+                return None
+        else:
+            ctx.conflict("var's rank", f"{len(x)} or {len(x) - 1} (the input's, or without its last dim)",
+                         f"{ctx.input_desc(2)} has rank {len(var)}")
+            return None
+        for axis in spread:
+            ctx.equal(x[axis], var[axis], what=f"dim {axis} of var",
+                      expected_desc=lambda: f"{x[axis]}, as on the input",
+                      actual_desc=lambda: f"{ctx.input_desc(2)} has {var[axis]}")
+        return broadcast(ctx, [x, target], [0, 1])
+
+    def forward(self, p: dict, x: np.ndarray, target: np.ndarray, var: np.ndarray) -> np.ndarray:
+        if np.any(var < 0):
+            raise ShapeError("GaussianNLLLoss: var has negative entries")
+        if var.ndim == x.ndim - 1:
+            var = var[..., None]
+        var = np.maximum(var, np.asarray(self.eps, dtype=var.dtype))
+        loss = 0.5 * (np.log(var) + (x - target) ** 2 / var)
+        if self.full:
+            loss = loss + 0.5 * math.log(2 * math.pi)
+        return self.reduce(loss, x.dtype)

@@ -1,0 +1,150 @@
+"""Losses against torch (values and reductions), their symbolic shapes and misuse messages."""
+
+import numpy as np
+import pytest
+import torch
+from harness import check_model
+
+import symshape as ss
+
+RNG = np.random.default_rng(0)
+
+
+def f(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def u(*shape):  # in (0, 1)
+    return RNG.uniform(0.01, 0.99, shape).astype(np.float32)
+
+
+def pm(*shape):  # 1 or -1
+    return np.where(RNG.random(shape) < 0.5, -1.0, 1.0).astype(np.float32)
+
+
+def ids(classes, *shape):
+    return RNG.integers(0, classes, shape)
+
+
+CASES = [
+    ("L1Loss", {}, [f(3, 4), f(3, 4)]),
+    ("L1Loss", {"reduction": "none"}, [f(3, 4), f(1, 4)]),
+    ("L1Loss", {"size_average": False}, [f(3, 4), f(3, 4)]),
+    ("MSELoss", {"reduction": "sum"}, [f(3, 4), f(3, 4)]),
+    ("MSELoss", {"reduce": False}, [f(3, 4), f(3, 4)]),
+    ("SmoothL1Loss", {"beta": 0.5}, [f(3, 4), f(3, 4)]),
+    ("SmoothL1Loss", {"beta": 0.0, "reduction": "none"}, [f(3, 4), f(3, 4)]),
+    ("HuberLoss", {"delta": 0.5}, [f(3, 4), f(3, 4)]),
+    ("SoftMarginLoss", {}, [f(3, 4), pm(3, 4)]),
+    ("BCELoss", {}, [u(3, 4), u(3, 4)]),
+    ("BCELoss", {"reduction": "none"}, [u(5), RNG.integers(0, 2, 5).astype(np.float32)]),
+    ("BCEWithLogitsLoss", {}, [f(3, 4), u(3, 4)]),
+    ("HingeEmbeddingLoss", {"margin": 0.5}, [f(3, 4), pm(3, 4)]),
+    ("KLDivLoss", {"reduction": "batchmean"}, [np.log(u(3, 4)), u(3, 4)]),
+    ("KLDivLoss", {"reduction": "none", "log_target": True}, [f(3, 4), f(3, 4)]),
+    ("KLDivLoss", {"reduction": "sum"}, [f(3, 4), np.where(RNG.random((3, 4)) < .3, 0, u(3, 4)).astype(np.float32)]),
+    ("PoissonNLLLoss", {}, [f(3, 4), u(3, 4) * 3]),
+    ("PoissonNLLLoss", {"log_input": False, "full": True}, [u(3, 4), u(3, 4) * 3]),
+    ("GaussianNLLLoss", {}, [f(3, 4), f(3, 4), u(3, 4)]),
+    ("GaussianNLLLoss", {"full": True, "reduction": "none"}, [f(3, 4), f(3, 4), u(3)]),
+    ("GaussianNLLLoss", {"reduction": "sum"}, [f(3, 4, 2), f(3, 4, 2), u(3, 1, 2)]),
+    ("GaussianNLLLoss", {"eps": 0.5}, [f(3, 4), f(1, 4), u(3, 4)]),
+    ("MarginRankingLoss", {"margin": 0.2}, [f(5), f(5), pm(5)]),
+    ("MultiLabelSoftMarginLoss", {}, [f(3, 4), RNG.integers(0, 2, (3, 4)).astype(np.float32)]),
+    ("MultiLabelSoftMarginLoss", {"reduction": "none"}, [f(3, 4), RNG.integers(0, 2, (1, 4)).astype(np.float32)]),
+    ("CosineEmbeddingLoss", {"margin": 0.1}, [f(5, 3), f(5, 3), pm(5)]),
+    ("CosineEmbeddingLoss", {"reduction": "none"}, [f(3), f(3), np.float32(-1.0)]),
+    ("TripletMarginLoss", {}, [f(5, 3), f(5, 3), f(5, 3)]),
+    ("TripletMarginLoss", {"swap": True, "p": 1.0, "reduction": "none"}, [f(5, 3), f(5, 3), f(5, 3)]),
+    ("TripletMarginWithDistanceLoss", {}, [f(5, 3), f(5, 3), f(5, 3)]),
+    ("TripletMarginWithDistanceLoss", {"margin": 0.5, "swap": True, "reduction": "none"}, [f(5, 3), f(5, 3), f(5, 3)]),
+    ("NLLLoss", {}, [f(4, 5), ids(5, 4)]),
+    ("NLLLoss", {"ignore_index": 1, "reduction": "none"}, [f(4, 5, 3), ids(5, 4, 3)]),
+    ("NLLLoss", {"ignore_index": 1}, [f(4, 5, 3), ids(5, 4, 3)]),
+    ("NLLLoss", {}, [f(5), np.array(2)]),
+    ("NLLLoss2d", {}, [f(2, 5, 3, 3), ids(5, 2, 3, 3)]),
+    ("CrossEntropyLoss", {}, [f(4, 5), ids(5, 4)]),
+    ("CrossEntropyLoss", {"label_smoothing": 0.1, "ignore_index": 2}, [f(4, 5, 3), ids(5, 4, 3)]),
+    ("CrossEntropyLoss", {"label_smoothing": 0.2, "reduction": "sum"}, [f(4, 5), u(4, 5)]),  # probabilities
+    ("CrossEntropyLoss", {"reduction": "none"}, [f(5), np.array(3)]),
+    ("MultiMarginLoss", {}, [f(4, 5), ids(5, 4)]),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.5, "reduction": "none"}, [f(5), np.array(1)]),
+    ("MultiLabelMarginLoss", {}, [f(3, 4), np.array([[3, 0, -1, 1], [1, 2, 3, 0], [-1, 1, 1, 1]])]),
+    ("MultiLabelMarginLoss", {"reduction": "none"}, [f(4), np.array([2, -1, 0, 0])]),
+]
+
+
+def _model(layer, arrays):
+    xs = [ss.Input(np.shape(a), name=f"x{i}", dtype="int64" if np.asarray(a).dtype.kind == "i" else "float32")
+          for i, a in enumerate(arrays)]
+    return ss.Model(xs, layer(*xs))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+@pytest.mark.parametrize("op, kwargs, arrays", CASES, ids=[c[0] for c in CASES])
+def test_loss_matches_torch(op, kwargs, arrays):
+    arrays = [np.asarray(a) for a in arrays]
+    graph, _ = check_model(_model(getattr(ss, op)(**kwargs), arrays), getattr(torch.nn, op)(**kwargs), *arrays)
+    assert graph.output_shapes == [() if kwargs.get("reduction", "mean") != "none" and "reduce" not in kwargs
+                                   else graph.output_shapes[0]]
+
+
+def test_loss_symbolic_shapes():
+    N, C, H = ss.sym("N"), ss.sym("C"), ss.sym("H")
+
+    def shapes(layer, *inputs, dtypes=()):
+        xs = [ss.Input(s, name=f"x{i}", dtype=dtypes[i] if dtypes else "float32") for i, s in enumerate(inputs)]
+        return ss.Model(xs, layer(*xs)).infer().output_shapes
+
+    assert shapes(ss.MSELoss(), "N, C", "N, C") == [()]
+    assert shapes(ss.MSELoss(reduction="none"), "N, C", "1, C") == [(N, C)]
+    assert shapes(ss.CrossEntropyLoss(reduction="none"), "N, C, H", "N, H", dtypes=("float32", "int64")) == [(N, H)]
+    assert shapes(ss.CrossEntropyLoss(reduction="none"), "N, C", "N, C") == [(N,)]
+    assert shapes(ss.CosineEmbeddingLoss(reduction="none"), "N, C", "N, C", "N") == [(N,)]
+    assert shapes(ss.GaussianNLLLoss(reduction="none"), "N, C", "N, C", "N") == [(N, C)]
+
+
+@pytest.mark.parametrize("layer, inputs, message", [
+    (ss.BCELoss(), [(3, 4), (1, 4)], r"dim 0 of the target is 3, as on the input but .* has 1\. BCELoss does not "
+                                     r"broadcast"),
+    (ss.MSELoss(), [(3, 4), (3, 5)], r"dim -1 is 4 on input 0 .* has 5"),
+    (ss.CrossEntropyLoss(), [(4, 5), (4, 2, 2)], r"the target's rank is 1 \(class indices: the input's shape "
+                                                  r"without C\) but .* has rank 3"),
+    (ss.CrossEntropyLoss(), [(4, 5, 3), (4, 2)], r"dim 1 of the target is 3, as on the input but .* has 2"),
+    (ss.GaussianNLLLoss(), [(3, 4), (3, 4), (3, 1, 1)], r"var's rank is 2 or 1 .* has rank 3"),
+    (ss.GaussianNLLLoss(), [(3, 4, 2), (3, 4, 2), (1, 1, 2)], r"var's shape is the input's \(3, 4, 2\), with at "
+                                                               r"most one dim 1"),
+    (ss.TripletMarginLoss(), [(5, 3), (5, 3), (5, 4)], r"dim 1 of input 2 is 3, as on input 0 but .* has 4"),
+    (ss.MultiMarginLoss(), [(2, 3, 4), (2, 4)], r"input rank is 1 or 2 \(\(N, C\) or \(C,\)\)"),
+])
+def test_loss_misuse_messages(layer, inputs, message):
+    xs = [ss.Input(s, name=f"x{i}") for i, s in enumerate(inputs)]
+    with pytest.raises(ss.ShapeMismatchError, match=message):
+        ss.Model(xs, layer(*xs)).infer()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: ss.MSELoss(reduction="avg"), r"MSELoss: reduction must be 'none', 'mean', 'sum', got 'avg'"),
+    (lambda: ss.KLDivLoss(reduction="avg"), r"'batchmean'"),
+    (lambda: ss.CrossEntropyLoss(weight=[1.0, 2.0]), r"CrossEntropyLoss: a weight tensor is not supported"),
+    (lambda: ss.BCEWithLogitsLoss(pos_weight=[2.0]), r"a pos_weight tensor is not supported"),
+    (lambda: ss.HuberLoss(delta=0), r"HuberLoss: delta must be above 0"),
+    (lambda: ss.TripletMarginLoss(margin=0), r"TripletMarginLoss: margin must be above 0"),
+    (lambda: ss.TripletMarginWithDistanceLoss(distance_function=abs), r"a Python callable is code"),
+    (lambda: ss.CrossEntropyLoss(label_smoothing=1.5), r"label_smoothing must be at most 1"),
+    (lambda: ss.MultiMarginLoss(p=3), r"MultiMarginLoss: p must be 1 or 2"),
+])
+def test_loss_bad_arguments(make, message):
+    with pytest.raises(ss.SpecError, match=message):
+        make()
+
+
+def test_loss_data_errors():
+    logits, target = ss.Input((2, 5), name="logits"), ss.Input((2,), name="target", dtype="int64")
+    graph = ss.Model([logits, target], ss.CrossEntropyLoss()(logits, target)).infer()
+    with pytest.raises(ss.ShapeError, match=r"CrossEntropyLoss: target 7 is out of range for 5 classes"):
+        graph.forward({}, f(2, 5), np.array([1, 7]))
+    with pytest.raises(ss.ShapeError, match=r"BCELoss: every input element must lie in \[0, 1\], got 2"):
+        ss.BCELoss()(np.array([0.5, 2.0], np.float32), np.array([0.0, 1.0], np.float32))
+    with pytest.raises(ss.ShapeError, match=r"GaussianNLLLoss: var has negative entries"):
+        ss.GaussianNLLLoss()(f(2), f(2), np.array([1.0, -1.0], np.float32))
