@@ -18,7 +18,7 @@ Edge attributes (producer -> consumer): ``shapes``, the shapes of the tensors pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -63,12 +63,14 @@ class Analysis:
 
     # --- parameters -----------------------------------------------------------------------------
     def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:
-        out: dict[str, ParamSpec] = {}
+        every: dict[str, ParamSpec] = {}
         for node in self.model.nodes:
             for local, spec in self.graph.nodes[node.name]["params"].items():
-                if buffers is None or spec.buffer == buffers:
-                    out[state_name(node.name, local)] = spec
-        return out
+                every[state_name(node.name, local)] = spec
+        for name, target in self.model.tied.items():  # a tied tensor is its target, under a second name
+            if name in every and target in every:
+                every[name] = replace(every[target], tied_to=target)
+        return {k: s for k, s in every.items() if buffers is None or s.buffer == buffers}
 
     @property
     def param_specs(self) -> dict[str, ParamSpec]:
@@ -89,7 +91,7 @@ class Analysis:
 
     @property
     def num_params(self) -> Dim:
-        return dims.total(s.numel for s in self._specs(False).values())
+        return dims.total(s.numel for s in self._specs(False).values() if s.tied_to is None)  # a tied one once
 
     # --- sizes ----------------------------------------------------------------------------------
     @property

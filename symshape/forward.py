@@ -24,6 +24,8 @@ def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: di
     graph.require_concrete("forward()")
     _check_inputs(graph, inputs)
     check_weights(params, graph, "forward(): the parameters given")
+    params = {**{n: params[s.tied_to] for n, s in graph.param_specs.items() if s.tied_to and n not in params},
+              **params}
     values: dict[str, np.ndarray] = dict(inputs)
     fused = _fusions(graph)
     skipped: set[str] = set()

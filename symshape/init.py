@@ -268,8 +268,9 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
     def make(name: str) -> np.ndarray | Streamed:
         spec = specs[name]
         shape = tuple(int(d) for d in spec.shape)
-        rng = _stream(seed, name)
-        choice = _choose(name, spec, init)
+        drawn_as = spec.tied_to or name  # a tied tensor has its target's values, drawn the same way
+        rng = _stream(seed, drawn_as)
+        choice = _choose(drawn_as, spec, init)
         if choice is None:
             fn, kwargs = INITIALIZERS[spec.init], {k: _plain(v) for k, v in spec.init_args.items()}
         else:
@@ -293,13 +294,15 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
 
     # numpy's generators release the GIL while filling: large tensors are drawn in parallel, each
     # from its own stream, so the values do not depend on the scheduling
-    names = sorted(specs, key=lambda n: -_numel(specs[n]))
+    aliases = {n: s.tied_to for n, s in specs.items() if s.tied_to in specs}  # one array under both names
+    names = sorted((n for n in specs if n not in aliases), key=lambda n: -_numel(specs[n]))
     workers = min(os.cpu_count() or 1, 8)
     if workers > 1 and len(names) > 1 and _sink.get() is None and sum(_numel(specs[n]) for n in names) > 1_000_000:
         with ThreadPoolExecutor(workers) as pool:
             made = dict(zip(names, pool.map(make, names)))
     else:
         made = {n: make(n) for n in names}
+    made.update({name: made[target] for name, target in aliases.items()})
     return {name: made[name] for name in specs}
 
 

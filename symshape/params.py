@@ -22,6 +22,7 @@ class ParamSpec:
     init_args: dict[str, Any] = field(default_factory=dict)
     buffer: bool = False
     dtype: str | None = None  # None: the dtype asked of materialize(); "int64" for counters
+    tied_to: str | None = None  # the state_dict name of the tensor this one is (weight tying)
 
     @property
     def numel(self) -> dims.Dim:
@@ -34,7 +35,7 @@ class ParamSpec:
             dims.substitute_shape(self.shape, values), self.init,
             {k: dims.substitute(v, values) if isinstance(v, int) or hasattr(v, "free_symbols") else v
              for k, v in self.init_args.items()},
-            self.buffer, self.dtype,
+            self.buffer, self.dtype, self.tied_to,
         )
 
 

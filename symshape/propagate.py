@@ -23,7 +23,7 @@ from .dims import Dim, Shape
 from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError
 from .layers.base import Layer
 from .smt import Undecided, satisfiable
-from .wiring import Model, ref_name, source_of
+from .wiring import Model, ref_name, source_of, state_name
 
 Text = Union[str, Callable[[], str]]  # message pieces are built only when a message is needed
 
@@ -175,12 +175,35 @@ def analyse(model: Model, declared: dict[str, Shape], values: dict | None = None
         Conflict(c.node, c.op, c.what, f"a size with {c.text}", "no size of the inputs satisfies that")
         for c in summary.impossible]
     constraints = summary.statements
+    errors += _tie_conflicts(model, graph)
     if not errors and _jointly_impossible(constraints):
         errors.append(Conflict(constraints[-1].node, constraints[-1].op, "the sizes",
                                "constrained by " + ", ".join(map(str, constraints)),
                                "no sizes satisfy all of these together"))
     return Analysis(model, dict(declared), nx.freeze(graph), shapes, solver.values, solver.origins,
                     constraints, errors)
+
+
+def _tie_conflicts(model: Model, graph: nx.DiGraph) -> list[Conflict]:
+    """Each tied parameter exists, its target exists, and the two have the same shape."""
+    specs = {state_name(n, local): (n, spec) for n in graph.nodes if graph.nodes[n]["kind"] == "layer"
+             for local, spec in graph.nodes[n]["params"].items()}
+    conflicts = []
+    for name, target in model.tied.items():
+        node = next((n for n in sorted(graph.nodes, key=len, reverse=True) if name.startswith(f"{n}.")), name)
+        op = graph.nodes[node]["op"] if node in graph.nodes and graph.nodes[node]["kind"] == "layer" else "tie"
+        if name not in specs or target not in specs:
+            missing = name if name not in specs else target
+            conflicts.append(Conflict(node, op, "the tied tensor", f"{name} = {target}",
+                                      f"the model has no parameter {missing}",
+                                      "Tie parameters by their state_dict names (see summary)."))
+            continue
+        shape, target_shape = specs[name][1].shape, specs[target][1].shape
+        if len(shape) != len(target_shape) or not all(map(dims.definitely_equal, shape, target_shape)):
+            conflicts.append(Conflict(node, op, f"the shape of {name}, tied to {target},",
+                                      dims.format_shape(target_shape), f"{name} has {dims.format_shape(shape)}",
+                                      "Tied tensors are one tensor: give the layers matching sizes."))
+    return conflicts
 
 
 WITNESS_TRIES = 512  # sizes tried before the solver is asked whether conditions linking sizes can hold

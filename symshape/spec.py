@@ -26,7 +26,7 @@ from .wiring import InputSpec, Model, NodeSpec, parse_ref, ref_name, source_of
 
 TOP_KEYS = ("name", "inputs", "layers", "outputs", "blocks")
 BLOCK_KEYS = ("args", "inputs", "layers", "outputs")
-ENTRY_KEYS = ("name", "op", "in", "share", "block")
+ENTRY_KEYS = ("name", "op", "in", "share", "block", "tie")
 
 
 class _Loader(yaml.SafeLoader):
@@ -134,7 +134,21 @@ class _Builder:
         nodes = self._nodes()
         refs = [self._final(r, "outputs") for r in out_refs]
         names = [str(o) for o in outputs] if outputs is not None else refs
-        return Model._from_parts(inputs, nodes, refs, data.get("name"), names)
+        return Model._from_parts(inputs, nodes, refs, data.get("name"), names, self._ties())
+
+    def _ties(self) -> dict[str, str]:
+        """``tie: {weight: transformer.wte.weight}`` on an entry: its parameter is that tensor."""
+        tied: dict[str, str] = {}
+        for e in self.entries:
+            tie = e.data.get("tie")
+            if tie is None:
+                continue
+            if "op" not in e.data or not isinstance(tie, dict) or not tie or \
+                    not all(isinstance(k, str) and isinstance(v, str) for k, v in tie.items()):
+                raise self.fail(f"{e.where}: key 'tie'", "tie maps a parameter of this layer to the state_dict "
+                                "name of the tensor it is, e.g. tie: {weight: transformer.wte.weight}")
+            tied.update({f"{e.name}.{local}": target for local, target in tie.items()})
+        return tied
 
     def _inputs(self, raw: Any, where: str) -> list[InputSpec]:
         if not isinstance(raw, dict) or not raw:
@@ -390,6 +404,11 @@ def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[
         inputs[spec.name] = shape if spec.dtype == "float32" else {"shape": shape, "dtype": spec.dtype}
     layers = []
     previous = model.inputs[0].name if len(model.inputs) == 1 else None
+    by_length = sorted((n.name for n in model.nodes), key=len, reverse=True)
+    ties: dict[str, dict[str, str]] = {}
+    for name, target in model.tied.items():
+        node_name = next(n for n in by_length if name.startswith(n + "."))
+        ties.setdefault(node_name, {})[name[len(node_name) + 1:]] = target
     for node in model.nodes:
         entry: dict[str, Any] = {"name": node.name}
         if node.owner:
@@ -397,6 +416,8 @@ def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[
         else:
             entry["op"] = node.layer.op
             entry.update({k: _plain(v) for k, v in node.layer.config.items()})
+            if node.name in ties:
+                entry["tie"] = ties[node.name]
         if list(node.inputs) != [previous]:
             entry["in"] = node.inputs[0] if len(node.inputs) == 1 else list(node.inputs)
         layers.append(entry)

@@ -88,9 +88,13 @@ def check_weights(params: dict[str, Any], graph: Analysis, origin: str = "weight
     specs = graph.param_specs
     problems = []
     for name, spec in specs.items():
+        if name not in params and spec.tied_to in params:
+            continue  # a tied tensor may be stored once, under its target's name
         if name not in params:
             problems.append(f"missing {name} {dims.format_shape(spec.shape)}")
             continue
+        if spec.tied_to in params and not np.array_equal(params[name], params[spec.tied_to]):
+            problems.append(f"{name} is tied to {spec.tied_to} but the two arrays differ")
         array = params[name]
         shape = tuple(int(d) if type(d) is int else d for d in spec.shape)
         if tuple(np.shape(array)) != shape:

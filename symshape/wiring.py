@@ -123,7 +123,10 @@ class Model:
     """A computation graph of layers: ``Model(inputs=[x], outputs=[y])`` from the functional API."""
 
     def __init__(self, inputs: SymbolicTensor | Iterable[SymbolicTensor],
-                 outputs: SymbolicTensor | Iterable[SymbolicTensor], name: str | None = None):
+                 outputs: SymbolicTensor | Iterable[SymbolicTensor], name: str | None = None,
+                 tied: dict[str, str] | None = None):
+        """``tied`` maps state_dict names to the tensor each one is (``{"lm_head.weight":
+        "transformer.wte.weight"}``): weight tying across layers, as torch shares one Parameter."""
         inputs = [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
         outputs = [outputs] if isinstance(outputs, SymbolicTensor) else list(outputs)
         if not all(isinstance(t, SymbolicTensor) and isinstance(t.producer, InputSpec) for t in inputs):
@@ -138,17 +141,22 @@ class Model:
             owner = owners.setdefault(id(call.layer), names[id(call)])
             nodes.append(NodeSpec(names[id(call)], call.layer, refs,
                                   None if owner == names[id(call)] else owner))
-        self._setup(input_specs, nodes, [_ref(t, names) for t in outputs], name)
+        self._setup(input_specs, nodes, [_ref(t, names) for t in outputs], name, tied=tied)
 
     @classmethod
     def _from_parts(cls, inputs: list[InputSpec], nodes: list[NodeSpec], outputs: list[str],
-                    name: str | None = None, output_names: list[str] | None = None) -> Model:
+                    name: str | None = None, output_names: list[str] | None = None,
+                    tied: dict[str, str] | None = None) -> Model:
         model = cls.__new__(cls)
-        Model._setup(model, inputs, nodes, outputs, name, output_names)
+        Model._setup(model, inputs, nodes, outputs, name, output_names, tied)
         return model
 
     def _setup(self, inputs: list[InputSpec], nodes: list[NodeSpec], outputs: list[str],
-               name: str | None, output_names: list[str] | None = None) -> None:
+               name: str | None, output_names: list[str] | None = None, tied: dict[str, str] | None = None) -> None:
+        if not isinstance(tied or {}, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                        for k, v in (tied or {}).items()):
+            raise SpecError(f"tied: a mapping from state_dict name to state_dict name, got {tied!r}")
+        self.tied = dict(tied or {})
         self.name = name
         self.inputs = list(inputs)
         self.nodes = list(nodes)
