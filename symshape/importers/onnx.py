@@ -89,8 +89,7 @@ class Unsupported(Exception):
 
 def _name(text: str) -> str:
     """A valid symshape name: word characters and dots (``/layer1/conv1/Conv`` -> ``layer1.conv1.Conv``)."""
-    text = re.sub(r"[^\w.]", "_", text.strip("/").replace("/", ".")).strip(".") or "t"
-    return text if not text[0].isdigit() else f"t{text}"
+    return re.sub(r"[^\w.]", "_", text.strip("/").replace("/", ".")).strip(".") or "t"
 
 
 def _symbol_name(text: str) -> str:
