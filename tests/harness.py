@@ -43,7 +43,7 @@ def assert_same_state_layout(graph: ss.ShapeGraph, module: torch.nn.Module) -> N
 
 def _torch_init_samples(module: torch.nn.Module, name: str, rounds: int) -> np.ndarray:
     """torch's default initialization of one tensor, drawn ``rounds`` times (reset_parameters of its module)."""
-    owner, local = name.rsplit(".", 1)
+    owner, _, local = name.rpartition(".")  # "class_token": a parameter of the root module
     sub = module.get_submodule(owner)
     # as at construction: the owner initializes itself, then parents that re-initialize their children
     # (MultiheadAttention zeroes out_proj.bias) do so
