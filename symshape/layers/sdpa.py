@@ -68,9 +68,10 @@ class ScaledDotProductAttention(Layer):
         self.enable_gqa = self._flag("enable_gqa", enable_gqa)
 
     def infer(self, ctx: RuleContext, q: Shape, k: Shape, v: Shape, *mask: Shape) -> Shape | None:
-        meanings = ("(..., L, E)", "(..., S, E)", "(..., S, Ev)")
-        if not all(ctx.rank(s, tuple(range(2, 64)), m, i) for i, (s, m) in enumerate(zip((q, k, v), meanings))):
-            return None
+        for i, (s, meaning) in enumerate(zip((q, k, v), ("(..., L, E)", "(..., S, E)", "(..., S, Ev)"))):
+            if len(s) < 2:
+                ctx.conflict("input rank", f"at least 2 {meaning}", lambda: f"{ctx.input_desc(i)} has rank {len(s)}")
+                return None
         ctx.equal(q[-1], k[-1], what="the key's features (E)", expected_desc=lambda: f"the query's {q[-1]}",
                   actual_desc=lambda: f"{ctx.input_desc(1)} has {k[-1]}",
                   fix="query and key must have the same last dim.")
@@ -83,7 +84,7 @@ class ScaledDotProductAttention(Layer):
         scores = (*broadcast(ctx, batches[:2], [0, 1], "batch dim"), q[-2], k[-2])
         if mask:
             if self.is_causal:
-                ctx.conflict("attn_mask", "no attn_mask when is_causal=True",
+                ctx.conflict("an attn_mask with is_causal=True", "not allowed",
                              lambda: f"{ctx.input_desc(3)} is given",
                              "Give either the mask or is_causal=True (torch: 'Explicit attn_mask should not be set "
                              "when is_causal=True').")
