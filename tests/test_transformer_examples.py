@@ -119,12 +119,14 @@ def test_gpt2_full_size_spec():
     graph = ss.load_spec(EXAMPLES / "gpt2.yaml").infer()
     assert str(graph.output_shapes[0]) == "(B, T, 50257)"
     assert [str(c) for c in graph.constraints] == ["T <= 1024"]
-    assert graph.num_params == 163037184  # 124,439,808 distinct (lm_head tied) + 38,597,376 for lm_head
+    assert graph.num_params == 124439808  # GPT-2 small: lm_head.weight is wte.weight, counted once
 
 
 def test_gpt2_init_is_transformers_init(gpt2):
     graph, model = gpt2
-    assert_init_like(graph.bind(T=8).materialize(seed=0), state_of(model))
+    params = graph.bind(T=8).materialize(seed=0)
+    assert_init_like(params, state_of(model))
+    np.testing.assert_array_equal(params["lm_head.weight"], params["transformer.wte.weight"])  # tied
 
 
 def test_gpt2_names_and_forward_match_transformers(gpt2):
@@ -150,3 +152,69 @@ def test_gpt2_macs_match_flop_counter(gpt2, b, t):
     graph, model = gpt2
     ids = torch.zeros(b, t, dtype=torch.long)
     assert graph.bind(B=b, T=t).costs().macs == torch_macs(lambda: model(ids))
+
+
+# --- BERT ------------------------------------------------------------------------------------------
+
+BERT_INIT = {"*LayerNorm*": "default", "*.bias": "zeros", "*": {"name": "normal", "std": 0.02}}
+
+
+def small_bert() -> ss.Model:
+    """examples/bert.yaml at hidden 64, 2 layers, 4 heads, intermediate 128, vocabulary 100, 32 positions."""
+    data = spec_data("bert.yaml")
+    data["blocks"]["encoder"]["layers"] = drop_entries(data["blocks"]["encoder"]["layers"], "layer.", 2)
+    entry(data["layers"], "embeddings").update(vocab_size=100, max_position_embeddings=32, hidden_size=64)
+    entry(data["layers"], "encoder").update(hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                                            attn_scale=0.25)
+    entry(data["layers"], "pooler.dense").update(in_features=64, out_features=64)
+    return ss.load_spec(data)
+
+
+@pytest.fixture(scope="module")
+def bert():
+    config = transformers.BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=128, max_position_embeddings=32, attn_implementation="eager")
+    torch.manual_seed(0)
+    return small_bert().infer(), transformers.BertModel(config).eval()
+
+
+def test_bert_full_size_spec():
+    graph = ss.load_spec(EXAMPLES / "bert.yaml").infer()
+    assert [str(s) for s in graph.output_shapes] == ["(B, T, 768)", "(B, 768)"]
+    assert [str(c) for c in graph.constraints] == ["T <= 512"]
+    assert graph.num_params == 109482240
+
+
+def test_bert_names_init_and_forward_match_transformers(bert):
+    graph, model = bert
+    assert_same_state(graph, model)
+    params = graph.bind(B=1, T=8).materialize(seed=0, init=BERT_INIT)
+    fresh = state_of(model)
+    assert_init_like(params, fresh, [n for n in fresh if n != "embeddings.word_embeddings.weight"])
+    word = params["embeddings.word_embeddings.weight"]
+    assert abs(word.std() / 0.02 - 1) < 0.05  # transformers also zeroes its padding row
+    ids = RNG.integers(0, 100, size=(3, 9))
+    mask = np.ones((3, 9), dtype=np.int64)
+    mask[1, 6:] = 0
+    mask[2, 2:] = 0
+    weights = state_of(model)
+    for given in (mask, None):
+        with torch.no_grad():
+            expected = model(torch.from_numpy(ids), attention_mask=None if given is None else torch.from_numpy(given))
+        got = graph.forward(weights, input_ids=ids, attention_mask=np.ones_like(ids) if given is None else given)
+        for g, e in zip(got, (expected.last_hidden_state, expected.pooler_output)):
+            np.testing.assert_allclose(g, e.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_bert_sequence_must_fit_the_position_table(bert):
+    graph, model = bert
+    assert [str(c) for c in graph.constraints] == ["T <= 32"]
+    for t in (1, 32, 33):
+        assert graph.valid(T=t) == runs(model, torch.zeros(1, t, dtype=torch.long)), t
+
+
+@pytest.mark.parametrize("b, t", [(1, 8), (2, 32)])
+def test_bert_macs_match_flop_counter(bert, b, t):
+    graph, model = bert
+    ids = torch.zeros(b, t, dtype=torch.long)
+    assert graph.bind(B=b, T=t).costs().macs == torch_macs(lambda: model(ids, attention_mask=torch.ones_like(ids)))
