@@ -1,4 +1,4 @@
-"""Pooling: MaxPool1d/2d/3d (indices too), AvgPool1d/2d/3d, LPPool1d/2d/3d, AdaptiveAvg/MaxPool1d/2d/3d,
+"""Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, LPPool1d/2d/3d, AdaptiveAvg/MaxPool1d/2d/3d (max: indices too),
 and MaxUnpool1d/2d/3d (the inverse of MaxPool with its indices).
 
 Output length (floor mode): ``floor((L + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``;
@@ -7,6 +7,7 @@ ceil_mode rounds up, minus one when the last window would start in the right pad
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,21 +99,26 @@ class _PoolNd(Layer):
         return w, pads
 
 
-class _MaxPoolNd(_PoolNd):
-    """With return_indices, a second output: each maximum's flat index into its input plane (int64)."""
+class _WithIndices(Layer):
+    """Max pooling's return_indices: a second output, each maximum's flat index into its input plane (int64)."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-                 return_indices: bool = False, ceil_mode: bool = False):
-        self._setup(kernel_size, stride, padding, dilation, ceil_mode)
+    def _indices_flag(self, return_indices: Any) -> None:
         self.return_indices = self._flag("return_indices", return_indices)
         self.n_outputs = 2 if self.return_indices else 1
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | tuple[Shape, Shape] | None:
         out = super().infer(ctx, x)
-        return (out, out) if self.return_indices else out
+        return (out, out) if self.return_indices and out is not None else out
 
     def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
         return (dtypes[0], "int64") if self.return_indices else (dtypes[0],)
+
+
+class _MaxPoolNd(_WithIndices, _PoolNd):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        self._setup(kernel_size, stride, padding, dilation, ceil_mode)
+        self._indices_flag(return_indices)
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         w, _ = self.windows(x, -np.inf)
@@ -256,22 +262,33 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     example = (_AdaptiveAvgPoolNd.example[0], ("N, C, D, H, W",))
 
 
-class _AdaptiveMaxPoolNd(_AdaptiveAvgPoolNd):
+class _AdaptiveMaxPoolNd(_WithIndices, _AdaptiveAvgPoolNd):
     def __init__(self, output_size: Any, return_indices: bool = False):
-        if return_indices:
-            raise SpecError(f"{type(self).__name__}: return_indices=True is not supported")
         self._output_size(output_size)
+        self._indices_flag(return_indices)
 
-    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Separable: the maximum over a box is the maximum, axis by axis."""
-        n = self.n
+        n, values = self.n, x
         for i, out in enumerate(self.output_size):
             axis = x.ndim - n + i
             length = x.shape[axis]
-            cells = [np.take(x, range(a, b), axis=axis).max(axis=axis)
+            cells = [np.take(values, range(a, b), axis=axis).max(axis=axis)
                      for a, b in adaptive_windows(length, length if out is None else out)]
-            x = np.stack(cells, axis=axis)
-        return x
+            values = np.stack(cells, axis=axis)
+        return (values, self.indices(x, values.shape)) if self.return_indices else values
+
+    def indices(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """The first maximum of each box (torch's scan order), box by box."""
+        n, spatial = self.n, x.shape[x.ndim - self.n:]
+        windows = [adaptive_windows(length, out) for length, out in zip(spatial, shape[len(shape) - n:])]
+        flat = np.zeros(shape, dtype=np.int64)
+        for cell in itertools.product(*(range(len(w)) for w in windows)):
+            block = x[(Ellipsis, *(slice(*windows[d][c]) for d, c in enumerate(cell)))]
+            local = np.unravel_index(block.reshape(*block.shape[:-n], -1).argmax(axis=-1), block.shape[-n:])
+            flat[(Ellipsis, *cell)] = np.ravel_multi_index(
+                tuple(at + windows[d][c][0] for d, (at, c) in enumerate(zip(local, cell))), spatial)
+        return flat
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):

@@ -215,6 +215,11 @@ def test_bilinear_symbolic_and_misuse():
     ("MaxPool2d", (2,), {"return_indices": True}, (3, 8, 8)),
     ("MaxPool1d", (3,), {"stride": 2, "ceil_mode": True, "return_indices": True}, (2, 3, 10)),
     ("MaxPool3d", (2,), {"return_indices": True, "padding": 1}, (1, 2, 4, 5, 6)),
+    ("AdaptiveMaxPool2d", ((3, 5),), {"return_indices": True}, (2, 3, 7, 11)),
+    ("AdaptiveMaxPool2d", ((None, 2),), {"return_indices": True}, (2, 3, 7, 11)),
+    ("AdaptiveMaxPool2d", (3,), {"return_indices": True}, (3, 7, 8)),
+    ("AdaptiveMaxPool1d", (4,), {"return_indices": True}, (2, 3, 10)),
+    ("AdaptiveMaxPool3d", (2,), {"return_indices": True}, (1, 2, 5, 4, 3)),
     ("UpsamplingNearest2d", (), {"scale_factor": 2}, (2, 3, 4, 5)),
     ("UpsamplingNearest2d", ((5, 7),), {}, (2, 3, 4, 5)),
     ("UpsamplingNearest2d", (), {"scale_factor": 1.5}, (2, 3, 4, 5)),
@@ -246,6 +251,20 @@ def test_max_unpool_inverts_max_pool_as_torch(n, kernel_size, kwargs, shape):
     array = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     graph, _ = check_model(ss.Model([x], y), PoolUnpool(n, kernel_size, **kwargs), array)
     assert graph.graph.nodes["pool"]["output_dtypes"] == ["float32", "int64"]
+
+
+def test_unpool_in_a_spec_takes_the_pool_indices(tmp_path):
+    spec = tmp_path / "unpool.yaml"
+    spec.write_text("inputs:\n  x: [B, 3, H, W]\nlayers:\n"
+                    "  - {name: pool, op: MaxPool2d, kernel_size: 2, return_indices: true}\n"
+                    "  - {name: unpool, op: MaxUnpool2d, kernel_size: 2, in: [pool, 'pool:1']}\n")
+    g = ss.load_spec(spec).infer()
+    B, H, W = ss.sym("B"), ss.sym("H"), ss.sym("W")
+    assert g.output_shapes == [(B, 3, 2 * (H // 2), 2 * (W // 2))]
+    x = np.random.default_rng(0).standard_normal((1, 3, 4, 4)).astype(np.float32)
+    y = g.bind(B=1, H=4, W=4).forward({}, x)
+    expected = torch.nn.MaxUnpool2d(2)(*torch.nn.MaxPool2d(2, return_indices=True)(torch.from_numpy(x)))
+    np.testing.assert_array_equal(y, expected.numpy())
 
 
 def test_pool_unpool_symbolic_and_misuse():
