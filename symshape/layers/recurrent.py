@@ -1,8 +1,11 @@
-"""Recurrent layers: RNN, LSTM and GRU (num_layers, bidirectional, batch_first; proj_size for LSTM).
+"""Recurrent layers: RNN, LSTM and GRU (num_layers, bidirectional, batch_first; proj_size for LSTM),
+and their one-step cells RNNCell, LSTMCell and GRUCell.
 
 input (L, N, H_in), or (N, L, H_in) with batch_first, or (L, H_in) unbatched ->
 output (L, N, D*H_out), h_n (D*num_layers, N, H_out) [, c_n (D*num_layers, N, hidden_size)],
 where D = 2 if bidirectional else 1 and H_out = proj_size or hidden_size.
+
+Cells: input (N, H_in) or (H_in) [, h (N, H)] [, c (N, H) for LSTMCell] -> h' [, c'] (N, H).
 """
 
 from __future__ import annotations
@@ -20,6 +23,19 @@ from .base import Layer, sigmoid
 
 if TYPE_CHECKING:
     from ..propagate import RuleContext
+
+
+def check_states(ctx: RuleContext, states: tuple[Shape, ...], expected: list[Shape]) -> None:
+    """The initial states given (inputs 1, 2, ...) have the expected shapes."""
+    for i, (state, want) in enumerate(zip(states, expected), start=1):
+        if len(state) != len(want):
+            ctx.conflict(f"the rank of initial state {i}", f"{len(want)} {dims.format_shape(want)}",
+                         f"{ctx.input_desc(i)} has rank {len(state)}")
+            continue
+        for axis, (w, s) in enumerate(zip(want, state)):
+            ctx.equal(w, s, what=f"dim {axis} of initial state {i}",
+                      actual_desc=lambda: f"{ctx.input_desc(i)} has {s}",
+                      expected_desc=lambda: f"{w} (expected {dims.format_shape(want)})")
 
 
 class _RNNBase(Layer):
@@ -77,15 +93,7 @@ class _RNNBase(Layer):
         length = x[0] if len(x) == 2 or not self.batch_first else x[1]
         h_out = self.proj_size or a.hidden_size
         expected = self.state_shapes(a, batch)
-        for i, (state, want) in enumerate(zip(states, expected), start=1):
-            if len(state) != len(want):
-                ctx.conflict(f"the rank of initial state {i}", f"{len(want)} {dims.format_shape(want)}",
-                             f"{ctx.input_desc(i)} has rank {len(state)}")
-                continue
-            for axis, (w, s) in enumerate(zip(want, state)):
-                ctx.equal(w, s, what=f"dim {axis} of initial state {i}",
-                          actual_desc=lambda: f"{ctx.input_desc(i)} has {s}",
-                          expected_desc=lambda: f"{w} (expected {dims.format_shape(want)})")
+        check_states(ctx, states, expected)
         out = (*batch, length, self.directions * h_out) if self.batch_first else \
             (length, *batch, self.directions * h_out)
         return (out, *expected)
@@ -210,3 +218,90 @@ class GRU(_RNNBase):
         r, z = sigmoid(xr + hr), sigmoid(xz + hz)
         n = np.tanh(xn + r * hn)
         return ((1 - z) * n + z * h).astype(xi.dtype), c
+
+
+class _Cell(Layer):
+    """One step of a recurrent layer; the gate arithmetic is that of the sequence layer's ``cell``."""
+
+    gates = 1
+    n_inputs = (1, 2)  # input [, h]
+    size_args = ("input_size", "hidden_size")
+    example = ({"input_size": None, "hidden_size": 32}, ("B, D",))
+
+    def _setup(self, input_size: Any, hidden_size: Any, bias: bool) -> None:
+        self.input_size = self._size("input_size", input_size, optional=True)
+        self.hidden_size = self._size("hidden_size", hidden_size)
+        self.has_bias = self._flag("bias", bias)
+
+    def infer(self, ctx: RuleContext, x: Shape, *states: Shape) -> Shape | tuple[Shape, ...] | None:
+        if not ctx.rank(x, (1, 2), "(N, input_size) or (input_size)"):
+            return None
+        a = ctx.args
+        ctx.match("input_size", x[-1], what="input_size", fix=lambda: f"Use input_size={x[-1]} or input_size=None.")
+        state = (*x[:-1], a.hidden_size)
+        check_states(ctx, states, [state] * self.n_outputs)
+        return state if self.n_outputs == 1 else (state,) * self.n_outputs
+
+    def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
+        """weight_ih, weight_hh [, bias_ih, bias_hh], every one ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        init, rows = {"fan_in": a.hidden_size}, self.gates * a.hidden_size
+        p = {"weight_ih": ParamSpec((rows, a.input_size), "uniform_fan_in", init),
+             "weight_hh": ParamSpec((rows, a.hidden_size), "uniform_fan_in", init)}
+        if self.has_bias:
+            p["bias_ih"] = ParamSpec((rows,), "uniform_fan_in", init)
+            p["bias_hh"] = ParamSpec((rows,), "uniform_fan_in", init)
+        return p
+
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        """Every weight element once per batch row."""
+        rows = dims.prod(outputs[0][:-1])
+        weights = [spec.shape for name, spec in params.items() if name.startswith("weight")]
+        return dims.total([dims.prod([rows, *shape]) for shape in weights])
+
+    def forward(self, p: dict[str, np.ndarray], x: np.ndarray, *states: np.ndarray) -> np.ndarray | tuple:
+        unbatched = x.ndim == 1
+        if unbatched:
+            x, states = x[None], tuple(s[None] for s in states)
+        zeros = np.zeros((x.shape[0], p["weight_hh"].shape[1]), dtype=x.dtype)
+        h, c = states[0] if states else zeros, states[1] if len(states) > 1 else zeros
+        xi, hh = x @ p["weight_ih"].T, h @ p["weight_hh"].T
+        if "bias_ih" in p:
+            xi, hh = xi + p["bias_ih"], hh + p["bias_hh"]
+        outs = self.cell(xi, hh, h, c, {"weight_hr": None})[: self.n_outputs]
+        outs = tuple(o[0] if unbatched else o for o in outs)
+        return outs[0] if self.n_outputs == 1 else outs
+
+
+class RNNCell(_Cell):
+    """h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
+
+    cell = RNN.cell
+
+    def __init__(self, input_size: Any, hidden_size: Any, bias: bool = True, nonlinearity: str = "tanh",
+                 device: Any = None, dtype: Any = None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise SpecError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        self._setup(input_size, hidden_size, bias)
+
+
+class LSTMCell(_Cell):
+    """input [, h, c] -> h', c'; gates i, f, g, o. torch's ``hx=(h, c)`` is given as two inputs (both or none)."""
+
+    gates = 4
+    n_outputs = 2
+    n_inputs = (1, 3)
+    cell = LSTM.cell
+
+    def __init__(self, input_size: Any, hidden_size: Any, bias: bool = True, device: Any = None, dtype: Any = None):
+        self._setup(input_size, hidden_size, bias)
+
+
+class GRUCell(_Cell):
+    """input [, h] -> h'; gates r, z, n."""
+
+    gates = 3
+    cell = GRU.cell
+
+    def __init__(self, input_size: Any, hidden_size: Any, bias: bool = True, device: Any = None, dtype: Any = None):
+        self._setup(input_size, hidden_size, bias)
