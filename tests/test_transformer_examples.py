@@ -218,3 +218,53 @@ def test_bert_macs_match_flop_counter(bert, b, t):
     graph, model = bert
     ids = torch.zeros(b, t, dtype=torch.long)
     assert graph.bind(B=b, T=t).costs().macs == torch_macs(lambda: model(ids, attention_mask=torch.ones_like(ids)))
+
+
+# --- LLaMA -----------------------------------------------------------------------------------------
+
+LLAMA_INIT = {"*norm*": "default", "*": {"name": "normal", "std": 0.02}}
+
+
+def small_llama(layers: int = 2, heads: Any = 4, kv_heads: Any = 2) -> ss.Model:
+    """examples/llama.yaml at hidden 64, head_dim 16, intermediate 128, vocabulary 100, rope_theta 10000."""
+    data = spec_data("llama.yaml")
+    data["blocks"]["llama"]["layers"] = drop_entries(data["blocks"]["llama"]["layers"], "layers.", layers)
+    entry(data["layers"], "model").update(vocab_size=100, hidden_size=64, num_attention_heads=heads,
+                                          num_key_value_heads=kv_heads, head_dim=16, intermediate_size=128,
+                                          rms_norm_eps=1e-6, ln_theta=math.log(10000.0))
+    entry(data["layers"], "lm_head").update(in_features=64, out_features=100)
+    return ss.load_spec(data)
+
+
+def llama_reference(layers: int = 2, heads: int = 4, kv_heads: int = 2) -> torch.nn.Module:
+    config = transformers.LlamaConfig(vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
+                                      num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=16,
+                                      attn_implementation="eager")
+    torch.manual_seed(0)
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def test_llama_full_size_spec():
+    graph = ss.load_spec(EXAMPLES / "llama.yaml").infer()
+    assert str(graph.output_shapes[0]) == "(B, T, 128256)"
+    assert graph.num_params == 8030261248  # Llama-3-8B
+
+
+def test_llama_names_init_and_forward_match_transformers():
+    graph, model = small_llama().infer(), llama_reference()
+    expected_state = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got_state = {k: tuple(int(d) for d in s) for k, s in graph.state_shapes.items()}
+    assert got_state == expected_state  # same names and shapes; the order is execution order (norms first)
+    assert_init_like(graph.bind(T=4).materialize(seed=0, init=LLAMA_INIT), state_of(model))
+    ids = RNG.integers(0, 100, size=(2, 13))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(ids)).logits.numpy()
+    np.testing.assert_allclose(graph.forward(state_of(model), ids), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_llama_query_heads_must_be_a_multiple_of_the_key_value_heads():
+    graph = small_llama(layers=1, heads="NH", kv_heads="KV").infer()
+    assert [str(c) for c in graph.constraints] == ["Eq(Mod(NH, KV), 0)"]
+    for heads, kv_heads in [(4, 2), (4, 4), (4, 3), (8, 3), (2, 4), (8, 6), (16, 4)]:  # heads divide hidden 64
+        works = runs(lambda h, kv: llama_reference(1, h, kv)(torch.zeros(1, 3, dtype=torch.long)), heads, kv_heads)
+        assert graph.valid(NH=heads, KV=kv_heads) == works, (heads, kv_heads)
