@@ -530,3 +530,83 @@ class GaussianNLLLoss(_Loss):
         if self.full:
             loss = loss + 0.5 * math.log(2 * math.pi)
         return self.reduce(loss, x.dtype)
+
+
+class CTCLoss(_Loss):
+    """log_probs (T, N, C), targets (N, S) or concatenated (sum of target_lengths,), input_lengths (N,),
+    target_lengths (N,) -> the connectionist temporal classification loss (N,), reduced; unbatched: (T, C), (S,)."""
+
+    n_inputs = 4
+    example = ({"reduction": "none"}, ("T, N, C", "N, S", "N", "N"))
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        self._setup(reduction=reduction)
+        if type(blank) is not int or blank < 0:
+            raise SpecError(f"CTCLoss: blank must be a non-negative int, got {blank!r}")
+        self.blank = blank
+        self.zero_infinity = self._flag("zero_infinity", zero_infinity)
+
+    def loss_shape(self, ctx: RuleContext, log_probs: Shape, targets: Shape, input_lengths: Shape,
+                   target_lengths: Shape) -> Shape | None:
+        if not ctx.rank(log_probs, (2, 3), "(T, N, C) or (T, C)"):
+            return None
+        batch: Shape = log_probs[1:2] if len(log_probs) == 3 else ()
+        if not ctx.rank(targets, (1, 2) if batch else (1,), "(N, S), (sum of target_lengths,) or (S,)", i=1):
+            return None
+        if len(targets) == 2:
+            ctx.equal(batch[0], targets[0], what="dim 0 of the targets", expected_desc=lambda: f"{batch[0]} (N)",
+                      actual_desc=lambda: f"{ctx.input_desc(1)} has {targets[0]}")
+        for i, shape in ((2, input_lengths), (3, target_lengths)):
+            if not ctx.rank(shape, (len(batch),), "(N,)" if batch else "() for an unbatched input", i=i):
+                return None
+            if batch:
+                ctx.equal(batch[0], shape[0], what=f"the length of input {i}", expected_desc=lambda: f"{batch[0]} (N)",
+                          actual_desc=lambda: f"{ctx.input_desc(i)} has {shape[0]}")
+        if type(log_probs[-1]) is int and self.blank >= log_probs[-1]:
+            ctx.conflict("blank", f"{self.blank}, a class index", f"{ctx.input_desc()} has {log_probs[-1]} classes",
+                         "Use a blank below the number of classes.")
+        return batch
+
+    def forward(self, p: dict, log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray,
+                target_lengths: np.ndarray) -> np.ndarray:
+        unbatched = log_probs.ndim == 2
+        lp = (log_probs[:, None] if unbatched else log_probs).astype(np.float64)
+        tl, il = np.atleast_1d(target_lengths), np.atleast_1d(input_lengths)
+        rows = targets if targets.ndim == 2 else None
+        if np.any(il > lp.shape[0]) or np.any(il < 0) or np.any(tl < 0):
+            raise ShapeError(f"CTCLoss: input_lengths must lie in [0, {lp.shape[0]}] and target_lengths be "
+                             f"non-negative, got {il.tolist()} and {tl.tolist()}")
+        if targets.ndim == 1 and targets.size != tl.sum():
+            raise ShapeError(f"CTCLoss: concatenated targets must hold sum(target_lengths) = {tl.sum()} labels, "
+                             f"got {targets.size}")
+        starts = np.concatenate([[0], np.cumsum(tl)[:-1]])
+        losses = np.empty(lp.shape[1])
+        for n in range(lp.shape[1]):
+            labels = rows[n, : tl[n]] if rows is not None else targets[starts[n]: starts[n] + tl[n]]
+            losses[n] = self._nll(lp[: il[n], n], labels)
+        if self.zero_infinity:
+            losses = np.where(np.isinf(losses), 0.0, losses)
+        if self.reduction == "mean":
+            return np.asarray((losses / np.maximum(tl, 1)).mean()).astype(log_probs.dtype)
+        return self.reduce(losses[0] if unbatched else losses, log_probs.dtype)
+
+    def _nll(self, lp: np.ndarray, labels: np.ndarray) -> float:
+        """-log of the probability of ``labels`` summed over all alignments (the forward recursion, in logs)."""
+        ext = np.full(2 * len(labels) + 1, self.blank)
+        ext[1::2] = labels
+        alpha = np.full(len(ext), -np.inf)
+        if not len(lp):
+            return 0.0 if not len(labels) else np.inf
+        alpha[0] = lp[0, self.blank]
+        if len(labels):
+            alpha[1] = lp[0, ext[1]]
+        skip = np.zeros(len(ext), dtype=bool)
+        skip[2:] = (ext[2:] != self.blank) & (ext[2:] != ext[:-2])
+        for t in range(1, len(lp)):
+            prev = alpha
+            one, two = np.full_like(prev, -np.inf), np.full_like(prev, -np.inf)
+            one[1:] = prev[:-1]
+            two[2:] = np.where(skip[2:], prev[:-2], -np.inf)
+            with np.errstate(invalid="ignore"):
+                alpha = np.logaddexp(np.logaddexp(prev, one), two) + lp[t, ext]
+        return float(-np.logaddexp(alpha[-1], alpha[-2]) if len(labels) else -alpha[-1])

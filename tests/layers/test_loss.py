@@ -148,3 +148,43 @@ def test_loss_data_errors():
         ss.BCELoss()(np.array([0.5, 2.0], np.float32), np.array([0.0, 1.0], np.float32))
     with pytest.raises(ss.ShapeError, match=r"GaussianNLLLoss: var has negative entries"):
         ss.GaussianNLLLoss()(f(2), f(2), np.array([1.0, -1.0], np.float32))
+
+
+def _log_softmax(*shape):
+    return torch.log_softmax(torch.from_numpy(f(*shape)), -1).numpy()
+
+
+CTC_CASES = [
+    ({}, [_log_softmax(12, 3, 5), ids(4, 3, 4) + 1, np.array([12, 10, 7]), np.array([4, 3, 2])]),
+    ({"reduction": "none"}, [_log_softmax(12, 3, 5), ids(4, 3, 4) + 1, np.array([12, 10, 7]), np.array([4, 0, 2])]),
+    ({"reduction": "sum", "blank": 2}, [_log_softmax(12, 3, 5), np.array([1, 1, 3, 0, 4, 4, 1]), np.array([12, 9, 5]),
+                                        np.array([3, 2, 2])]),
+    ({"reduction": "none"}, [_log_softmax(12, 3, 5), np.ones((3, 8), np.int64), np.array([12, 4, 12]),
+                             np.array([8, 8, 6])]),  # the second cannot be aligned: inf
+    ({"reduction": "none", "zero_infinity": True}, [_log_softmax(12, 3, 5), np.ones((3, 8), np.int64),
+                                                    np.array([12, 4, 12]), np.array([8, 8, 6])]),
+    ({"reduction": "none"}, [_log_softmax(12, 5), ids(4, 4) + 1, np.array(10), np.array(4)]),
+]
+
+
+@pytest.mark.parametrize("kwargs, arrays", CTC_CASES)
+def test_ctc_loss_matches_torch(kwargs, arrays):
+    check_model(_model(ss.CTCLoss(**kwargs), arrays), torch.nn.CTCLoss(**kwargs), *arrays)
+
+
+def test_ctc_loss_shapes_and_misuse():
+    def model(layer, *shapes):
+        xs = [ss.Input(s, name=n, dtype="float32" if n == "log_probs" else "int64")
+              for n, s in zip(("log_probs", "targets", "input_lengths", "target_lengths"), shapes)]
+        return ss.Model(xs, layer(*xs))
+
+    N = ss.sym("N")
+    assert model(ss.CTCLoss(reduction="none"), "T, N, C", "N, S", "N", "N").infer().output_shapes == [(N,)]
+    assert model(ss.CTCLoss(), "T, N, C", "L", "N", "N").infer().output_shapes == [()]
+    with pytest.raises(ss.ShapeMismatchError, match=r"the length of input 3 is 3 \(N\) but .* has 2"):
+        model(ss.CTCLoss(), (12, 3, 5), (3, 4), (3,), (2,)).infer()
+    with pytest.raises(ss.ShapeMismatchError, match=r"blank is 5, a class index but .* has 5 classes"):
+        model(ss.CTCLoss(blank=5), (12, 3, 5), (3, 4), (3,), (3,)).infer()
+    graph = model(ss.CTCLoss(), (12, 3, 5), (8,), (3,), (3,)).infer()
+    with pytest.raises(ss.ShapeError, match=r"concatenated targets must hold sum\(target_lengths\) = 7 labels, got 8"):
+        graph.forward({}, _log_softmax(12, 3, 5), np.ones(8, np.int64), np.array([12, 12, 12]), np.array([3, 2, 2]))
