@@ -137,8 +137,9 @@ class Converter:
         if isinstance(w.tensor, torch.nn.Parameter):
             return self.op("Parameter", [], w.name, shape=shape)
         if w.name not in self.state_names:
-            raise Unsupported(f"the tensor {w.name!r} is not in the state_dict (a constant or non-persistent "
-                              "buffer): symshape cannot hold its values")
+            from .constants import rebuild
+
+            return rebuild(self, w.name, w.tensor)
         return self.op("Buffer", [], w.name, shape=shape, dtype=str(w.tensor.dtype).removeprefix("torch."))
 
     # --- shapes of what is built -------------------------------------------------------------------

@@ -661,6 +661,33 @@ def _full(fill: Any) -> Handler:
     return handler
 
 
+def _full_like(fill: Any) -> Handler:
+    def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+        value = arg(args, kwargs, 1, "fill_value") if fill is None else fill
+        dtype = kwargs.get("dtype")
+        return c.op("Full", [], name.split(".")[-1], size=list(c.shape(args[0])), fill_value=number(value),
+                    dtype=c.dtype(args[0]) if dtype is None else dtype_name(dtype))
+    return handler
+
+
+HANDLERS["torch.full_like"] = _full_like(None)
+HANDLERS["torch.zeros_like"] = _full_like(0)
+HANDLERS["torch.ones_like"] = _full_like(1)
+HANDLERS["torch.new_zeros"] = lambda c, name, args, kwargs: _new(c, args, kwargs, 0)
+HANDLERS["torch.new_ones"] = lambda c, name, args, kwargs: _new(c, args, kwargs, 1)
+
+
+def _new(c: Converter, args: tuple, kwargs: dict, fill: int) -> Any:
+    dtype = kwargs.get("dtype")
+    return c.op("Full", [], "new", size=sizes(args[1:]) if len(args) > 1 else sizes((kwargs["size"],)),
+                fill_value=fill, dtype=c.dtype(args[0]) if dtype is None else dtype_name(dtype))
+
+
+@handles("torch._C._log_api_usage_once")
+def _ignored(c: Converter, name: str, args: tuple, kwargs: dict) -> None:
+    return None
+
+
 HANDLERS["torch.full"] = _full(None)
 HANDLERS["torch.zeros"] = _full(0.0)
 HANDLERS["torch.ones"] = _full(1.0)
@@ -769,7 +796,7 @@ def _embedding(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
     return folded if folded is not None else c.op("Index", [w, ids], "embedding", dim=0)
 
 
-@handles("F.conv1d", "F.conv2d", "F.conv3d")
+@handles("F.conv1d", "F.conv2d", "F.conv3d", "torch.conv1d", "torch.conv2d", "torch.conv3d")
 def _conv(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
     x, w, b = args[0], arg(args, kwargs, 1, "weight"), arg(args, kwargs, 2, "bias")
     keys = (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1))
@@ -804,3 +831,11 @@ def _stochastic_depth(c: Converter, name: str, args: tuple, kwargs: dict) -> Any
     if arg(args, kwargs, 3, "training", True):
         raise Unsupported("stochastic depth in training mode (import the module in eval mode)")
     return args[0]
+
+
+@handles("torch.min", "torch.max", "torch.minimum", "torch.maximum")
+def _min_max(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    other = arg(args, kwargs, 1, "other")
+    if not is_tensor(other):
+        raise Unsupported(f"{name} over a dim or of a whole tensor (only the elementwise form of two tensors)")
+    return c.op("Minimum" if "min" in name else "Maximum", [args[0], other], name.split(".")[-1])
