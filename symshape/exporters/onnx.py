@@ -378,8 +378,7 @@ def _binary(op_type: str) -> Callable[..., str]:
         dtype = info["output_dtypes"][0]
         if layer.op == "Div" and getattr(layer, "rounding_mode", None) is not None:
             raise Unsupported(f"rounding_mode={layer.rounding_mode!r}")
-        operands = [x if w.dtype(r) == dtype else w.op("Cast", [x], node.name, to=_ELEM[dtype])
-                    for x, r in zip(xs, node.inputs)]
+        operands = _cast_operands(w, node, xs, dtype)
         if layer.scalar_operand is not None:
             operands.append(w.const(layer.scalar_operand, f"{node.name}.other", dtype))
         alpha = getattr(layer, "alpha", 1)
@@ -413,6 +412,74 @@ def _state(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
 
 def _identity(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
     return xs[0]
+
+
+def _cast_operands(w: _Writer, node: NodeSpec, xs: list[str], dtype: str) -> list[str]:
+    return [x if w.dtype(r) == dtype else w.op("Cast", [x], node.name, to=_ELEM[dtype])
+            for x, r in zip(xs, node.inputs)]
+
+
+def _compare(op_type: str, negate: bool = False, logical: bool = False) -> Callable[..., str]:
+    def export(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+        layer = node.layer
+        dtype = "bool" if logical else layer.compute_dtype(*(w.dtype(r) for r in node.inputs))
+        operands = _cast_operands(w, node, xs, dtype)
+        if layer.scalar_operand is not None:
+            operands.append(w.const(layer.scalar_operand, f"{node.name}.other", dtype))
+        out = w.op(op_type, operands, node.name)
+        return w.op("Not", [out], node.name) if negate else out
+
+    return export
+
+
+def _where(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    layer, dtype = node.layer, info["output_dtypes"][0]
+    values = iter(_cast_operands(w, node, xs, dtype)[1:])
+    a, b = (next(values) if s is None else w.const(s, f"{node.name}.value", dtype) for s in (layer.input, layer.other))
+    return w.op("Where", [xs[0], a, b], node.name)
+
+
+def _masked_fill(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    value = w.const(node.layer.value, f"{node.name}.value", w.dtype(node.inputs[0]))
+    return w.op("Where", [xs[1], value, xs[0]], node.name)
+
+
+def _filled(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    shape = w.shape(tuple(info["output_shapes"][0]), node.name, infer_one=False)
+    value = w.onnx.numpy_helper.from_array(np.asarray([node.layer.fill_value], dtype=info["output_dtypes"][0]))
+    return w.op("ConstantOfShape", [shape], node.name, value=value)
+
+
+def _triangle(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    return w.op("Trilu", [xs[0], w.ints(node.layer.diagonal, node.name)], node.name, upper=int(node.layer.op == "Triu"))
+
+
+def _slice(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    args = info["args"]
+    start = 0 if args["start"] is None else args["start"]
+    end = 2**63 - 1 if args["end"] is None else args["end"]
+    return w.op("Slice", [xs[0], w.dim(start, node.name), w.dim(end, node.name), w.ints([node.layer.dim], node.name),
+                          w.ints([node.layer.step], node.name)], node.name)
+
+
+def _select(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    index = info["args"]["index"]
+    if type(index) is int:
+        position = w.const(np.int64(index), f"{node.name}.index")
+    else:
+        position = w.op("Squeeze", [w.dim(index, node.name), w.ints([0], node.name)], node.name)
+    return w.op("Gather", [xs[0], position], node.name, axis=node.layer.dim)
+
+
+def _index(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    return w.op("Gather", xs, node.name, axis=node.layer.dim)
+
+
+def _split(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> list[str]:
+    axis = node.layer.dim % len(_input_shape(info))
+    sizes = tuple(shape[axis] for shape in info["output_shapes"])
+    outs = w.op("Split", [xs[0], w.shape(sizes, node.name, infer_one=False)], node.name, n_out=len(sizes), axis=axis)
+    return outs if isinstance(outs, list) else [outs]
 
 
 # --- recurrent layers ----------------------------------------------------------------------------------
@@ -544,4 +611,11 @@ EXPORTERS: dict[str, Callable[..., Any]] = {
     "Parameter": _state, "Buffer": _state,
     "LSTM": _recurrent, "GRU": _recurrent, "RNN": _recurrent,
     "TransformerEncoderLayer": _encoder_layer,
+    "Eq": _compare("Equal"), "Ne": _compare("Equal", negate=True), "Lt": _compare("Less"),
+    "Le": _compare("LessOrEqual"), "Gt": _compare("Greater"), "Ge": _compare("GreaterOrEqual"),
+    "LogicalAnd": _compare("And", logical=True), "LogicalOr": _compare("Or", logical=True),
+    "LogicalXor": _compare("Xor", logical=True),
+    "Where": _where, "MaskedFill": _masked_fill,
+    "Full": _filled, "Zeros": _filled, "Ones": _filled, "Tril": _triangle, "Triu": _triangle,
+    "Slice": _slice, "Select": _select, "Index": _index, "Split": _split, "Chunk": _split,
 }
