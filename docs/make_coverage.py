@@ -20,15 +20,12 @@ WHY: dict[str, str] = {  # why a kind of module is not a symshape layer
                  "layers with its own `Sequential` and `Model`)",
     "base class": "an abstract base: the layers are its concrete classes (RNN, LSTM, GRU; RNNCell, LSTMCell, GRUCell)",
     "random in eval mode": "its pooling regions are drawn anew at every call, in eval mode too",
-    "loss not yet implemented": "a loss with parameters of its own and several results (a clustered softmax; a "
-                                "built-in projection); the other losses are layers",
 }
 REASONS: dict[str, str] = {  # torch.nn module -> its kind in WHY, for every module symshape does not have
     **dict.fromkeys(("Module", "Container", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
                      "ParameterDict"), "container"),
     **dict.fromkeys(("RNNBase", "RNNCellBase"), "base class"),
     **dict.fromkeys(("FractionalMaxPool2d", "FractionalMaxPool3d"), "random in eval mode"),
-    **dict.fromkeys(("AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss"), "loss not yet implemented"),
 }
 
 

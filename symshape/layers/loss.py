@@ -3,17 +3,21 @@ per-element (or per-sample) losses with reduction 'none'.
 
 The deprecated ``size_average``/``reduce`` arguments override ``reduction`` as in torch. Class weights
 (``weight``, ``pos_weight``) are tensors in torch; symshape takes only their default, None.
+AdaptiveLogSoftmaxWithLoss and LinearCrossEntropyLoss carry parameters (their projections), as in torch.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from .. import dims
 from ..dims import Shape
 from ..errors import ShapeError, SpecError
+from ..params import ParamSpec
 from .base import Layer
 from .merge import broadcast
 
@@ -31,6 +35,11 @@ def _number(op: str, name: str, value: Any, minimum: float | None = None, strict
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0, -x)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 class _Loss(Layer):
@@ -610,3 +619,134 @@ class CTCLoss(_Loss):
             with np.errstate(invalid="ignore"):
                 alpha = np.logaddexp(np.logaddexp(prev, one), two) + lp[t, ext]
         return float(-np.logaddexp(alpha[-1], alpha[-2]) if len(labels) else -alpha[-1])
+
+
+class AdaptiveLogSoftmaxWithLoss(Layer):
+    """input (N, in_features) or (in_features,), class indices (N,) or () -> output (N,) or (), loss ():
+    the target's log-probability under the clustered softmax (head, then the target's tail cluster)."""
+
+    size_args = ("in_features",)
+    n_inputs = 2
+    n_outputs = 2
+    example = ({"in_features": None, "n_classes": 1000, "cutoffs": [10, 100]}, ("N, D", "N"))
+
+    def __init__(self, in_features: Any, n_classes: int, cutoffs: Any, div_value: float = 4.0, head_bias: bool = False,
+                 device: Any = None, dtype: Any = None):
+        op = "AdaptiveLogSoftmaxWithLoss"
+        self.in_features = self._size("in_features", in_features, optional=True)
+        if type(n_classes) is not int or n_classes < 2:
+            raise SpecError(f"{op}: n_classes must be an int of at least 2, got {n_classes!r}")
+        cuts = list(cutoffs) if isinstance(cutoffs, (list, tuple)) else None
+        if not cuts or any(type(c) is not int for c in cuts) or cuts != sorted(set(cuts)) or cuts[0] <= 0 \
+                or cuts[-1] > n_classes - 1:
+            raise SpecError(f"{op}: cutoffs must be unique positive ints in increasing order, each between 1 and "
+                            f"n_classes - 1 = {n_classes - 1}, got {cutoffs!r}")
+        self.n_classes = n_classes
+        self.cutoffs = [*cuts, n_classes]
+        self.div_value = _number(op, "div_value", div_value, 0, strict=True)
+        self.head_bias = self._flag("head_bias", head_bias)
+
+    def hidden(self, in_features: Any, i: int) -> Any:
+        """torch's int(in_features // div_value ** (i + 1)), exactly (the float's value as a fraction)."""
+        f = Fraction(self.div_value ** (i + 1))
+        return dims.floordiv(in_features * f.denominator, f.numerator)
+
+    def infer(self, ctx: RuleContext, x: Shape, target: Shape) -> tuple[Shape, Shape] | None:
+        if not ctx.rank(x, (1, 2), "(N, in_features) or (in_features,)"):
+            return None
+        if not ctx.rank(target, (len(x) - 1,), "(N,) with an (N, in_features) input, () with (in_features,)", i=1):
+            return None
+        if target:
+            ctx.equal(x[0], target[0], what="the target's batch size", expected_desc=lambda: f"{x[0]}, as on the input",
+                      actual_desc=lambda: f"{ctx.input_desc(1)} has {target[0]}")
+        d = ctx.match("in_features", x[-1], what="in_features", fix=lambda: f"Use in_features={x[-1]}.")
+        for i in range(len(self.cutoffs) - 1):
+            ctx.at_least(self.hidden(d, i), 1, what=f"the hidden size of tail cluster {i}",
+                         actual_desc=lambda: f"in_features // div_value^{i + 1} with div_value {self.div_value}",
+                         fix="Use a smaller div_value or fewer cutoffs.")
+        return (tuple(target), ())
+
+    def params(self, a: Any) -> dict[str, ParamSpec]:
+        d, shortlist = a.in_features, self.cutoffs[0]
+        head = shortlist + len(self.cutoffs) - 1
+        p = {"head.weight": ParamSpec((head, d), "uniform_fan_in", {"fan_in": d})}
+        if self.head_bias:
+            p["head.bias"] = ParamSpec((head,), "uniform_fan_in", {"fan_in": d})
+        for i in range(len(self.cutoffs) - 1):
+            hsz, osz = self.hidden(d, i), self.cutoffs[i + 1] - self.cutoffs[i]
+            p[f"tail.{i}.0.weight"] = ParamSpec((hsz, d), "uniform_fan_in", {"fan_in": d})
+            p[f"tail.{i}.1.weight"] = ParamSpec((osz, hsz), "uniform_fan_in", {"fan_in": hsz})
+        return p
+
+    def forward(self, p: dict, x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        unbatched = x.ndim == 1
+        x2, t = (x[None], target.reshape(1)) if unbatched else (x, target)
+        if target.dtype.kind not in "iu" or np.any((t < 0) | (t >= self.n_classes)):
+            raise ShapeError(f"AdaptiveLogSoftmaxWithLoss: targets must be class indices in [0, {self.n_classes})")
+        shortlist = self.cutoffs[0]
+        gather = np.where(t < shortlist, t, 0)
+        output = np.zeros(len(t), dtype=x.dtype)
+        for i, (low, high) in enumerate(zip(self.cutoffs[:-1], self.cutoffs[1:])):
+            rows = np.flatnonzero((t >= low) & (t < high))
+            if not len(rows):
+                continue
+            logits = x2[rows] @ p[f"tail.{i}.0.weight"].T @ p[f"tail.{i}.1.weight"].T
+            output[rows] = np.take_along_axis(_log_softmax(logits), (t[rows] - low)[:, None], axis=1)[:, 0]
+            gather[rows] = shortlist + i
+        head = x2 @ p["head.weight"].T + (p["head.bias"] if "head.bias" in p else 0)
+        output = output + np.take_along_axis(_log_softmax(head), gather[:, None], axis=1)[:, 0]
+        loss = np.asarray(-output.mean(), dtype=x.dtype)
+        return (output[0] if unbatched else output).astype(x.dtype, copy=False), loss
+
+
+class LinearCrossEntropyLoss(Layer):
+    """input (N, in_features) or (in_features,), class indices (N, *out_features) or () -> CrossEntropyLoss of
+    the logits input @ weight.T reshaped to (N, num_classes, *out_features); reduced."""
+
+    size_args = ("in_features",)
+    example = ({"in_features": None, "num_classes": 10, "reduction": "none"}, ("N, D", "N"))
+    n_inputs = 2
+
+    def __init__(self, in_features: Any, num_classes: int, *, out_features: Any = (), bias: bool = False,
+                 device: Any = None, dtype: Any = None, reduction: str = "mean", weight: Any = None,
+                 ignore_index: int | None = None, label_smoothing: float = 0.0, options: Any = None):
+        op = "LinearCrossEntropyLoss"
+        self.in_features = self._size("in_features", in_features, optional=True)
+        if type(num_classes) is not int or num_classes <= 0:
+            raise SpecError(f"{op}: num_classes must be a positive int, got {num_classes!r}")
+        extra = tuple(out_features) if isinstance(out_features, (list, tuple)) else None
+        if extra is None or not all(type(d) is int and d > 0 for d in extra):
+            raise SpecError(f"{op}: out_features must be a tuple of positive ints, got {out_features!r}")
+        if options is not None or weight is not None:
+            raise SpecError(f"{op}: a weight tensor and options (torch's chunking and precision settings) are not "
+                            "supported; only None")
+        self.num_classes, self.out_features = num_classes, extra
+        self.has_bias = self._flag("bias", bias)
+        self.loss = CrossEntropyLoss(ignore_index=-100 if ignore_index is None else ignore_index,
+                                     reduction=reduction, label_smoothing=label_smoothing)
+        self.reduction = self.loss.reduction
+
+    def infer(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
+        ranks = (2,) if self.out_features else (1, 2)
+        if not ctx.rank(x, ranks, "(N, in_features)" + ("" if self.out_features else " or (in_features,)")):
+            return None
+        expected = (*x[:-1], *self.out_features)
+        if not ctx.rank(target, (len(expected),), "(N, *out_features), class indices" if x[:-1] else "()", i=1):
+            return None
+        for axis, (a, b) in enumerate(zip(expected, target)):
+            ctx.equal(a, b, what=f"dim {axis} of the target", expected_desc=lambda: f"{a}",
+                      actual_desc=lambda: f"{ctx.input_desc(1)} has {b}")
+        ctx.match("in_features", x[-1], what="in_features", fix=lambda: f"Use in_features={x[-1]}.")
+        return expected if self.reduction == "none" else ()
+
+    def params(self, a: Any) -> dict[str, ParamSpec]:
+        out = math.prod(self.out_features, start=self.num_classes)
+        p = {"linear.weight": ParamSpec((out, a.in_features), "uniform_fan_in", {"fan_in": a.in_features})}
+        if self.has_bias:
+            p["linear.bias"] = ParamSpec((out,), "uniform_fan_in", {"fan_in": a.in_features})
+        return p
+
+    def forward(self, p: dict, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+        logits = x @ p["linear.weight"].T + (p["linear.bias"] if "linear.bias" in p else 0)
+        logits = logits.reshape(*x.shape[:-1], self.num_classes, *self.out_features)
+        return self.loss.forward({}, logits.astype(x.dtype, copy=False), target)

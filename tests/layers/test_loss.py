@@ -188,3 +188,70 @@ def test_ctc_loss_shapes_and_misuse():
     graph = model(ss.CTCLoss(), (12, 3, 5), (8,), (3,), (3,)).infer()
     with pytest.raises(ss.ShapeError, match=r"concatenated targets must hold sum\(target_lengths\) = 7 labels, got 8"):
         graph.forward({}, _log_softmax(12, 3, 5), np.ones(8, np.int64), np.array([12, 12, 12]), np.array([3, 2, 2]))
+
+
+class Named(torch.nn.Module):
+    """One torch module as child ``name`` (symshape names a lone node after the name it is given)."""
+
+    def __init__(self, name: str, module: torch.nn.Module):
+        super().__init__()
+        self.name = name
+        self.add_module(name, module)
+
+    def forward(self, *xs):
+        out = getattr(self, self.name)(*xs)
+        return tuple(out) if isinstance(out, tuple) else out
+
+
+@pytest.mark.parametrize("args, kwargs, n, d", [
+    ((16, 20, [5, 12]), {}, 7, 16),
+    ((16, 20, [5]), {"head_bias": True, "div_value": 2.5}, 6, 16),
+    ((None, 30, [4, 10, 20]), {"div_value": 2.0}, 9, 24),
+])
+@pytest.mark.parametrize("batched", [True, False])
+def test_adaptive_log_softmax_matches_torch(args, kwargs, n, d, batched):
+    x, t = f(n, d), RNG.integers(0, args[1], (n,))
+    x, t = (x, t) if batched else (x[0], np.asarray(t[0]))
+    a, b = ss.Input(x.shape, name="x"), ss.Input(t.shape, name="t", dtype="int64")
+    outs = ss.AdaptiveLogSoftmaxWithLoss(*args, **kwargs)(a, b, name="asm")
+    module = Named("asm", torch.nn.AdaptiveLogSoftmaxWithLoss(d, *args[1:], **kwargs))
+    graph, _ = check_model(ss.Model([a, b], list(outs)), module, x, t)
+    assert graph.output_shapes == [(n,) if batched else (), ()]
+
+
+def test_adaptive_log_softmax_shapes_and_misuse():
+    a, b = ss.Input("N, D", name="x"), ss.Input("N", name="t", dtype="int64")
+    g = ss.Model([a, b], list(ss.AdaptiveLogSoftmaxWithLoss(None, 100, [10, 50])(a, b, name="asm"))).infer()
+    D = ss.sym("D")
+    assert g.param_shapes == {"asm.head.weight": (12, D), "asm.tail.0.0.weight": (D // 4, D),
+                              "asm.tail.0.1.weight": (40, D // 4), "asm.tail.1.0.weight": (D // 16, D),
+                              "asm.tail.1.1.weight": (50, D // 16)}
+    assert sorted(map(str, g.constraints)) == ["D >= 16"]
+    with pytest.raises(ss.SpecError, match=r"cutoffs must be unique positive ints in increasing order"):
+        ss.AdaptiveLogSoftmaxWithLoss(8, 10, [5, 3])
+    a, b = ss.Input((4, 8), name="x"), ss.Input((5,), name="t", dtype="int64")
+    with pytest.raises(ss.ShapeMismatchError, match=r"the target's batch size is 4, as on the input but .* has 5"):
+        ss.Model([a, b], list(ss.AdaptiveLogSoftmaxWithLoss(8, 10, [5])(a, b))).infer()
+
+
+@pytest.mark.parametrize("args, kwargs, x_shape, t_shape", [
+    ((4, 5), {}, (6, 4), (6,)),
+    ((4, 5), {"reduction": "none", "bias": True}, (6, 4), (6,)),
+    ((None, 5), {"out_features": (3,), "bias": True, "label_smoothing": 0.1}, (6, 4), (6, 3)),
+    ((4, 5), {"ignore_index": 2, "reduction": "sum"}, (6, 4), (6,)),
+    ((4, 5), {}, (4,), ()),
+])
+def test_linear_cross_entropy_matches_torch(args, kwargs, x_shape, t_shape):
+    x, t = f(*x_shape), np.asarray(RNG.integers(0, 5, t_shape))
+    a, b = ss.Input(x.shape, name="x"), ss.Input(t.shape, name="t", dtype="int64")
+    model = ss.Model([a, b], ss.LinearCrossEntropyLoss(*args, **kwargs)(a, b, name="lce"))
+    check_model(model, Named("lce", torch.nn.LinearCrossEntropyLoss(4, *args[1:], **kwargs)), x, t)
+
+
+def test_linear_cross_entropy_misuse():
+    a, b = ss.Input((6, 4), name="x"), ss.Input((6,), name="t", dtype="int64")
+    with pytest.raises(ss.ShapeMismatchError, match=r"input rank is 2 \(\(N, \*out_features\), class indices\) but "
+                                                     r".* has rank 1"):
+        ss.Model([a, b], ss.LinearCrossEntropyLoss(4, 5, out_features=(3,))(a, b)).infer()
+    with pytest.raises(ss.SpecError, match=r"LinearCrossEntropyLoss: a weight tensor and options"):
+        ss.LinearCrossEntropyLoss(4, 5, weight=[1.0] * 5)
