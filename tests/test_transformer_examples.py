@@ -345,3 +345,33 @@ def test_vit_macs_match_flop_counter(vit, b, h, w):
     with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         vit_forward_without_size_assert(model, x)
     assert graph.bind(B=b, H=h, W=w).costs().macs == counter.get_total_flops() // 2
+
+
+# --- ConvNeXt-T ------------------------------------------------------------------------------------
+
+CONVNEXT_INIT = {"*layer_scale": "default", "*.bias": "zeros", "*block.2.weight": "default",
+                 "features.0.1.weight": "default", "features.[246].0.weight": "default", "classifier.0.weight": "default",
+                 "*": {"name": "trunc_normal", "std": 0.02}}
+
+
+def test_convnext_tiny_matches_torchvision():
+    """The published size, run at 32x32 (each stage at 8, 4, 2, 1 pixels)."""
+    from torchvision.models import convnext_tiny
+
+    torch.manual_seed(0)
+    model = convnext_tiny().eval()
+    graph = ss.load_spec(EXAMPLES / "convnext_tiny.yaml").infer()
+    assert [c.text for c in graph.constraints] == ["H >= 32", "W >= 32"]
+    assert graph.num_params == 28589128
+    assert_same_state(graph, model)
+    names = ["features.0.0.weight", "features.0.1.weight", "features.1.0.layer_scale", "features.1.0.block.0.weight",
+             "features.1.0.block.2.weight", "features.3.2.block.3.weight", "features.4.0.weight",
+             "features.4.1.weight", "features.4.1.bias", "classifier.0.weight", "classifier.2.weight"]
+    params = graph.bind(B=1, H=32, W=32).materialize(seed=0, init=CONVNEXT_INIT, only=names)
+    assert_init_like(params, state_of(model), names)
+    image = RNG.standard_normal((2, 3, 32, 40)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(image)).numpy()
+    np.testing.assert_allclose(graph.forward(state_of(model), image), expected, rtol=1e-4, atol=1e-5)
+    for h, w in [(32, 32), (31, 64), (64, 31), (63, 33)]:
+        assert graph.valid(H=h, W=w) == runs(model, torch.zeros(1, 3, h, w)), (h, w)
