@@ -120,9 +120,13 @@ def _convert_fx(module: Any, specs: list[InputSpec], name: str) -> Model:
     except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model not being traceable
         raise SpecError(f"from_torch: torch.fx cannot trace {type(module).__name__}: "
                         f"{type(exc).__name__}: {exc}") from None
+    # fx makes one placeholder per argument of forward, in order (renamed when a default is fixed)
+    arguments = [p for p in inspect.signature(module.forward).parameters.values()
+                 if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    nodes = [n for n in graph.nodes if n.op == "placeholder"]
     while True:
         converter = Converter(module, specs, name)
-        placeholders = {s.name: Tensor(s.name) for s in specs}
+        placeholders = {n.target: Tensor(p.name) if p.name in given else p.default for p, n in zip(arguments, nodes)}
         try:
             return converter.run(graph, placeholders, handle_fx)
         except Pin as pin:

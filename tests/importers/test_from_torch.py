@@ -1,0 +1,271 @@
+"""ss.from_torch against torch: torchvision and Hugging Face models, symbolic sizes, conditions, errors."""
+
+import copy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import symshape as ss
+from symshape.importers._torchvision import ensure_torchvision
+
+ensure_torchvision()
+import torchvision.models as tvm  # noqa: E402
+import transformers  # noqa: E402
+
+
+def weights(module):
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def assert_matches_torch(module, model, arrays):
+    """Analysis without errors; parameter names and shapes equal state_dict(); the numpy forward with the
+    module's own weights equals torch's eval output for every output."""
+    graph = model.infer()
+    assert not graph.errors, graph.errors
+    bound = graph.bind_from_arrays(arrays)
+    assert {k: tuple(v) for k, v in bound.state_shapes.items()} == \
+        {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    ys = bound.forward(weights(module), **arrays)
+    ys = ys if isinstance(ys, (tuple, list)) else [ys]
+    with torch.no_grad():
+        ref = module(**{k: torch.from_numpy(v) for k, v in arrays.items()})
+    refs = [ref] if isinstance(ref, torch.Tensor) else [ref[name] for name in model.output_names]
+    assert len(ys) == len(refs)
+    for y, r in zip(ys, refs):
+        r = r.numpy()
+        np.testing.assert_allclose(y, r, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(r).max())))
+    return graph
+
+
+# --- torchvision -------------------------------------------------------------------------------------
+
+TORCHVISION = [("resnet18", 64), ("mobilenet_v3_small", 32), ("efficientnet_b0", 32), ("convnext_tiny", 32),
+               ("densenet121", 32), ("vit_b_32", 224)]
+
+
+@pytest.mark.parametrize("name, size", TORCHVISION)
+def test_torchvision_model_matches_torch(name, size):
+    torch.manual_seed(0)
+    module = tvm.get_model(name, weights=None).eval()
+    model = ss.from_torch(module, inputs={"x": "B, 3, H, W"})
+    x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+    graph = assert_matches_torch(module, model, {"x": x})
+    assert graph.num_params == sum(p.numel() for p in module.parameters())
+
+
+def test_resnet18_parameters_and_costs_symbolic():
+    model = ss.from_torch(tvm.resnet18(), inputs={"x": "B, 3, H, W"})
+    graph = model.infer()
+    assert graph.output_shapes == [(ss.sym("B"), 1000)]
+    assert "layer1.0.conv1.weight" in graph.param_shapes
+    assert graph.bind(B=1, H=224, W=224).costs().macs == 1814073344  # torchinfo's 1.81 G
+
+
+def test_vit_size_assertion_fixes_the_input_size():
+    model = ss.from_torch(tvm.vit_b_32(), inputs={"x": "B, 3, H, W"})
+    assert model.infer().inputs["x"] == (ss.sym("B"), 3, 224, 224)
+
+
+def test_import_factory_torchvision():
+    model = ss.import_factory("torchvision.models:resnet18", {"x": "B, 3, H, W"})
+    assert model.infer().num_params == 11689512
+
+
+def test_import_factory_bad_target():
+    with pytest.raises(ss.SpecError, match="package.module:factory"):
+        ss.import_factory("torchvision.models.resnet18", {"x": "B, 3, H, W"})
+    with pytest.raises(ss.SpecError, match="cannot import 'torchvision.models:no_such_model'"):
+        ss.import_factory("torchvision.models:no_such_model", {"x": "B, 3, H, W"})
+
+
+def test_torchvision_models_import_without_compiled_ops_in_a_fresh_process():
+    code = ("from symshape.importers._torchvision import ensure_torchvision; ensure_torchvision(); "
+            "import torchvision.models as m; print(m.resnet18().fc.out_features)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1000"
+
+
+# --- conditions hold exactly where torch runs (meta device) --------------------------------------------
+
+def torch_runs(module, **inputs):
+    try:
+        with torch.no_grad():
+            module(**inputs)
+    except (RuntimeError, ValueError, IndexError, AssertionError):
+        return False
+    return True
+
+
+def test_resnet18_conditions_equal_torch_over_a_grid():
+    module = tvm.resnet18().eval()
+    graph = ss.from_torch(module, inputs={"x": "B, 3, H, W"}).infer()
+    meta = copy.deepcopy(module).to("meta")
+    for h in range(1, 40, 4):
+        for w in (1, 7, 33):
+            x = torch.empty(1, 3, h, w, device="meta")
+            assert graph.valid(B=1, H=h, W=w) == torch_runs(meta, x=x), (h, w)
+
+
+def test_vit_conditions_equal_torch():
+    module = tvm.vit_b_32().eval()
+    graph = ss.from_torch(module, inputs={"x": "B, 3, H, W"}).infer()
+    meta = copy.deepcopy(module).to("meta")
+    for h, w in ((224, 224), (223, 224), (224, 225), (256, 256), (32, 32)):
+        x = torch.empty(2, 3, h, w, device="meta")
+        symshape_ok = graph.inputs["x"][2:] == (h, w)
+        assert symshape_ok == torch_runs(meta, x=x), (h, w)
+
+
+# --- Hugging Face transformers, small configs (no weights downloaded) --------------------------------------
+
+def hf_models():
+    t = transformers
+    ids = {"input_ids": "B, T"}
+    return {
+        "gpt2": (lambda: t.GPT2Model(t.GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=100,
+                                                  bos_token_id=0, eos_token_id=0)), ids),
+        "bert": (lambda: t.BertModel(t.BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4,
+                                                  intermediate_size=64, vocab_size=100,
+                                                  max_position_embeddings=64)), ids),
+        "llama": (lambda: t.LlamaModel(t.LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4,
+                                                     num_key_value_heads=2, intermediate_size=64, vocab_size=100,
+                                                     max_position_embeddings=64)), ids),
+        "vit": (lambda: t.ViTModel(t.ViTConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4,
+                                               intermediate_size=64, image_size=32, patch_size=8)),
+                {"pixel_values": "B, 3, H, W"}),
+        "t5": (lambda: t.T5Model(t.T5Config(num_layers=1, num_decoder_layers=1, d_model=32, d_kv=8, num_heads=4,
+                                            d_ff=64, vocab_size=100, decoder_start_token_id=0)),
+               {"input_ids": "B, T", "decoder_input_ids": "B, S"}),
+    }
+
+
+def hf_arrays(inputs):
+    rng = np.random.default_rng(0)
+    out = {}
+    for i, name in enumerate(inputs):
+        if name == "pixel_values":
+            out[name] = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
+        else:
+            out[name] = rng.integers(0, 100, (2, 7 - 2 * i))
+    return out
+
+
+@pytest.mark.parametrize("name", ["gpt2", "bert", "llama", "vit", "t5"])
+def test_hugging_face_model_matches_torch(name):
+    factory, inputs = hf_models()[name]
+    torch.manual_seed(0)
+    module = factory().eval()
+    model = ss.from_torch(module, inputs=inputs)
+    assert model.inputs[0].dtype == ("float32" if name == "vit" else "int64")
+    assert_matches_torch(module, model, hf_arrays(inputs))
+
+
+def test_bert_sequence_condition_equals_torch():
+    factory, inputs = hf_models()["bert"]
+    module = factory().eval()
+    graph = ss.from_torch(module, inputs=inputs).infer()
+    assert [str(c) for c in graph.constraints] == ["T <= 64"]
+    meta = copy.deepcopy(module).to("meta")
+    for t in (1, 2, 63, 64, 65, 100):
+        ids = torch.zeros(2, t, dtype=torch.long, device="meta")
+        assert graph.valid(B=2, T=t) == torch_runs(meta, input_ids=ids), t
+
+
+# --- the parts of the conversion ------------------------------------------------------------------------
+
+class Heads(nn.Module):
+    """Size arithmetic as attention code writes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(12)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        h = self.norm(x).view(b, t, 4, d // 4).transpose(1, 2)
+        return h.reshape(b * 4, t, -1), x.size(-1) * torch.ones(1)
+
+
+def test_size_arithmetic_becomes_symbolic_sizes():
+    model = ss.from_torch(Heads(), inputs={"x": "B, T, D"})
+    view = next(n.layer for n in model.nodes if n.layer.op == "Reshape")
+    assert [str(d) for d in view.shape] == ["B", "T", "4", "floor(D/4)"]
+    graph = model.infer()
+    B, T = ss.sym("B"), ss.sym("T")
+    assert graph.inputs["x"] == (B, T, 12)  # the LayerNorm fixes D
+    assert graph.output_shapes[0] == (4 * B, T, 3)
+    assert model.output_names == ["output_0", "output_1"]
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 8)
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, input_ids, features, scale: float = 2.0):
+        h = self.emb(input_ids)
+        return {"mixed": self.proj(h) + features * scale, "pooled": torch.mean(h, dim=1)}
+
+
+def test_several_keyword_and_int_inputs_dict_outputs():
+    module = TwoInputs().eval()
+    model = ss.from_torch(module, inputs={"features": "B, T, 8", "input_ids": "B, T"})
+    assert [(i.name, i.dtype) for i in model.inputs] == [("features", "float32"), ("input_ids", "int64")]
+    assert model.output_names == ["mixed", "pooled"]
+    rng = np.random.default_rng(0)
+    assert_matches_torch(module, model, {"features": rng.standard_normal((2, 5, 8)).astype(np.float32),
+                                         "input_ids": rng.integers(0, 50, (2, 5))})
+
+
+class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.token = nn.Parameter(torch.randn(1, 4))
+
+    def forward(self, x):
+        return torch.cat([self.token.expand(x.shape[0], -1), self.fc(self.fc(x))], dim=1)
+
+
+def test_shared_module_and_parameter_attribute():
+    module = Shared().eval()
+    model = ss.from_torch(module, inputs={"x": "B, 4"})
+    assert [n.owner for n in model.nodes if n.layer.op == "Linear"] == [None, "fc"]
+    graph = assert_matches_torch(module, model, {"x": np.ones((3, 4), np.float32)})
+    assert graph.output_shapes == [(ss.sym("B"), 8)]
+
+
+class Unmapped(nn.Module):
+    def forward(self, x):
+        y = torch.cumsum(x, dim=1)
+        return torch.fft.fft(x).real + torch.cumsum(y, dim=0)
+
+
+def test_unsupported_nodes_are_listed_in_one_error():
+    with pytest.raises(ss.SpecError, match=r"(?s)2 node\(s\).*cumsum .*test_from_torch.py, line \d+.*fft"):
+        ss.from_torch(Unmapped(), inputs={"x": "B, D"})
+
+
+def test_bad_inputs():
+    with pytest.raises(ss.SpecError, match="has no argument 'y'"):
+        ss.from_torch(nn.Linear(2, 3), inputs={"y": "B, 2"})
+    with pytest.raises(ss.SpecError, match="expected a torch.nn.Module"):
+        ss.from_torch(lambda x: x, inputs={"x": "B"})
+
+
+def test_without_torch_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ss.SpecError, match=r"pip install 'symshape\[torch\]'"):
+        ss.from_torch(object(), inputs={"x": "B"})
+
+
+def test_importing_symshape_does_not_import_torch():
+    code = "import sys, symshape; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
