@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint clean docs bench fuzz
+.PHONY: demo test lint clean docs bench fuzz zoo
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -56,3 +56,6 @@ bench: $(VENV)/.installed-test
 N ?= 10000
 fuzz: $(VENV)/.installed-test
 	$(PY) tests/fuzz.py $(N)
+
+zoo: $(VENV)/.installed-test
+	$(PY) docs/make_zoo.py > docs/zoo.md

@@ -107,7 +107,8 @@ class _Captured(Exception):
 
 
 def _mangled(name: str, kind: str) -> str:
-    """How dynamo names the placeholder of state entry ``a.b.weight``: ``..._modules_a_modules_b_parameters_weight_``."""
+    """How dynamo names the placeholder of state entry ``a.b.weight``: ``modules_a_modules_b_parameters_weight_``
+    after its root's prefix."""
     *path, leaf = name.split(".")
     return "".join(f"modules_{p}_" for p in path) + f"{kind}_{leaf}_"
 
