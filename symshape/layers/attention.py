@@ -175,6 +175,21 @@ def arity_hint(layer: Layer, n: int, flags: tuple[str, ...]) -> str:
     return problem
 
 
+def attention_macs(params: dict[str, ParamSpec], batch: Dim, length: Dim, sk: Dim, sv: Dim, extra_keys: int = 0) -> Dim:
+    """The projections (every weight element once per token), then q @ k.T and weights @ v:
+    batch * L * S * embed_dim each, with S counting a bias_kv and a zero-attention key (``extra_keys``)."""
+    projections = dims.total([
+        dims.prod([batch, length, *params[name].shape]) if name in ("q_proj_weight", "out_proj.weight") else
+        dims.prod([batch, sk if name == "k_proj_weight" else sv, *params[name].shape])
+        for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight") if name in params])
+    if "in_proj_weight" in params:  # one packed (3E, E) weight: queries, keys and values
+        e = params["in_proj_weight"].shape[1]
+        projections = dims.total([projections, dims.prod([batch, e, e, dims.total([length, sk, sv])])])
+    s = dims.total([sk, extra_keys])
+    e = params["out_proj.weight"].shape[0]
+    return dims.total([projections, dims.prod([2, batch, length, s, e])])
+
+
 def _sequence(shape: Shape, batch_first: bool) -> tuple[Dim, Dim | None]:
     """(length, batch) of an input; batch None when unbatched."""
     if len(shape) == 2:
@@ -191,20 +206,8 @@ class MultiheadAttention(Layer):
     MASKS = ("key_padding_mask", "attn_mask")
 
     def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
-        """The projections (every weight element once per token), then q @ k.T and weights @ v:
-        batch * L * S * embed_dim each, with S counting a bias_kv and a zero-attention key."""
         (length, batch), (sk, _), (sv, _) = (_sequence(s, self.batch_first) for s in inputs[:3])
-        batch = batch or 1
-        projections = dims.total([
-            dims.prod([batch, length, *params[name].shape]) if name in ("q_proj_weight", "out_proj.weight") else
-            dims.prod([batch, sk if name == "k_proj_weight" else sv, *params[name].shape])
-            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight") if name in params])
-        if "in_proj_weight" in params:  # one packed (3E, E) weight: queries, keys and values
-            e = params["in_proj_weight"].shape[1]
-            projections = dims.total([projections, dims.prod([batch, e, e, dims.total([length, sk, sv])])])
-        s = dims.total([sk, int(self.add_bias_kv) + int(self.add_zero_attn)])
-        e = params["out_proj.weight"].shape[0]
-        return dims.total([projections, dims.prod([2, batch, length, s, e])])
+        return attention_macs(params, batch or 1, length, sk, sv, int(self.add_bias_kv) + int(self.add_zero_attn))
 
     def __init__(self, embed_dim: Any, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: Any = None, vdim: Any = None,

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
 from .attention import (
     arity_hint,
     attend,
+    attention_macs,
     attention_params,
     causal_flag,
     check_attn_mask,
@@ -81,7 +83,7 @@ def _count(op: str, name: str, value: Any) -> int:
     return value
 
 
-def _sub(p: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+def _sub(p: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)}
 
 
@@ -190,6 +192,18 @@ class _TransformerLayer(_MaskedInputs):
             if self.has_bias:
                 p[f"norm{i}.bias"] = ParamSpec((d,), "zeros")
         return p
+
+    def block_macs(self, params: dict[str, ParamSpec], batch: Dim, length: Dim, memory: Dim) -> Dim:
+        """One layer: its attention blocks (self-attention over ``length`` positions, cross-attention over
+        ``memory``) and its feed-forward block."""
+        parts = [attention_macs(_sub(params, f"{block}."), batch, length, keys, keys)
+                 for block, keys in zip(self.attention_blocks, (length, memory))]
+        parts += [dims.prod([batch, length, *params[name].shape]) for name in ("linear1.weight", "linear2.weight")]
+        return dims.total(parts)
+
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        (length, batch), (memory, _) = (_sequence(s, self.batch_first) for s in (inputs[0], inputs[len(self.MAIN) - 1]))
+        return self.block_macs(params, batch or 1, length, memory)
 
     def _norm(self, p: dict, i: int, x: np.ndarray) -> np.ndarray:
         mean = x.mean(axis=-1, keepdims=True)
@@ -353,6 +367,14 @@ class _Stack(_MaskedInputs):
             shape = SimpleNamespace(normalized_shape=(a.d_model,))
             p.update({f"norm.{k}": spec for k, spec in self.norm.params(shape).items()})
         return p
+
+    def stack_macs(self, params: dict[str, ParamSpec], batch: Dim, length: Dim, memory: Dim) -> Dim:
+        return dims.total([self.layer.block_macs(_sub(params, f"layers.{i}."), batch, length, memory)
+                           for i in range(self.num_layers)])
+
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        (length, batch), (memory, _) = (_sequence(s, self.batch_first) for s in (inputs[0], inputs[len(self.MAIN) - 1]))
+        return self.stack_macs(params, batch or 1, length, memory)
 
     def _final(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return x if self.norm is None else self.norm.forward(_sub(p, "norm."), x)
@@ -537,6 +559,11 @@ class Transformer(_MaskedInputs):
             p.update({prefix + k: ParamSpec(s.shape, "xavier_uniform") if len(s.shape) > 1 else s
                       for k, s in part.params(a).items()})
         return p
+
+    def macs(self, params: dict[str, ParamSpec], outputs: list[Shape], inputs: list[Shape] = ()) -> Dim:
+        (s, batch), (t, _) = (_sequence(shape, self.batch_first) for shape in inputs[:2])
+        return dims.total([self.encoder.stack_macs(_sub(params, "encoder."), batch or 1, s, s),
+                           self.decoder.stack_macs(_sub(params, "decoder."), batch or 1, t, s)])
 
     def forward(self, p: dict[str, np.ndarray], src: np.ndarray, tgt: np.ndarray, *masks: np.ndarray) -> np.ndarray:
         m = self._given(masks)

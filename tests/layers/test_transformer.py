@@ -5,6 +5,7 @@ import pytest
 import torch
 from harness import check_model
 from test_attention_masks import Call, attn_mask, causal, padding_mask
+from torch.utils.flop_counter import FlopCounterMode
 
 import symshape as ss
 
@@ -163,3 +164,23 @@ def test_stack_misuse_messages():
     s, t = ss.Input((5, 2, 8), name="s"), ss.Input((4, 3, 8), name="t")
     with pytest.raises(ss.ShapeMismatchError, match=r"the batch size of tgt.*the batch number of src and tgt"):
         ss.Model([s, t], ss.Transformer(8, 2, 1, 1, 16)(s, t, name="tr")).infer()
+
+
+@pytest.mark.parametrize("make, shapes, attention", [  # attention: (L, S) of each attention block
+    (lambda: (ss.TransformerEncoderLayer(16, 4, 32), torch.nn.TransformerEncoderLayer(16, 4, 32)),
+     [(5, 2, 16)], [(5, 5)]),
+    (lambda: (ss.TransformerDecoderLayer(16, 4, 32), torch.nn.TransformerDecoderLayer(16, 4, 32)),
+     [(3, 2, 16), (5, 2, 16)], [(3, 3), (3, 5)]),
+    (lambda: (ss.Transformer(16, 4, 2, 1, 32), torch.nn.Transformer(16, 4, 2, 1, 32)),
+     [(5, 2, 16), (3, 2, 16)], [(5, 5), (5, 5), (3, 3), (3, 5)]),
+])
+def test_macs_are_flop_counter_halves_plus_the_attention_torch_hides(make, shapes, attention):
+    """torch's CPU attention kernel is invisible to its flop counter: its q @ k.T and weights @ v
+    (2 * B * L * S * E multiply-accumulates per attention block) are added to the counter's figure."""
+    layer, module = make()
+    inputs = [ss.Input(s, name=f"x{i}") for i, s in enumerate(shapes)]
+    macs = ss.Model(inputs, layer(*inputs, name="t")).infer().costs().macs
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module.eval()(*[torch.zeros(s) for s in shapes])
+    hidden = sum(2 * 2 * length * source * 16 for length, source in attention)
+    assert macs == counter.get_total_flops() // 2 + hidden
