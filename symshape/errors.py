@@ -27,7 +27,30 @@ class UnresolvedShapeError(ShapeError):
 
 
 class SpecError(ShapeError):
-    """A malformed model description: a bad argument, an unknown layer, a dangling name."""
+    """A malformed model description: a bad argument, an unknown layer, a dangling name.
+
+    Where it is known, the error carries its location: the ``file``, the ``entry`` of the spec
+    (``layers[3] (conv1)``) and the ``key`` (``kernel_size``); ``str()`` is the one formatter:
+    ``FILE: ENTRY: key 'KEY': message``."""
+
+    def __init__(self, message: str, *, file: str | None = None, entry: str | None = None, key: str | None = None):
+        self.message, self.file, self.entry, self.key = message, file, entry, key
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.file, self.entry, f"key {self.key!r}" if self.key else None, self.message]
+        return ": ".join(p for p in parts if p)
+
+    def __reduce__(self) -> tuple:
+        return _rebuild_spec_error, (self.message, self.file, self.entry, self.key)
+
+    def located(self, *, file: str | None = None, entry: str | None = None, key: str | None = None) -> SpecError:
+        """The same error with the location parts it does not have yet filled in."""
+        return SpecError(self.message, file=self.file or file, entry=self.entry or entry, key=self.key or key)
+
+
+def _rebuild_spec_error(message: str, file: str | None, entry: str | None, key: str | None) -> SpecError:
+    return SpecError(message, file=file, entry=entry, key=key)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def _check_inputs(graph: Analysis, inputs: dict[str, np.ndarray]) -> None:
             conflicts.append(Conflict(name, "input", "shape", dims.format_shape(shape),
                                       f"the array has shape {actual}"))
         declared, got = graph.node(name)["dtype"], inputs[name].dtype
-        if got.kind != KINDS[dtypes.TABLE[declared].kind]:
+        if declared is not None and got.kind != KINDS[dtypes.TABLE[declared].kind]:
             conflicts.append(Conflict(name, "input", "dtype", f"{declared} (as declared)", f"the array is {got}",
                                       f"Give a {dtypes.TABLE[declared].kind} array, or declare the input as "
                                       f"{{shape: [...], dtype: {got}}}." if got.name in dtypes.TABLE else ""))

@@ -20,6 +20,7 @@ from . import dims
 from .analysis import Analysis
 from .constraints import Constraint, describe_symbol, summarize
 from .dims import Dim, Shape
+from .dtypes import DEFAULT as DEFAULT_DTYPE
 from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError
 from .layers.base import Layer
 from .smt import Undecided, satisfiable
@@ -340,7 +341,7 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
         shape = dims.substitute_shape(declared[spec.name], solver.values)
         g.add_node(spec.name, kind="input", shape=shape, dtype=spec.dtype)
         shapes[spec.name] = shape
-        dtypes[spec.name] = spec.dtype
+        dtypes[spec.name] = spec.dtype or DEFAULT_DTYPE
     resolved: dict[int, dict[str, Dim]] = {}
     for node in model.nodes:
         layer = node.layer

@@ -103,8 +103,8 @@ class _Builder:
         self.n_outputs: dict[str, int] = {}
         self.layers: dict[str, Layer] = {}
 
-    def fail(self, where: str, message: str) -> SpecError:
-        return SpecError(f"{self.origin}: {where}: {message}")
+    def fail(self, where: str, message: str, key: str | None = None) -> SpecError:
+        return SpecError(message, file=self.origin, entry=where, key=key)
 
     # --- top level ------------------------------------------------------------------------------
     def build(self) -> Model:
@@ -145,7 +145,7 @@ class _Builder:
                 continue
             if "op" not in e.data or not isinstance(tie, dict) or not tie or \
                     not all(isinstance(k, str) and isinstance(v, str) for k, v in tie.items()):
-                raise self.fail(f"{e.where}: key 'tie'", "tie maps a parameter of this layer to the state_dict "
+                raise self.fail(e.where, key="tie", message="tie maps a parameter of this layer to the state_dict "
                                 "name of the tensor it is, e.g. tie: {weight: transformer.wte.weight}")
             tied.update({f"{e.name}.{local}": target for local, target in tie.items()})
         return tied
@@ -206,13 +206,13 @@ class _Builder:
                 in_refs = []
             elif ins is None:
                 if previous is None:
-                    raise self.fail(where, "key 'in': the first layer needs `in` when the spec has several inputs"
-                                    if index == 0 else "key 'in' is missing")
+                    raise self.fail(where, key="in", message="the first layer needs `in` when the spec has several "
+                                    "inputs" if index == 0 else "it is missing")
                 in_refs = [previous]
             else:
                 ins = [ins] if isinstance(ins, (str, int)) else ins
                 if not isinstance(ins, list):  # [] is no input (Parameter, Arange)
-                    raise self.fail(where, f"key 'in': a layer name or a list of names, got {raw.get('in')!r}")
+                    raise self.fail(where, key="in", message=f"a layer name or a list of names, got {raw.get('in')!r}")
                 in_refs = [self._resolve_ref(str(r), scope, f"{where}: key 'in'", exclude=local) for r in ins]
             if "block" in raw:
                 last = self._instantiate(raw, full, where, in_refs, stack)
@@ -230,9 +230,10 @@ class _Builder:
                      stack: list[str]) -> list[str]:
         name = raw["block"]
         if name not in self.blocks:
-            raise self.fail(where, f"key 'block': no block named {name!r}.{_suggest(name, self.blocks)}")
+            raise self.fail(where, key="block", message=f"no block named {name!r}.{_suggest(name, self.blocks)}")
         if name in stack:
-            raise self.fail(where, f"key 'block': block {name!r} contains itself ({' -> '.join(stack + [name])})")
+            raise self.fail(where, key="block",
+                            message=f"block {name!r} contains itself ({' -> '.join(stack + [name])})")
         block = self.blocks[name]
         bwhere = f"blocks.{name}"
         if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
@@ -301,7 +302,7 @@ class _Builder:
                 scope_name = e.scope.locals.get(str(target))
                 if scope_name is None or scope_name not in layers:
                     known = [k for k, v in e.scope.locals.items() if v in layers]
-                    raise self.fail(e.where, f"key 'share': {target!r} names no layer with an op in this list."
+                    raise self.fail(e.where, key="share", message=f"{target!r} names no layer with an op in this list."
                                     f"{_suggest(target, known)}")
                 extra = set(e.data) - {"name", "in", "share"}
                 if extra:
@@ -315,7 +316,7 @@ class _Builder:
             layer = layers[e.name]
             problem = layer.arity_problem(len(e.inputs))
             if problem:
-                raise self.fail(e.where, f"key 'in': {layer.op} {problem}")
+                raise self.fail(e.where, key="in", message=f"{layer.op} {problem}")
         order = self._order(by_name)
         return [NodeSpec(name, layers[name], tuple(by_name[name].inputs), owners.get(name)) for name in order]
 
@@ -323,15 +324,16 @@ class _Builder:
         op = e.data["op"]
         cls = LAYERS.get(op) if isinstance(op, str) and not op.startswith("_") else None
         if cls is None:
-            raise self.fail(e.where, f"key 'op': unknown op {op!r}.{_suggest(op, LAYERS)} "
+            raise self.fail(e.where, key="op", message=f"unknown op {op!r}.{_suggest(op, LAYERS)} "
                             "See docs/layers.md for the catalogue.")
         args = {k: v for k, v in e.data.items() if k not in ENTRY_KEYS}
         try:
             return cls(**args)
         except SpecError as exc:
-            message = str(exc)
-            key = next((k for k in args if re.search(rf"\b{re.escape(k)}\b", message)), None)
-            raise self.fail(e.where + (f": key {key!r}" if key else ""), message) from None
+            # a layer names the argument it refuses (key=), or says "Op: argument ..." by convention
+            words = exc.message.removeprefix(f"{op}: ").split()
+            named = next((k for k in args if words and words[0].split("=")[0].rstrip(":,") == k), None)
+            raise exc.located(file=self.origin, entry=e.where, key=named) from None
 
     def _order(self, by_name: dict[str, _Entry]) -> list[str]:
         g = nx.DiGraph()
@@ -401,7 +403,7 @@ def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[
         if shape is None:
             raise SpecError(f"save_spec: input {spec.name!r} has no shape; pass input_shapes={{{spec.name!r}: ...}}")
         shape = [_plain(d) for d in dims.parse_shape(shape)]
-        inputs[spec.name] = shape if spec.dtype == "float32" else {"shape": shape, "dtype": spec.dtype}
+        inputs[spec.name] = shape if spec.dtype in ("float32", None) else {"shape": shape, "dtype": spec.dtype}
     layers = []
     previous = model.inputs[0].name if len(model.inputs) == 1 else None
     by_length = sorted((n.name for n in model.nodes), key=len, reverse=True)

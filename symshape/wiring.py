@@ -53,7 +53,7 @@ def source_of(ref: str) -> str:
 class InputSpec:
     name: str
     shape: Shape | None
-    dtype: str = "float32"
+    dtype: str | None = "float32"  # None: not declared (Sequential, eager calls): arrays of any dtype kind
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def apply_layer(layer: Layer, args: tuple, name: str | None) -> Any:
     if args and all(isinstance(a, np.ndarray) for a in args):
         _check_arity(layer, len(args))
         names = [f"x{i}" if len(args) > 1 else "x" for i in range(len(args))]
-        inputs = [InputSpec(n, None) for n in names]
+        inputs = [InputSpec(n, None, None) for n in names]
         node = NodeSpec(name or "0", layer, tuple(names))
         return Model._from_parts(inputs, [node], [node.name])(*args)
     raise SpecError(f"{layer.op}: call a layer on symbolic tensors (ss.Input(...)) or on numpy arrays, "
@@ -263,7 +263,7 @@ class Sequential(Model):
             nodes.append(NodeSpec(node.name, node.layer, (previous,), None if owner == node.name else owner))
             previous = node.name
         last = nodes[-1].layer.n_outputs if nodes else 1
-        self._setup([InputSpec("x", None)], nodes, [ref_name(previous, k) for k in range(last)], None)
+        self._setup([InputSpec("x", None, None)], nodes, [ref_name(previous, k) for k in range(last)], None)
 
     def __getitem__(self, key: int | str) -> Layer | Sequential:
         if isinstance(key, int):

@@ -160,7 +160,8 @@ def test_forward_checks_inputs_and_params_all_at_once():
 
 
 def test_forward_checks_dtypes():
-    g = ss.Sequential(ss.Linear(4, 3)).infer("2, 4")
+    x = ss.Input("2, 4", name="x")  # declared float32 (the default of Input and of spec files)
+    g = ss.Model(x, ss.Linear(4, 3)(x, name="0")).infer()
     params = g.materialize(seed=0)
     with pytest.raises(ss.ShapeMismatchError, match=r"x \(input\): dtype is float32 \(as declared\) but the array is "
                                                     r"int64\. Give a float array, or declare the input as"):
@@ -169,6 +170,7 @@ def test_forward_checks_dtypes():
         g.forward(params, np.zeros((2, 4), dtype=np.complex64))
     with pytest.raises(ss.SpecError, match=r"0\.weight has dtype int64, the model needs a float dtype"):
         g.forward(dict(params, **{"0.weight": params["0.weight"].astype(np.int64)}), np.zeros((2, 4), np.float32))
+    assert ss.Sequential(ss.Linear(4, 3)).infer("2, 4").node("x")["dtype"] is None  # undeclared: any kind
     x = ss.Input("B, T", name="ids", dtype="int64")
     g = ss.Model(x, ss.Embedding(10, 3)(x)).infer()
     params = g.materialize(seed=0)

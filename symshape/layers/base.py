@@ -51,7 +51,7 @@ class Layer:
                 close = difflib.get_close_matches(key, accepted, n=2)
                 hint = f" Did you mean {' or '.join(close)}?" if close else ""
                 raise SpecError(f"{cls.__name__}: unknown argument {key!r}.{hint} "
-                                f"{cls.__name__} takes {', '.join(accepted) or 'no arguments'}.")
+                                f"{cls.__name__} takes {', '.join(accepted) or 'no arguments'}.", key=key)
         try:
             bound = signature.bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -139,19 +139,19 @@ class Layer:
         if value is None:
             if optional:
                 return None
-            raise SpecError(f"{type(self).__name__}: {name} is required (got None)")
+            raise SpecError(f"{type(self).__name__}: {name} is required (got None)", key=name)
         try:
             d = dims.parse_dim(value)
         except (dims.DimSyntaxError, TypeError) as exc:
-            raise SpecError(f"{type(self).__name__}: {name}={value!r} is not a size: {exc}") from None
+            raise SpecError(f"{type(self).__name__}: {name}={value!r} is not a size: {exc}", key=name) from None
         if type(d) is int and d <= 0:
-            raise SpecError(f"{type(self).__name__}: {name} must be a positive size, got {d}")
+            raise SpecError(f"{type(self).__name__}: {name} must be a positive size, got {d}", key=name)
         return d
 
     def _flag(self, name: str, value: object) -> bool:
         """Validate a boolean argument (a YAML ``"yes"`` string is not silently true)."""
         if not isinstance(value, (bool, np.bool_)):
-            raise SpecError(f"{type(self).__name__}: {name} must be true or false, got {value!r}")
+            raise SpecError(f"{type(self).__name__}: {name} must be true or false, got {value!r}", key=name)
         return bool(value)
 
     # --- introspection --------------------------------------------------------------------------
@@ -198,21 +198,21 @@ def expand_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
     """torch's ``_single``/``_pair``: an int or a sequence of n positive ints."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
     if len(items) != n or not all(type(v) is int for v in items):
-        raise SpecError(f"{op}: {name} must be an int or {n} ints, got {value!r}")
+        raise SpecError(f"{op}: {name} must be an int or {n} ints, got {value!r}", key=name)
     return items
 
 
 def positive_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
     items = expand_tuple(value, n, name, op)
     if any(v <= 0 for v in items):
-        raise SpecError(f"{op}: {name} must be positive, got {value!r}")
+        raise SpecError(f"{op}: {name} must be positive, got {value!r}", key=name)
     return items
 
 
 def nonnegative_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
     items = expand_tuple(value, n, name, op)
     if any(v < 0 for v in items):
-        raise SpecError(f"{op}: {name} must not be negative, got {value!r}")
+        raise SpecError(f"{op}: {name} must not be negative, got {value!r}", key=name)
     return items
 
 
