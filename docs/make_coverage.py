@@ -37,8 +37,8 @@ def torch_modules() -> list[str]:
 
 
 def rule(cls: type) -> str:
-    """The first line of a layer's docstring: its shape rule."""
-    return (inspect.getdoc(cls) or "").split("\n")[0].replace("|", "\\|")
+    """The first paragraph of a layer's docstring, on one line: its shape rule."""
+    return " ".join((inspect.getdoc(cls) or "").split("\n\n")[0].split()).replace("|", "\\|")
 
 
 def render() -> str:

@@ -542,8 +542,9 @@ class GaussianNLLLoss(_Loss):
 
 
 class CTCLoss(_Loss):
-    """log_probs (T, N, C), targets (N, S) or concatenated (sum of target_lengths,), input_lengths (N,),
-    target_lengths (N,) -> the connectionist temporal classification loss (N,), reduced; unbatched: (T, C), (S,)."""
+    """log_probs (T, N, C), targets, input_lengths (N,), target_lengths (N,) -> the CTC loss (N,), reduced.
+
+    Targets are padded (N, S) or concatenated (sum of target_lengths,); unbatched: (T, C), (S,), (), ()."""
 
     n_inputs = 4
     example = ({"reduction": "none"}, ("T, N, C", "N, S", "N", "N"))
@@ -622,8 +623,10 @@ class CTCLoss(_Loss):
 
 
 class AdaptiveLogSoftmaxWithLoss(Layer):
-    """input (N, in_features) or (in_features,), class indices (N,) or () -> output (N,) or (), loss ():
-    the target's log-probability under the clustered softmax (head, then the target's tail cluster)."""
+    """input (N, in_features) or (in_features,), class indices (N,) or () -> output (N,) or (), loss ().
+
+    output is the target's log-probability under the clustered softmax (the head, then the target's tail
+    cluster); loss is the mean of -output."""
 
     size_args = ("in_features",)
     n_inputs = 2
@@ -700,8 +703,9 @@ class AdaptiveLogSoftmaxWithLoss(Layer):
 
 
 class LinearCrossEntropyLoss(Layer):
-    """input (N, in_features) or (in_features,), class indices (N, *out_features) or () -> CrossEntropyLoss of
-    the logits input @ weight.T reshaped to (N, num_classes, *out_features); reduced."""
+    """input (N, in_features), class indices (N, *out_features) -> CrossEntropyLoss of input @ weight.T.
+
+    The logits are reshaped to (N, num_classes, *out_features); unbatched (in_features,) takes a target ()."""
 
     size_args = ("in_features",)
     example = ({"in_features": None, "num_classes": 10, "reduction": "none"}, ("N, D", "N"))
