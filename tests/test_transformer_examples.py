@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 import torch
+from harness import assert_same_init_distribution, assert_same_state_layout, to_torch_state, torch_forward
 from torch.utils.flop_counter import FlopCounterMode
 
 import symshape as ss
@@ -375,3 +376,123 @@ def test_convnext_tiny_matches_torchvision():
     np.testing.assert_allclose(graph.forward(state_of(model), image), expected, rtol=1e-4, atol=1e-5)
     for h, w in [(32, 32), (31, 64), (64, 31), (63, 33)]:
         assert graph.valid(H=h, W=w) == runs(model, torch.zeros(1, 3, h, w)), (h, w)
+
+
+# --- the D2L book's transformer encoder ------------------------------------------------------------
+
+class PositionalEncoding(torch.nn.Module):
+    """D2L 11.6: X + P[:, :T], P the sinusoidal table of max_len positions (dropout: identity in eval)."""
+
+    def __init__(self, num_hiddens, dropout, max_len=1000):
+        super().__init__()
+        self.dropout = torch.nn.Dropout(dropout)
+        self.P = torch.zeros((1, max_len, num_hiddens))
+        X = torch.arange(max_len, dtype=torch.float32).reshape(-1, 1) / torch.pow(
+            10000, torch.arange(0, num_hiddens, 2, dtype=torch.float32) / num_hiddens)
+        self.P[:, :, 0::2] = torch.sin(X)
+        self.P[:, :, 1::2] = torch.cos(X)
+
+    def forward(self, X):
+        return self.dropout(X + self.P[:, :X.shape[1], :].to(X.device))
+
+
+class MultiHeadAttention(torch.nn.Module):
+    """D2L 11.5 (valid_lens=None): heads folded into the batch, DotProductAttention, heads unfolded."""
+
+    def __init__(self, num_hiddens, num_heads, dropout, bias=False):
+        super().__init__()
+        self.num_heads = num_heads
+        self.dropout = torch.nn.Dropout(dropout)
+        self.W_q = torch.nn.LazyLinear(num_hiddens, bias=bias)
+        self.W_k = torch.nn.LazyLinear(num_hiddens, bias=bias)
+        self.W_v = torch.nn.LazyLinear(num_hiddens, bias=bias)
+        self.W_o = torch.nn.LazyLinear(num_hiddens, bias=bias)
+
+    def forward(self, queries, keys, values):
+        queries, keys, values = (self.transpose_qkv(w(t)) for w, t in
+                                 ((self.W_q, queries), (self.W_k, keys), (self.W_v, values)))
+        d = queries.shape[-1]
+        scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)
+        output = torch.bmm(self.dropout(torch.softmax(scores, dim=-1)), values)
+        return self.W_o(self.transpose_output(output))
+
+    def transpose_qkv(self, X):
+        X = X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).permute(0, 2, 1, 3)
+        return X.reshape(-1, X.shape[2], X.shape[3])
+
+    def transpose_output(self, X):
+        X = X.reshape(-1, self.num_heads, X.shape[1], X.shape[2]).permute(0, 2, 1, 3)
+        return X.reshape(X.shape[0], X.shape[1], -1)
+
+
+class AddNorm(torch.nn.Module):
+    def __init__(self, norm_shape, dropout):
+        super().__init__()
+        self.dropout = torch.nn.Dropout(dropout)
+        self.ln = torch.nn.LayerNorm(norm_shape)
+
+    def forward(self, X, Y):
+        return self.ln(self.dropout(Y) + X)
+
+
+class PositionWiseFFN(torch.nn.Module):
+    def __init__(self, ffn_num_hiddens, ffn_num_outputs):
+        super().__init__()
+        self.dense1 = torch.nn.LazyLinear(ffn_num_hiddens)
+        self.relu = torch.nn.ReLU()
+        self.dense2 = torch.nn.LazyLinear(ffn_num_outputs)
+
+    def forward(self, X):
+        return self.dense2(self.relu(self.dense1(X)))
+
+
+class TransformerEncoderBlock(torch.nn.Module):
+    def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias=False):
+        super().__init__()
+        self.attention = MultiHeadAttention(num_hiddens, num_heads, dropout, use_bias)
+        self.addnorm1 = AddNorm(num_hiddens, dropout)
+        self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens)
+        self.addnorm2 = AddNorm(num_hiddens, dropout)
+
+    def forward(self, X):
+        Y = self.addnorm1(X, self.attention(X, X, X))
+        return self.addnorm2(Y, self.ffn(Y))
+
+
+class TransformerEncoder(torch.nn.Module):
+    """D2L 11.7's TransformerEncoder (without valid_lens)."""
+
+    def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout, use_bias=False):
+        super().__init__()
+        self.num_hiddens = num_hiddens
+        self.embedding = torch.nn.Embedding(vocab_size, num_hiddens)
+        self.pos_encoding = PositionalEncoding(num_hiddens, dropout)
+        self.blks = torch.nn.Sequential()
+        for i in range(num_blks):
+            self.blks.add_module("block" + str(i), TransformerEncoderBlock(
+                num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias))
+
+    def forward(self, X):
+        X = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))
+        for blk in self.blks:
+            X = blk(X)
+        return X
+
+
+def test_d2l_transformer_encoder_matches_the_books_code():
+    """The chapter's check: TransformerEncoder(200, 24, 48, 8, 2, 0.5) on (2, 100) token ids."""
+    graph = ss.load_spec(EXAMPLES / "d2l_transformer.yaml").infer()
+    assert str(graph.output_shapes[0]) == "(B, T, 24)"
+    assert [c.text for c in graph.constraints] == ["T <= 1000"]
+    ids = RNG.integers(0, 200, size=(2, 100))
+    torch.manual_seed(0)
+    module = TransformerEncoder(200, 24, 48, 8, 2, 0.5)
+    torch_forward(module, ids)  # materializes the lazy layers
+    bound = graph.bind(B=2, T=100)
+    assert_same_state_layout(bound, module)
+    assert_same_init_distribution(bound, module)  # torch's defaults
+    params = bound.materialize(seed=0)
+    module.load_state_dict(to_torch_state(params), strict=True)
+    np.testing.assert_allclose(graph.forward(params, ids), torch_forward(module, ids), rtol=1e-4, atol=1e-5)
+    for t in (1000, 1001):
+        assert graph.valid(T=t) == runs(module, torch.zeros(1, t, dtype=torch.long)), t
