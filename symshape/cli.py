@@ -261,7 +261,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     dtype = next((v.dtype for v in params.values() if v.dtype.kind == "f"), np.dtype(np.float32))
     for spec in model.inputs:
         a = arrays[spec.name]
-        if spec.dtype.startswith("int"):
+        if spec.dtype == "bool":  # masks
+            if a.dtype != np.bool_:
+                raise SpecError(f"--input {spec.name}: the spec declares bool, the array is {a.dtype}")
+        elif spec.dtype.startswith("int"):
             if a.dtype.kind not in "iu":
                 raise SpecError(f"--input {spec.name}: the spec declares {spec.dtype}, the array is {a.dtype}")
         elif a.dtype.kind == "f":

@@ -490,7 +490,7 @@ class Transformer(_MaskedInputs):
     with more than one dim is initialized with xavier_uniform."""
 
     size_args = ("d_model",)
-    example = ({"d_model": None, "nhead": 4, "num_encoder_layers": 2, "num_decoder_layers": 2,
+    example = ({"d_model": None, "nhead": 4, "num_encoder_layers": 1, "num_decoder_layers": 1,
                 "dim_feedforward": 64}, ("S, B, E", "T, B, E"))
     MAIN = ("src", "tgt")
     MASKS = ("src_mask", "tgt_mask", "memory_mask", "src_key_padding_mask", "tgt_key_padding_mask",

@@ -184,3 +184,24 @@ def test_macs_are_flop_counter_halves_plus_the_attention_torch_hides(make, shape
         module.eval()(*[torch.zeros(s) for s in shapes])
     hidden = sum(2 * 2 * length * source * 16 for length, source in attention)
     assert macs == counter.get_total_flops() // 2 + hidden
+
+
+def test_command_line_runs_a_spec_with_a_bool_mask_input(tmp_path, capsys):
+    from symshape.cli import main
+
+    spec = tmp_path / "enc.yaml"
+    spec.write_text("inputs:\n  x: [B, T, 16]\n  pad: {shape: [B, T], dtype: bool}\nlayers:\n"
+                    "  - {name: enc, op: TransformerEncoder, in: [x, pad], num_layers: 1, src_key_padding_mask: true,\n"
+                    "     encoder_layer: {op: TransformerEncoderLayer, d_model: 16, nhead: 2, batch_first: true}}\n")
+    x, pad = floats((2, 3, 16))[0], padding_mask(2, 3, lengths=[3, 1])
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "pad.npy", pad)
+    out = tmp_path / "out.npy"
+    assert main(["run", str(spec), "--seed", "0", "--input", f"x={tmp_path / 'x.npy'}",
+                 "--input", f"pad={tmp_path / 'pad.npy'}", "-o", str(out)]) == 0
+    graph = ss.load_spec(spec).infer().bind(B=2, T=3)
+    np.testing.assert_array_equal(np.load(out), graph.forward(graph.materialize(seed=0), x, pad))
+    np.save(tmp_path / "pad.npy", pad.astype(np.float32))
+    assert main(["run", str(spec), "--seed", "0", "--input", f"x={tmp_path / 'x.npy'}",
+                 "--input", f"pad={tmp_path / 'pad.npy'}", "-o", str(out)]) == 2
+    assert "--input pad: the spec declares bool, the array is float32" in capsys.readouterr().err
