@@ -383,9 +383,10 @@ class _Stack(_MaskedInputs):
 class TransformerEncoder(_Stack):
     """src [, mask] [, src_key_padding_mask] -> (S, N, E): ``num_layers`` encoder layers, then ``norm``.
 
-    As torch's fast path does, with ``enable_nested_tensor`` (and a layer it supports: batch_first, not
-    norm_first, bias, an even nhead), batched inputs, a key padding mask and no mask, the padded
-    positions of the output are zeros (before the norm)."""
+    As torch's inference fast path does (under torch.no_grad), with ``enable_nested_tensor`` (and a layer
+    it supports: batch_first, not norm_first, bias, an even nhead), batched inputs, a key padding mask and
+    no mask, the padded positions of the output are zeros (before the norm); with ``mask_check=False`` the
+    sequences are taken to be left aligned (their first unpadded-count positions)."""
 
     kind = TransformerEncoderLayer
     example = ({"encoder_layer": {"op": "TransformerEncoderLayer", "d_model": None, "nhead": 4,
@@ -511,13 +512,18 @@ class Transformer(_MaskedInputs):
         common = dict(d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
                       activation=activation, layer_norm_eps=layer_norm_eps, batch_first=batch_first,
                       norm_first=norm_first, bias=bias)
-        norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        if custom_encoder is None:
-            _count("Transformer", "num_encoder_layers", num_encoder_layers)
-            custom_encoder = TransformerEncoder(TransformerEncoderLayer(**common), num_encoder_layers, norm)
-        if custom_decoder is None:
-            _count("Transformer", "num_decoder_layers", num_decoder_layers)
-            custom_decoder = TransformerDecoder(TransformerDecoderLayer(**common), num_decoder_layers, norm)
+        try:
+            if custom_encoder is None:
+                _count("Transformer", "num_encoder_layers", num_encoder_layers)
+                layer, norm = TransformerEncoderLayer(**common), LayerNorm(d_model, layer_norm_eps, bias=bias)
+                custom_encoder = TransformerEncoder(layer, num_encoder_layers, norm)
+            if custom_decoder is None:
+                _count("Transformer", "num_decoder_layers", num_decoder_layers)
+                layer, norm = TransformerDecoderLayer(**common), LayerNorm(d_model, layer_norm_eps, bias=bias)
+                custom_decoder = TransformerDecoder(layer, num_decoder_layers, norm)
+        except SpecError as exc:
+            message = str(exc)
+            raise SpecError(message if message.startswith("Transformer:") else f"Transformer: {message}") from None
         self.encoder = sublayer(self, "custom_encoder", custom_encoder, TransformerEncoder)
         self.decoder = sublayer(self, "custom_decoder", custom_decoder, TransformerDecoder)
         if self.encoder.masks or self.decoder.masks:

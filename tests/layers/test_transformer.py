@@ -161,6 +161,9 @@ def test_stack_misuse_messages():
     enc = ss.TransformerEncoder(ss.TransformerEncoderLayer(8, 2), 1, norm=ss.LayerNorm(6))
     with pytest.raises(ss.ShapeMismatchError, match=r"enc \(TransformerEncoder\): the norm's normalized_shape"):
         ss.Model(x, enc(x, name="enc")).infer()
+    with pytest.raises(ss.SpecError, match=r"Transformer: TransformerEncoderLayer: dropout probability has to be "
+                                           r"between 0 and 1, but got 2.0"):
+        ss.Transformer(8, 2, dropout=2.0)
     s, t = ss.Input((5, 2, 8), name="s"), ss.Input((4, 3, 8), name="t")
     with pytest.raises(ss.ShapeMismatchError, match=r"the batch size of tgt.*the batch number of src and tgt"):
         ss.Model([s, t], ss.Transformer(8, 2, 1, 1, 16)(s, t, name="tr")).infer()
