@@ -114,6 +114,8 @@ class RuleContext:
         if len(shape) in allowed:
             return True
         ranks = " or ".join(str(r) for r in allowed)
+        if len(allowed) > 3 and allowed[-1] >= 63 and tuple(allowed) == tuple(range(allowed[0], allowed[-1] + 1)):
+            ranks = f"at least {allowed[0]}"  # range(k, 64): any rank from k on
         self.conflict("input rank", f"{ranks} ({meaning})",
                       f"{self.input_desc(i)} has rank {len(shape)}")
         return False

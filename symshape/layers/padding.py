@@ -38,11 +38,12 @@ class _PadNd(Layer):
         padded = [(self.padding[2 * i], self.padding[2 * i + 1]) for i in range(self.n)][::-1]
         return [(0, 0)] * (rank - self.n) + padded
 
-    def ranks(self) -> tuple[int, ...]:
-        return (self.n + 1, self.n + 2)
+    def ranks(self) -> tuple[tuple[int, ...], str]:
+        """The input ranks taken, and their layout for messages."""
+        return (self.n + 1, self.n + 2), _LAYOUTS[self.n]
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
-        if not ctx.rank(x, self.ranks(), _LAYOUTS[self.n]):
+        if not ctx.rank(x, *self.ranks()):
             return None
         out = list(x)
         for axis, (before, after) in enumerate(self.pairs(len(x))):
@@ -78,8 +79,9 @@ class _ConstantPadNd(_PadNd):
             raise SpecError(f"{type(self).__name__}: value must be a number, got {value!r}")
         self.value = float(value)
 
-    def ranks(self) -> tuple[int, ...]:
-        return tuple(range(self.n, 64))  # F.pad with a constant takes any rank with enough dims
+    def ranks(self) -> tuple[tuple[int, ...], str]:
+        """F.pad with a constant takes any rank with enough dims."""
+        return tuple(range(self.n, 64)), "(*, " + ", ".join(("L",) if self.n == 1 else "DHW"[3 - self.n:]) + ")"
 
     def pad(self, x: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
         return np.pad(x, pairs, mode="constant", constant_values=np.asarray(self.value, dtype=x.dtype))

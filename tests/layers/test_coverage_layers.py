@@ -169,7 +169,7 @@ def test_symbolic_shapes():
     (ss.CircularPad1d(5), (1, 2, 4), r"circular padding 5 wraps around at most once"),
     # torch would return an empty tensor; symshape's sizes are at least 1
     (ss.ConstantPad1d(-2, 0.0), (1, 2, 4), r"the output size on dim 2 is 0 \(must be at least 1\)"),
-    (ss.ZeroPad2d(1), (5,), r"input rank is .* has rank 1"),
+    (ss.ZeroPad2d(1), (5,), r"input rank is at least 2 \(\(\*, H, W\)\) but .* has rank 1"),
     (ss.PixelShuffle(2), (1, 6, 3, 3), r"the channels \(dim -3\) is 6, not a multiple of 4 but .* must have a "
                                        r"multiple of upscale_factor\^2 = 4"),
     (ss.PixelUnshuffle(2), (1, 3, 4, 5), r"the size of dim -1 is 5, not a multiple of 2"),
