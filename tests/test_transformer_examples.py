@@ -2,7 +2,8 @@
 (no weights downloaded): GPT-2, BERT and LLaMA against Hugging Face transformers, ViT-B/16 and
 ConvNeXt-T against torchvision, the D2L book's transformer encoder against its torch code.
 
-Each is checked for output shapes, state_dict names and shapes (in order), default-initialization
+Each is checked for output shapes, state_dict names and shapes (in the reference's order, except
+LLaMA's: symshape lists its norms in execution order), default-initialization
 distributions, the forward with the reference's own weights (rtol 1e-4), its size conditions against
 the reference over a grid of sizes, and (GPT-2, BERT, ViT) mult-adds against FlopCounterMode / 2.
 The specs are written at their published sizes; a test loads a spec as a dict and shrinks its
