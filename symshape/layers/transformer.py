@@ -130,14 +130,18 @@ class _MaskedInputs(Layer):
         check_mask_dtypes(self.op, dtypes, list(self.masks))
         return (dtypes[0],)
 
+    def mask_heads(self, name: str) -> int:
+        """The heads of the attention a mask is for ((N*num_heads, L, S) masks)."""
+        return self.nhead
+
     def _check_masks(self, ctx: RuleContext, masks: tuple[Shape, ...], lengths: dict[str, Dim],
-                     batch: Dim | None, heads: int) -> None:
+                     batch: Dim | None) -> None:
         for i, (name, shape) in enumerate(zip(self.masks, masks), start=len(self.MAIN)):
             kind, query, key = self.MASK_SHAPES[name]
             if kind == "padding":
                 check_padding_mask(ctx, i, shape, batch, lengths[key], name)
             else:
-                check_attn_mask(ctx, i, shape, batch, heads, lengths[query], lengths[key], name)
+                check_attn_mask(ctx, i, shape, batch, self.mask_heads(name), lengths[query], lengths[key], name)
 
     def _given(self, masks: tuple[np.ndarray, ...]) -> Masks:
         return dict(zip(self.masks, masks))
@@ -238,7 +242,7 @@ class TransformerEncoderLayer(_TransformerLayer):
         if self.check_input(ctx, x) is None:
             return None
         length, batch = _sequence(x, self.batch_first)
-        self._check_masks(ctx, masks, {"S": length}, batch, self.nhead)
+        self._check_masks(ctx, masks, {"S": length}, batch)
         return x
 
     def forward(self, p: dict[str, np.ndarray], src: np.ndarray, *masks: np.ndarray) -> np.ndarray:
@@ -289,7 +293,7 @@ class TransformerDecoderLayer(_TransformerLayer):
         if self.check_memory(ctx, tgt, memory) is None:
             return None
         (t, batch), (s, _) = _sequence(tgt, self.batch_first), _sequence(memory, self.batch_first)
-        self._check_masks(ctx, masks, {"T": t, "S": s}, batch, self.nhead)
+        self._check_masks(ctx, masks, {"T": t, "S": s}, batch)
         return tgt
 
     def check_memory(self, ctx: RuleContext, tgt: Shape, memory: Shape) -> Dim | None:
@@ -411,7 +415,7 @@ class TransformerEncoder(_Stack):
         if d is None:
             return None
         length, batch = _sequence(x, self.batch_first)
-        self._check_masks(ctx, masks, {"S": length}, batch, self.nhead)
+        self._check_masks(ctx, masks, {"S": length}, batch)
         self.check_norm(ctx, d)
         return x
 
@@ -467,7 +471,7 @@ class TransformerDecoder(_Stack):
         if d is None:
             return None
         (t, batch), (s, _) = _sequence(tgt, self.batch_first), _sequence(memory, self.batch_first)
-        self._check_masks(ctx, masks, {"T": t, "S": s}, batch, self.nhead)
+        self._check_masks(ctx, masks, {"T": t, "S": s}, batch)
         self.check_norm(ctx, d)
         return tgt
 
@@ -556,8 +560,11 @@ class Transformer(_MaskedInputs):
             ctx.equal(batch, tgt_batch, what="the batch size of tgt", expected_desc=lambda: f"src's {batch}",
                       actual_desc=lambda: f"{ctx.input_desc(1)} has {tgt_batch}",
                       fix="the batch number of src and tgt must be equal.")
-        self._check_masks(ctx, masks, {"S": s, "T": t}, batch, self.encoder.nhead)
+        self._check_masks(ctx, masks, {"S": s, "T": t}, batch)
         return tgt
+
+    def mask_heads(self, name: str) -> int:
+        return (self.encoder if name.startswith("src") else self.decoder).nhead
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
         p: dict[str, ParamSpec] = {}

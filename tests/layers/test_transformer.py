@@ -83,6 +83,8 @@ def test_transformer_decoder_matches_torch(layer_kwargs, masks, options):
     ({"batch_first": True, "norm_first": True, "activation": "gelu"}, (2, 5, 8), (2, 4, 8),
      {"tgt_mask": causal(4), "src_key_padding_mask": padding_mask(2, 5), "memory_key_padding_mask": padding_mask(2, 5)}),
     ({"bias": False}, (5, 8), (4, 8), {"src_mask": attn_mask((5, 5)), "memory_mask": attn_mask((4, 5))}),
+    ({"batch_first": True}, (2, 5, 8), (2, 4, 8),  # torch's nested path: the memory is norm(0) where padded
+     {"src_key_padding_mask": padding_mask(2, 5, lengths=[5, 3])}),
 ])
 def test_transformer_matches_torch(kwargs, src, tgt, masks):
     """torch's Transformer re-initializes every parameter of more than one dim with xavier_uniform_."""
