@@ -7,31 +7,38 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import numpy as np
-
-from . import report
+from . import __version__
 from .errors import ShapeError, ShapeMismatchError, SpecError, UnresolvedShapeError
-from .spec import load_spec
+
+if TYPE_CHECKING:  # the library is imported by the commands that need it: --help stays fast
+    import numpy as np
 
 EXAMPLES = {
     "check": "symshape check examples/lenet.yaml\n"
              "  symshape check examples/resnet18.yaml --bind H=224,W=224 --format json",
     "summary": "symshape summary examples/lenet.yaml --input x=B,1,H,W --costs\n"
+               "  symshape summary examples/resnet50.yaml --bind B=1,H=224,W=224 --depth 2\n"
                "  symshape summary examples/resnet18.yaml --bind B=1,H=224,W=224 --format markdown",
     "init": "symshape init examples/lenet.yaml --seed 0 -o lenet.safetensors\n"
             "  symshape init examples/vgg11.yaml --bind H=224,W=224 --shard-size 200MB -o vgg11.safetensors\n"
-            "  symshape init examples/mlp.yaml --bind D=20 --init xavier_uniform --dtype float64 -o mlp.npz",
-    "run": "symshape run examples/lenet.yaml --weights lenet.safetensors --input x=digits.npy -o logits.npy",
+            "  symshape init examples/gru_classifier.yaml --bind D=20 --init xavier_uniform --dtype float64 -o gru.npz",
+    "run": "python -c \"import numpy as np; np.save('digits.npy', np.zeros((2, 1, 28, 28), np.float32))\"\n"
+           "  symshape run examples/lenet.yaml --weights lenet.safetensors --input x=digits.npy -o logits.npy",
     "explain": "symshape explain examples/lenet.yaml fc1.weight --input x=B,1,H,W",
-    "graph": "symshape graph examples/lenet.yaml -o lenet.svg\n"
+    "graph": "symshape graph examples/resnet50.yaml -o resnet50.html   (pan, zoom, search, bind sizes)\n"
+             "  symshape graph examples/lenet.yaml -o lenet.svg\n"
              "  symshape graph examples/resnet18.yaml --bind H=64 -o r.dot",
     "import": "symshape import model.onnx -o model.yaml --weights model.safetensors\n"
               "  symshape import torchvision.models:resnet18 --input x=B,3,H,W -o resnet18.yaml",
     "export": "symshape export examples/lenet.yaml -o lenet.onnx\n"
               "  symshape export examples/resnet18.yaml --weights resnet18.safetensors -o resnet18.onnx",
+    "ops": "symshape ops\n  symshape ops conv",
+    "schema": "symshape schema -o symshape.schema.json\n"
+              "  (then, in a spec: # yaml-language-server: $schema=symshape.schema.json)",
 }
+NO_SPEC = ("import", "ops", "schema")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,12 +49,13 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symshape", description="Symbolic shape analysis, initialization and a numpy reference "
                      "forward pass for neural-network specs.")
+    parser.add_argument("--version", action="version", version=f"symshape {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text,
                            epilog=f"example:\n  {EXAMPLES[name]}", formatter_class=argparse.RawDescriptionHelpFormatter)
-        if name != "import":
+        if name not in NO_SPEC:
             p.add_argument("spec", help="the model spec (.yaml, .yml or .json) or an ONNX model (.onnx)")
         return p
 
@@ -67,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float16", "float32", "float64"], default="float32", help="for the byte totals")
     p.add_argument("--costs", action="store_true",
                    help="add multiply-accumulates (torchinfo's convention), activations and peak activation memory")
+    p.add_argument("--depth", type=int, default=None, metavar="N",
+                   help="show blocks (dotted names: layer1.0.conv1) down to N levels, deeper layers folded into them")
+    p.add_argument("--width", type=int, default=None, metavar="COLUMNS",
+                   help="the text table's width (default: the terminal's)")
     p = command("init", "Materialize and initialize every parameter and buffer; write a weights file.")
     sizes(p)
     p.add_argument("--seed", type=int, default=0)
@@ -89,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     sizes(p)
     p = command("graph", "Write the computation graph with shapes on its edges.")
     sizes(p)
-    p.add_argument("-o", "--output", required=True, help="FILE.dot, FILE.svg, FILE.png or FILE.graphml")
+    p.add_argument("-o", "--output", required=True, help="FILE.html (an interactive page), FILE.dot, FILE.svg, "
+                   "FILE.png or FILE.graphml")
     p = command("import", "Write an ONNX model or a torch.nn.Module factory as a spec file.")
     p.add_argument("source", help="MODEL.onnx, or package.module:factory (called with no arguments)")
     p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS",
@@ -103,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--seed", type=int, default=0, help="the seed of the default initialization (default 0)")
     p.add_argument("--opset", type=int, default=None, help="the ONNX opset (default: symshape's)")
     p.add_argument("-o", "--output", required=True, help="FILE.onnx")
+    p = command("ops", "List the layer catalogue: each op with its shape rule (docs/layers.md has examples).")
+    p.add_argument("filter", nargs="?", help="only ops whose name contains this (case-insensitive)")
+    p = command("schema", "Print (or write) a JSON Schema for spec files, so that editors complete and validate them.")
+    p.add_argument("-o", "--output", help="FILE.json (default: standard output)")
     return parser
 
 
@@ -120,6 +137,8 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 def _load(path: str) -> tuple[Any, dict[str, np.ndarray] | None]:
     """The model of a spec file or an ``.onnx`` file, and the ONNX initializers (None for a spec)."""
+    from .spec import load_spec
+
     if Path(path).suffix.lower() == ".onnx":
         from .importers.onnx import read_onnx
 
@@ -151,6 +170,8 @@ def _exit_with_errors(graph: Any) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from . import report
+
     graph = _analyse(args)
     if args.format == "json":  # the errors are in the JSON object
         print(json.dumps(report.to_json(graph), indent=2))
@@ -163,18 +184,26 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
+    from . import report
+
+    if args.depth is not None and args.depth < 1:
+        raise SpecError(f"--depth {args.depth}: the depth is 1 or more")
     graph = _analyse(args)
     with_costs = args.costs and not graph.errors
     if args.format == "json":
         print(json.dumps(report.to_json(graph, with_costs, args.dtype), indent=2))
     elif args.format == "markdown":
-        print(report.render_markdown(graph, args.dtype, with_costs), end="")
+        print(report.render_markdown(graph, args.dtype, with_costs, depth=args.depth), end="")
     else:
-        print(report.render_text(graph, args.dtype, with_costs=with_costs), end="")
+        print(report.render_text(graph, args.dtype, width=args.width, with_costs=with_costs, depth=args.depth),
+              end="")
     return _exit_with_errors(graph)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import report
     from .stream import write_weights
 
     graph = _analyse(args)
@@ -222,6 +251,8 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
 
 
 def _load_array(name: str, path: str) -> np.ndarray:
+    import numpy as np
+
     p = Path(path)
     if not p.is_file():
         raise SpecError(f"--input {name}={path}: no such file")
@@ -235,6 +266,8 @@ def _load_array(name: str, path: str) -> np.ndarray:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .files import atomic_write
     from .weights import check_weights, read_weights
 
@@ -342,6 +375,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from . import report
     from .exporters.onnx import to_onnx
     from .weights import read_weights
 
@@ -356,8 +390,37 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ops(args: argparse.Namespace) -> int:
+    from .layers import LAYERS
+    from .schema import summary_line
+
+    names = [n for n in LAYERS if not n.startswith("_") and n != "Layer"
+             and (args.filter is None or args.filter.lower() in n.lower())]
+    if not names:
+        raise SpecError(f"ops: no op name contains {args.filter!r}")
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:<{width}}  {summary_line(LAYERS[name])}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import spec_schema
+
+    text = json.dumps(spec_schema(), indent=1) + "\n"
+    if args.output is None:
+        print(text, end="")
+        return 0
+    from .files import atomic_write
+
+    atomic_write(args.output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    print(f"wrote {args.output}")
+    return 0
+
+
 COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "run": _cmd_run, "graph": _cmd_graph,
-            "explain": _cmd_explain, "import": _cmd_import, "export": _cmd_export}
+            "explain": _cmd_explain, "import": _cmd_import, "export": _cmd_export, "ops": _cmd_ops,
+            "schema": _cmd_schema}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -14,7 +15,9 @@ from .errors import SpecError
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
-    A failed or interrupted write leaves no file (and no partial file) at ``path``.
+    A failed or interrupted write leaves no file (and no partial file) at ``path``. The file gets the
+    mode of the file it replaces, or for a new file the mode the user's umask gives (``mkstemp``
+    alone would leave it readable by its owner only).
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
@@ -28,12 +31,23 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     except OSError as exc:
         raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits ``open(target, "w")`` would give: an existing file's, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextlib.contextmanager
