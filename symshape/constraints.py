@@ -23,15 +23,25 @@ SEARCH_LIMIT = 2**40  # sizes beyond this are not considered by the one-symbol s
 
 @dataclass(frozen=True)
 class Constraint:
+    """One condition: ``lhs >= rhs``, ``lhs <= rhs``, ``lhs == rhs``, ``lhs % rhs == 0``, ``lhs in rhs``
+    (a tuple of ints), or the ``parts`` joined by ``or`` / ``and`` (``lhs``, ``rhs`` then unused)."""
+
     node: str
     op: str
     what: str
     lhs: Dim
-    relation: str  # ">=", "==", "<=" or "%" (lhs % rhs == 0)
-    rhs: Dim
+    relation: str  # ">=", "==", "<=", "%" (lhs % rhs == 0), "in", "or" or "and"
+    rhs: Dim | tuple
+    parts: tuple = ()  # of Constraint, for "or" and "and"
 
     def as_sympy(self) -> sympy.Basic:
-        lhs, rhs = sympy.sympify(self.lhs), sympy.sympify(self.rhs)
+        if self.relation in ("or", "and"):
+            join = sympy.Or if self.relation == "or" else sympy.And
+            return join(*(p.as_sympy() for p in self.parts))
+        lhs = sympy.sympify(self.lhs)
+        if self.relation == "in":
+            return sympy.Or(*(sympy.Eq(lhs, v) for v in self.rhs))
+        rhs = sympy.sympify(self.rhs)
         if self.relation == ">=":
             return sympy.Ge(lhs, rhs)
         if self.relation == "<=":
@@ -41,15 +51,33 @@ class Constraint:
         return sympy.Eq(lhs, rhs)
 
     def __str__(self) -> str:
-        return str(self.as_sympy())
+        """The condition in Python syntax (``H % 4 == 0``, ``ceil(H / 32) >= 2``, ``T in (1, 3)``):
+        ``eval`` with math's ``floor``/``ceil`` gives its truth."""
+        if self.relation in ("or", "and"):
+            inner = "and" if self.relation == "or" else "or"
+            return f" {self.relation} ".join(f"({p})" if p.relation == inner else str(p) for p in self.parts)
+        if self.relation == "%":
+            return f"{dims.python_term(self.lhs)} % {dims.python_term(self.rhs)} == 0"
+        if self.relation == "in":
+            return f"{dims.python_term(self.lhs)} in ({', '.join(map(str, self.rhs))})"
+        return f"{dims.python(self.lhs)} {self.relation} {dims.python(self.rhs)}"
 
     @property
     def text(self) -> str:
         """The condition as written, even when sympy already knows it is false."""
+        if self.relation in ("or", "and", "in"):
+            return str(self)
         return f"{self.lhs} % {self.rhs} == 0" if self.relation == "%" else f"{self.lhs} {self.relation} {self.rhs}"
 
     def holds(self, values: dict) -> bool:
-        lhs, rhs = dims.evaluate(self.lhs, values), dims.evaluate(self.rhs, values)
+        if self.relation == "or":
+            return any(p.holds(values) for p in self.parts)
+        if self.relation == "and":
+            return all(p.holds(values) for p in self.parts)
+        lhs = dims.evaluate(self.lhs, values)
+        if self.relation == "in":
+            return lhs in self.rhs
+        rhs = dims.evaluate(self.rhs, values)
         if self.relation == ">=":
             return lhs >= rhs
         if self.relation == "<=":
@@ -59,8 +87,40 @@ class Constraint:
         return lhs == rhs
 
     @property
+    def sides(self) -> list[Dim]:
+        """Every size expression the condition compares."""
+        if self.relation in ("or", "and"):
+            return [d for p in self.parts for d in p.sides]
+        return [self.lhs] if self.relation == "in" else [self.lhs, self.rhs]
+
+    @property
     def symbols(self) -> set:
-        return dims.free_symbols(self.lhs) | dims.free_symbols(self.rhs)
+        return set().union(*(dims.free_symbols(d) for d in self.sides))
+
+
+def joined(relation: str, parts: list[Constraint], origin: Constraint) -> Constraint:
+    """``parts`` joined by ``relation`` ("or" / "and"), carrying the origin's node and rule; one part is itself."""
+    if len(parts) == 1:
+        return parts[0]
+    return Constraint(origin.node, origin.op, origin.what, 0, relation, 0, tuple(parts))
+
+
+def render(statements: list[Constraint]) -> list[str]:
+    """The conditions as printed in reports: a symbol's two bounds read ``16 <= H <= 64``."""
+    lower = {c.lhs: c.rhs for c in statements if c.relation == ">=" and isinstance(c.lhs, sympy.Symbol)}
+    upper = {c.lhs: c.rhs for c in statements if c.relation == "<=" and isinstance(c.lhs, sympy.Symbol)}
+    lines = []
+    for c in statements:
+        if c.relation == "<=" and c.lhs not in lower and c.rhs == 1:
+            lines.append(f"{c.lhs} == 1")
+            continue
+        if c.relation in (">=", "<=") and c.lhs in lower and c.lhs in upper:
+            if c.relation == ">=":
+                lo, hi = lower[c.lhs], upper[c.lhs]
+                lines.append(f"{c.lhs} == {lo}" if lo == hi else f"{dims.python(lo)} <= {c.lhs} <= {dims.python(hi)}")
+            continue
+        lines.append(str(c))
+    return lines
 
 
 MONOTONE_CHECK = 256  # below this, a one-symbol lower bound is verified value by value
@@ -93,7 +153,7 @@ def _least_satisfying(c: Constraint, s: sympy.Symbol) -> int | None | bool:
 def _period(c: Constraint) -> int:
     """A period of the constraint's truth in its symbol: the lcm of the denominators in floors and moduli."""
     period = 1
-    for side in (c.lhs, c.rhs):
+    for side in c.sides:
         if type(side) is int:
             continue
         for atom in side.atoms(sympy.floor, sympy.ceiling, sympy.Mod, sympy.Rational):
@@ -107,7 +167,9 @@ def _period(c: Constraint) -> int:
 
 
 def _gap(c: Constraint, s: sympy.Symbol, v: int) -> int:
-    """What must vanish: lhs - rhs for an equality, lhs mod rhs for a divisibility."""
+    """What must vanish: lhs - rhs for an equality, lhs mod rhs for a divisibility, else 0 when it holds."""
+    if c.relation not in ("==", "%"):
+        return 0 if c.holds({s: v}) else 1
     lhs, rhs = dims.evaluate(c.lhs, {s: v}), dims.evaluate(c.rhs, {s: v})
     return lhs - rhs if c.relation == "==" else lhs % rhs
 
@@ -118,7 +180,7 @@ def _congruence(group: list[Constraint], s: sympy.Symbol, start: int) -> tuple[i
     Only for conditions whose gaps are periodic in ``s`` (floors of linear expressions, moduli);
     None otherwise, and the conditions are then kept as they are.
     """
-    if any(type(side) is not int and side.has(sympy.Min, sympy.Max) for c in group for side in (c.lhs, c.rhs)):
+    if any(type(side) is not int and side.has(sympy.Min, sympy.Max) for c in group for side in c.sides):
         return None  # clamped sizes (a slice's Min(512, T)) are not periodic: an interval holds them
     period = 1
     for c in group:
@@ -172,12 +234,64 @@ def _interval(c: Constraint, s: sympy.Symbol, start: int) -> tuple[int, int | No
 
 
 def _congruence_statement(s: sympy.Symbol, m: int, residues: set[int], origin: Constraint) -> Constraint | None:
+    """``s % m`` in ``residues`` as one statement (``H % 4 == 0``, ``(H - 1) % 4 == 0``, ``H % 4 in (1, 3)``)."""
     if m == 1 and residues:
         return None  # always true
     if len(residues) == 1:
-        return Constraint(origin.node, origin.op, origin.what, s, "%", m) if residues == {0} else \
-            Constraint(origin.node, origin.op, origin.what, s - (next(iter(residues))), "%", m)
-    return None
+        r = next(iter(residues))
+        return Constraint(origin.node, origin.op, origin.what, s - r if r else s, "%", m)
+    return Constraint(origin.node, origin.op, origin.what, dims.mod(s, m), "in", tuple(sorted(residues)))
+
+
+def _largest_constant(group: list[Constraint]) -> int:
+    """The largest integer the conditions mention: past a few times it, their truth is periodic."""
+    found = 1
+    for c in group:
+        for side in c.sides:
+            atoms = [side] if type(side) is int else [int(abs(a)) for a in side.atoms(sympy.Integer)]
+            found = max([found, *(abs(a) for a in atoms)])
+        if c.relation == "in":
+            found = max(found, *c.rhs)
+    return found
+
+
+def _pattern(group: list[Constraint], s: sympy.Symbol, start: int) -> list[Constraint] | None:
+    """The sizes ``>= start`` meeting every condition of ``group`` (one symbol ``s``), as statements:
+    ``s`` in a congruence class from some size on, plus the sizes below it that also work
+    (``H % 2 == 0 or H in (1, 3)``). Their truth is computed over a stretch long enough for floors
+    and clamps of the sizes mentioned to settle into their period; None when it does not settle."""
+    period = 1
+    for c in group:
+        period = math.lcm(period, _period(c))
+    if period > PERIOD_LIMIT:
+        return None
+    horizon = 4 * period + 4 * _largest_constant(group) + MONOTONE_CHECK
+    truth = [all(c.holds({s: v}) for c in group) for v in range(start, start + horizon + period)]
+    unsettled = [i for i in range(horizon) if truth[i] != truth[i + period]]
+    settled = unsettled[-1] + 1 if unsettled else 0
+    if settled > horizon - 2 * period - MONOTONE_CHECK:
+        return None
+    good = {(start + i) % period for i in range(settled, settled + period) if truth[i]}
+    m = next(m for m in range(1, period + 1) if period % m == 0
+             and {r for r in range(period) if r % m in {g % m for g in good}} == good)
+    classes = {g % m for g in good}
+    in_class = lambda v: v % m in classes  # noqa: E731
+    while settled > 0 and truth[settled - 1] == in_class(start + settled - 1):
+        settled -= 1
+    first = start + settled
+    extra = tuple(start + i for i in range(settled) if truth[i])
+    origin = group[0]
+    make = lambda lhs, rel, rhs: Constraint(origin.node, origin.op, origin.what, lhs, rel, rhs)  # noqa: E731
+    contiguous = bool(extra) and extra == tuple(range(extra[0], extra[-1] + 1))
+    listed = [make(s, ">=", extra[0]), make(s, "<=", extra[-1])] if contiguous else \
+        [make(s, "in", extra)] if extra else []
+    if not classes:
+        return listed or [make(s, "in", ())]
+    congruence = _congruence_statement(s, m, classes, origin)
+    main = [c for c in (congruence, make(s, ">=", first) if first > start else None) if c is not None]
+    if not extra:
+        return main
+    return [joined("or", [joined("and", main, origin), joined("and", listed, origin)], origin)]
 
 
 @dataclass(frozen=True)
@@ -213,7 +327,7 @@ def summarize(raw: list[Constraint]) -> Summary:
     rest: list[Constraint] = []
     impossible: list[Constraint] = []
     seen: set[str] = set()
-    for c in (u for c in raw for u in _unclamped(c)):
+    for c in (u for r in raw for u in _unclamped(r)):
         relation = c.as_sympy()
         if relation is sympy.true or str(relation) in seen:
             continue
@@ -232,13 +346,30 @@ def summarize(raw: list[Constraint]) -> Summary:
             elif least > lower.get(s, (1, c))[0]:
                 lower[s] = (least, c)
             continue
-        if c.relation in ("==", "%") and len(syms) == 1:
+        if c.relation in ("==", "%", "or") and len(syms) == 1:
             periodic.setdefault(next(iter(syms)), []).append(c)
             continue
         rest.append(c)
     upper: dict[sympy.Symbol, tuple[int, Constraint]] = {}
     for s, group in sorted(periodic.items(), key=lambda kv: kv[0].name):
-        found = _congruence(group, s, lower.get(s, (1, None))[0])
+        start = lower.get(s, (1, None))[0]
+        if any(c.relation not in ("==", "%") for c in group):
+            found_statements = _pattern(group, s, start)
+            if found_statements is None:
+                rest.extend(group)
+            elif found_statements[0].relation == "in" and not found_statements[0].rhs:
+                impossible.extend(group)
+            for c in found_statements or []:
+                if c.relation == ">=" and c.lhs == s:
+                    if c.rhs > lower.get(s, (1, c))[0]:
+                        lower[s] = (c.rhs, c)
+                elif c.relation == "<=" and c.lhs == s:
+                    if c.rhs < upper.get(s, (SEARCH_LIMIT, c))[0]:
+                        upper[s] = (c.rhs, c)
+                elif c.rhs != ():
+                    statements.append(c)
+            continue
+        found = _congruence(group, s, start)
         if found is None:
             for c in group:
                 span = _interval(c, s, lower.get(s, (1, None))[0]) if c.relation == "==" else None
@@ -285,8 +416,10 @@ def describe_symbol(statements: list[Constraint], s: sympy.Symbol) -> str | None
             lower = c.rhs
         elif c.lhs == s and c.relation == "<=":
             upper = c.rhs
-        elif c.relation == "%":
-            parts.append(f"{c.lhs} % {c.rhs} == 0")
+        elif c.lhs == s and c.relation == "==" and type(c.rhs) is int:
+            lower = upper = c.rhs
+        elif c.relation in ("%", "in", "or"):
+            parts.append(str(c))
         else:
             return None
     if lower is not None and upper is not None:

@@ -15,6 +15,8 @@ from functools import cache, lru_cache
 from typing import Callable, Iterable, Mapping, Union
 
 import sympy
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 Dim = Union[int, sympy.Expr]
 Shape = tuple  # tuple[Dim, ...]
@@ -184,6 +186,9 @@ def floordiv(a: Dim, b: Dim) -> Dim:
         return normalize(sympy.floor(sympy.Rational(1) * a / b))
     if b == 1:
         return a
+    constant, rest = sympy.sympify(a).as_coeff_Add()
+    if isinstance(rest, (sympy.Min, sympy.Max)):  # floor is monotone: floor(max(x, y)/b) == max(floor(x/b), ...)
+        return normalize(type(rest)(*(floordiv(x + constant, b) for x in rest.args)))
     split = _split_floor(a)
     if split is not None:  # floor(floor(p/q) + c, b) == floor((p + c*q) / (q*b))
         p, q, c = split
@@ -239,6 +244,23 @@ def total(values: Iterable[Dim]) -> Dim:
 def conv_out(length: Dim, kernel: int, stride: int, padding_total: int, dilation: int) -> Dim:
     """Output length of a convolution or pooling window sweep (floor mode)."""
     return floordiv(length + padding_total - dilation * (kernel - 1) - 1, stride) + 1
+
+
+def pool_out(length: Dim, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> Dim:
+    """torch's pooling output length (``pooling_output_shape``), in floor or ceil mode.
+
+    In ceil mode torch computes ``out = floor((L + 2p - reach + s - 1) / s) + 1`` (``reach`` the
+    window span) and drops the last window when it starts in the right padding, i.e. when
+    ``(out - 1)*s >= L + p``, which is ``out > floor((L + p - 1)/s) + 1``. torch requires
+    ``p <= reach / 2``, so the two candidates differ by at most one and the rule is a closed form:
+    ``floor((L + p - 1)/s) + 1`` when ``p + s > reach``, else the plain ceil form.
+    """
+    reach = dilation * (kernel - 1) + 1
+    if not ceil_mode:
+        return conv_out(length, kernel, stride, 2 * padding, dilation)
+    if padding + stride > reach:
+        return floordiv(length + padding - 1, stride) + 1
+    return floordiv(length + 2 * padding - reach + stride - 1, stride) + 1
 
 
 def exact_quotient(a: Dim, b: Dim) -> Dim | None:
@@ -416,3 +438,71 @@ def _drop_positive_factors(e: sympy.Expr) -> sympy.Expr:
 def _is_integer_polynomial(e: sympy.Expr) -> bool:
     p, q = _integer_fraction(e)
     return p is not None and q == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# printing in Python syntax (conditions)
+
+
+class _PythonPrinter(StrPrinter):
+    """sympy's str() with Python's spelling: ``ceil(H / 32)``, ``floor((H + 1) / 2)``, ``H % 4``, ``min(512, T)``."""
+
+    def _print_Add(self, expr: sympy.Expr, order: str | None = None) -> str:
+        split = _split_floor(expr)
+        if split is None:
+            return super()._print_Add(expr, order)
+        p, q, c = split
+        return self._rounded(p, q, c)
+
+    def _print_floor(self, expr: sympy.Expr) -> str:
+        p, q = _integer_fraction(expr.args[0])
+        return f"floor({self._print(expr.args[0])})" if p is None else self._rounded(p, q, 0)
+
+    def _print_ceiling(self, expr: sympy.Expr) -> str:
+        p, q = _integer_fraction(expr.args[0])
+        if p is None:
+            return f"ceil({self._print(expr.args[0])})"
+        return self._rounded(p - q + 1, q, 0)  # ceil(p/q) == floor((p + q - 1)/q)
+
+    def _rounded(self, p: sympy.Expr, q: int, c: int) -> str:
+        """``floor(p/q) + c`` as floor or ceil, whichever needs no constant in its numerator."""
+        r = int(p.as_coeff_Add()[0])
+        p0 = p - r
+        r_floor = r % q
+        floor_text = self._quotient("floor", p0 + r_floor, q, c + (r - r_floor) // q)
+        t = r - q + 1  # floor((p0 + r)/q) == ceil((p0 + t)/q)
+        r_ceil = -((-t) % q)
+        ceil_text = self._quotient("ceil", p0 + r_ceil, q, c + (t - r_ceil) // q)
+        return ceil_text if r_ceil == 0 and r_floor != 0 else floor_text
+
+    def _quotient(self, name: str, numerator: sympy.Expr, q: int, c: int) -> str:
+        text = self._print(numerator)
+        if numerator.is_Add:
+            text = f"({text})"
+        body = f"{name}({text} / {q})" if q != 1 else text
+        return body if c == 0 else f"{body} {'+' if c > 0 else '-'} {abs(c)}"
+
+    def _print_Mod(self, expr: sympy.Expr) -> str:
+        a, b = expr.args
+        return " % ".join(self.parenthesize(x, PRECEDENCE["Mul"], strict=True) for x in (a, b))
+
+    def _print_Min(self, expr: sympy.Expr) -> str:
+        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Max(self, expr: sympy.Expr) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+
+_PRINTER = _PythonPrinter()
+
+
+def python(d: Dim) -> str:
+    """A dim in Python syntax a user can paste (``ceil(H / 32)``, ``H % 4``, ``min(512, T)``);
+    ``floor``/``ceil`` are math's, ``min``/``max`` Python's."""
+    return str(d) if type(d) is int else _PRINTER.doprint(d)
+
+
+def python_term(d: Dim) -> str:
+    """``python(d)``, in parentheses when it is a sum (to stand left of ``%``)."""
+    text = python(d)
+    return f"({text})" if type(d) is not int and d.is_Add else text

@@ -18,7 +18,7 @@ import sympy
 
 from . import dims
 from .analysis import Analysis
-from .constraints import Constraint, describe_symbol, summarize
+from .constraints import Constraint, describe_symbol, joined, summarize
 from .dims import Dim, Shape
 from .dtypes import DEFAULT as DEFAULT_DTYPE
 from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError
@@ -104,6 +104,22 @@ class RuleContext:
             return
         self.solver.require(self, reduced, "%", modulus, what)
 
+    def broadcast(self, a: Dim, b: Dim, *, what: str, expected_desc: Text, actual_desc: Text, fix: Text = "") -> Dim:
+        """torch broadcasting of two sizes (neither literally 1): ``a == b or a == 1 or b == 1``, and the
+        size is the larger (torch's wherever that holds). When only equality can hold, or it pins a size
+        named only by layer arguments (a table's ``Arange("T")`` against the input it is added to: the
+        size-1 alternative would be another, degenerate model), it is an equality as in ``equal``."""
+        if dims.definitely_equal(a, b):
+            return a
+        options = [Constraint(self.node, self.layer.op, what, x, "==", y) for x, y in ((a, b), (a, 1), (b, 1))]
+        options = [c for c in options if c.as_sympy() is not sympy.false]
+        pins = dims.solve_linear(b, a)
+        if all(c.rhs != 1 for c in options) or (pins is not None and pins[0] not in self.solver.input_symbols):
+            self.equal(a, b, what=what, actual_desc=actual_desc, fix=fix, expected_desc=expected_desc)
+            return a
+        self.solver.constraints.append(joined("or", options, options[0]))
+        return a if type(a) is int else b if type(b) is int else dims.maximum(a, b)
+
     def conflict(self, what: str, expected: Text, actual: Text, fix: Text = "") -> None:
         self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, _text(expected), _text(actual),
                                               _text(fix)))
@@ -134,6 +150,12 @@ class Solver:
         self.origins = dict(origins)
         self.conflicts: list = []
         self.constraints: list[Constraint] = []
+        self.pinned: dict[sympy.Symbol, tuple[str, str, str]] = {}  # symbol -> (node, op, rule) that pinned it
+        self.input_symbols: set[sympy.Symbol] = set()  # the sizes of the declared input shapes
+
+    def pinned_constraints(self) -> list[Constraint]:
+        """Each size a layer pinned, as the condition it states (``C == 4``)."""
+        return [Constraint(node, op, what, s, "==", self.values[s]) for s, (node, op, what) in self.pinned.items()]
 
     def show(self, d: Dim) -> str:
         return str(d)
@@ -159,6 +181,7 @@ class Solver:
             ctx.conflict(what, ctx.show(expected),
                          lambda: f"{_text(actual_desc)}, and no positive {s} gives that ({s} would be {value})", fix)
             return
+        self.pinned[s] = (ctx.node, ctx.layer.op, what)
         self.pin(s, value, f"{ctx.node} ({ctx.layer.op}) {what}")
         raise Restart
 
@@ -172,12 +195,13 @@ def analyse(model: Model, declared: dict[str, Shape], values: dict | None = None
             origins: dict | None = None) -> Analysis:
     """The model analysed for the declared input shapes, with ``values`` (symbol -> size) known."""
     solver = Solver(values or {}, origins or {})
+    solver.input_symbols = dims.shape_symbols(declared.values())
     graph, shapes = propagate(model, declared, solver)
     summary = summarize(solver.constraints)
     errors = list(solver.conflicts) + [
         Conflict(c.node, c.op, c.what, f"a size with {c.text}", "no size of the inputs satisfies that")
         for c in summary.impossible]
-    constraints = summary.statements
+    constraints = solver.pinned_constraints() + summary.statements
     errors += _tie_conflicts(model, graph)
     if not errors and _jointly_impossible(constraints):
         errors.append(Conflict(constraints[-1].node, constraints[-1].op, "the sizes",

@@ -88,6 +88,13 @@ def to_z3(e: Dim, variables: dict[sympy.Symbol, z3.ArithRef]) -> z3.ArithRef:
 
 
 def _relation(c: Constraint, variables: dict) -> z3.BoolRef:
+    z3 = z3_module()
+    if c.relation in ("or", "and"):
+        parts = [_relation(p, variables) for p in c.parts]
+        return z3.Or(parts) if c.relation == "or" else z3.And(parts)
+    if c.relation == "in":
+        lhs = to_z3(c.lhs, variables)
+        return z3.Or([lhs == v for v in c.rhs]) if c.rhs else z3.BoolVal(False)
     lhs, rhs = to_z3(c.lhs, variables), to_z3(c.rhs, variables)
     return {">=": lhs >= rhs, "<=": lhs <= rhs, "==": lhs == rhs, "%": lhs % rhs == 0}[c.relation]
 

@@ -27,7 +27,7 @@ def holds(graph, values) -> bool:
 
 def test_unet_reports_divisibility_and_lower_bound():
     g = ss.load_spec(EXAMPLES / "unet.yaml").infer(x="1, 1, H, 8")
-    assert [str(c) for c in g.constraints] == ["H >= 4", "Eq(Mod(H, 4), 0)"]
+    assert [str(c) for c in g.constraints] == ["H >= 4", "H % 4 == 0"]
     module = UNet().eval()
     for h in range(1, 41):
         assert holds(g, {H: h}) == torch_runs(module, (1, 1, h, 8)), h
@@ -45,7 +45,7 @@ def test_lenet_with_fixed_linear_admits_exactly_torchs_sizes():
 
 def test_non_monotone_conditions_are_kept_as_they_are():
     g = ss.Sequential(ss.Chunk(3, -1)).infer("B, D")
-    assert [str(c) for c in g.constraints] == ["D - 2*floor(D/3 + 2/3) >= 1"]
+    assert [str(c) for c in g.constraints] == ["D - 2*ceil(D / 3) >= 1"]
     for d in range(1, 30):
         expected = len(torch.chunk(torch.zeros(1, d), 3, -1)) == 3
         assert holds(g, {ss.sym("D"): d}) == expected, d
@@ -62,4 +62,4 @@ def test_strided_skip_connections_give_congruences(stride, levels):
         h = ss.ConvTranspose1d(4, 4, stride, stride=stride)(h, name=f"up{i}")
         h = ss.Add()(h, skips[i], name=f"skip{i}")
     g = ss.Model(x, h).infer()
-    assert [str(c) for c in g.constraints] == [f"L >= {stride ** levels}", f"Eq(Mod(L, {stride ** levels}), 0)"]
+    assert [str(c) for c in g.constraints] == [f"L >= {stride ** levels}", f"L % {stride ** levels} == 0"]

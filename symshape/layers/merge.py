@@ -56,7 +56,8 @@ def is_float(dtype: str) -> bool:
 
 def broadcast(ctx: RuleContext, shapes: list[Shape], indices: list[int], what: str = "dim") -> Shape:
     """torch broadcasting of ``shapes`` (of inputs ``indices``): sizes equal, or one of them 1.
-    A symbolic size meeting a different one is taken to be equal to it (never broadcast)."""
+    Symbolic sizes that may differ state that as a condition (``L == M or L == 1 or M == 1``) and
+    broadcast to the larger (``ctx.broadcast``)."""
     rank = max(len(s) for s in shapes)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
     out = []
@@ -69,17 +70,15 @@ def broadcast(ctx: RuleContext, shapes: list[Shape], indices: list[int], what: s
             if size == 1:
                 size, first = d, k
                 continue
-            ctx.equal(size, d, what=f"{what} {axis - rank}",
-                      expected_desc=lambda: f"{size} on input {indices[first]} "
-                                            f"{dims.format_shape(ctx.shapes[indices[first]])} "
-                                            f"from {ctx.sources[indices[first]]}",
-                      actual_desc=lambda: f"{ctx.input_desc(indices[k])} has {d}",
-                      fix="Broadcasting needs equal sizes or 1; make the branches agree "
-                          "(e.g. a 1x1 convolution or a Linear on the shortcut).")
+            size = ctx.broadcast(size, d, what=f"{what} {axis - rank}",
+                                 expected_desc=lambda: f"{size} on input {indices[first]} "
+                                                       f"{dims.format_shape(ctx.shapes[indices[first]])} "
+                                                       f"from {ctx.sources[indices[first]]}",
+                                 actual_desc=lambda: f"{ctx.input_desc(indices[k])} has {d}",
+                                 fix="Broadcasting needs equal sizes or 1; make the branches agree "
+                                     "(e.g. a 1x1 convolution or a Linear on the shortcut).")
         out.append(size)
     return tuple(out)
-
-
 
 
 class _Binary(Layer):

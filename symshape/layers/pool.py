@@ -27,17 +27,9 @@ def _layout(n: int) -> str:
     return f"(N, C, {', '.join(['L'] if n == 1 else ['H', 'W'] if n == 2 else ['D', 'H', 'W'])}) or without N"
 
 
-def pool_out(length: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Dim | None:
-    """torch's pooling_output_shape; None for a symbolic ceil_mode case it cannot decide."""
-    reach = d * (k - 1) + 1
-    if not ceil_mode:
-        return dims.conv_out(length, k, s, 2 * p, d)
-    out = dims.ceildiv(length + 2 * p - reach, s) + 1
-    if type(out) is int and type(length) is int:
-        return out - 1 if (out - 1) * s >= length + p else out
-    if p + s <= reach:  # then (out - 1)*s < length + p always: no window starts in the padding
-        return out
-    return None
+def pool_out(length: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Dim:
+    """torch's pooling_output_shape (``dims.pool_out``)."""
+    return dims.pool_out(length, k, s, p, d, ceil_mode)
 
 
 class _PoolNd(Layer):
@@ -66,11 +58,6 @@ class _PoolNd(Layer):
         for i, (k, s, p, d) in enumerate(zip(self.kernel_size, self.stride, self.padding, self.dilation)):
             axis = len(x) - n + i
             out = pool_out(x[axis], k, s, p, d, self.ceil_mode)
-            if out is None:
-                ctx.conflict(f"the output size on dim {axis}", "computable symbolically",
-                             f"ceil_mode with padding {p} and stride {s} depends on {x[axis]}",
-                             "Bind the input sizes first.")
-                return None
             ctx.at_least(out, 1, what=f"the output size on dim {axis}",
                          actual_desc=lambda: f"the window spans {d * (k - 1) + 1} and {ctx.input_desc()} has "
                                      f"{x[axis]} + padding {2 * p} on that dim",
