@@ -1,12 +1,18 @@
 """Pictures of the computation graph: DOT, GraphML, SVG and PNG, shapes on the edges.
 
-DOT and GraphML are written as text (networkx's GraphML writer); SVG and PNG are drawn with
-matplotlib, top to bottom, one row per topological generation.
+SVG and PNG are laid out by graphviz's ``dot`` (the ``graphviz`` system package, driven through the
+``graphviz`` Python binding): blocks (the dotted prefixes of layer names, ``layer1.0``) are drawn
+as nested clusters, layers are coloured by op family, every edge carries its (symbolic) shape, and
+SVG text stays text. Without ``dot``, a matplotlib drawing stands in: one layer a row in order,
+edges between neighbours straight, every longer edge (a skip connection) on its own arc beside the
+column, so that no edge passes through a box it does not touch.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -15,10 +21,30 @@ from .analysis import Analysis
 from .errors import SpecError
 from .files import atomic_write
 
-FORMATS = (".dot", ".svg", ".png", ".graphml")
+FORMATS = (".dot", ".svg", ".png", ".graphml", ".html")
+
+# op family (the layers module a class lives in) -> fill colour
+FAMILY_COLOURS = {
+    "input": "#cfe2ff", "conv": "#ffe0b3", "linear": "#ffd6d6", "norm": "#d9f2d9", "activation": "#f2f2c4",
+    "pool": "#d6ecf5", "merge": "#e8dcf5", "shape_ops": "#eeeeee", "recurrent": "#f5dce8",
+    "attention": "#f9d5c2", "sdpa": "#f9d5c2", "transformer": "#f9d5c2", "embedding": "#dcd6f5",
+    "block": "#fafafa",
+}
+OTHER_COLOUR = "#f4f4f8"
 
 
-def _node_label(graph: Analysis, name: str) -> list[str]:
+def family(graph: Analysis, name: str) -> str:
+    """The op family of a node (``conv``, ``norm``, ...; ``input`` for an input)."""
+    data = graph.node(name)
+    return "input" if data["kind"] == "input" else type(data["layer"]).__module__.rsplit(".", 1)[-1]
+
+
+def colour(graph: Analysis, name: str) -> str:
+    return FAMILY_COLOURS.get(family(graph, name), OTHER_COLOUR)
+
+
+def node_lines(graph: Analysis, name: str) -> list[str]:
+    """A node's label: its name, its op (or input shape), whom it shares, its parameter shapes."""
     data = graph.node(name)
     if data["kind"] == "input":
         return [name, f"input {dims.format_shape(data['shape'])}"]
@@ -29,7 +55,7 @@ def _node_label(graph: Analysis, name: str) -> list[str]:
     return lines
 
 
-def _edge_label(shapes: list) -> str:
+def edge_label(shapes: list) -> str:
     return " | ".join("?" if s is None else dims.format_shape(s) for s in shapes)
 
 
@@ -38,65 +64,146 @@ def labelled_graph(graph: Analysis) -> nx.DiGraph:
     g = nx.DiGraph()
     for name in graph.graph.nodes:
         data = graph.node(name)
-        g.add_node(name, label="\n".join(_node_label(graph, name)), kind=data["kind"],
-                   op=data.get("op", "input"))
+        g.add_node(name, label="\n".join(node_lines(graph, name)), kind=data["kind"], op=data.get("op", "input"))
     for u, v, data in graph.graph.edges(data=True):
-        g.add_edge(u, v, label=_edge_label(data["shapes"]))
+        g.add_edge(u, v, label=edge_label(data["shapes"]))
     return g
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+def block_tree(names: list[str]) -> dict[str, list[str]]:
+    """Each block prefix (``""`` for the top) -> its direct children: sub-blocks and node names, in order."""
+    children: dict[str, list[str]] = {"": []}
+    known = set(names)
+    for name in names:
+        parts = name.split(".")
+        parent = ""
+        for k in range(1, len(parts)):
+            prefix = ".".join(parts[:k])
+            if prefix in known:  # a node named like a block prefix stays a node
+                break
+            if prefix not in children:
+                children[prefix] = []
+                children[parent].append(prefix)
+            parent = prefix
+        children[parent].append(name)
+    return children
+
+
+def _escape(text: str) -> str:
+    """Text for a DOT label: backslashes doubled (``\\n`` is the line break the label uses)."""
+    return text.replace("\\", "\\\\")
+
+
+def digraph(graph: Analysis, ids: bool = False) -> Any:
+    """The graph as a ``graphviz.Digraph``: clusters for blocks, colours by family, shapes on edges.
+    With ``ids``, SVG elements get ids (``n:NAME``, ``e:U->V``, ``c:BLOCK``) for the HTML page."""
+    import graphviz
+
+    g = graphviz.Digraph(name=graph.model.name or "model", strict=False)
+    g.attr(rankdir="TB", nodesep="0.3", ranksep="0.35", fontname="Helvetica")
+    g.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10", margin="0.12,0.04")
+    g.attr("edge", fontname="Helvetica", fontsize="9", color="#555555", fontcolor="#333399")
+    names = list(graph.graph.nodes)
+    tree = block_tree(names)
+
+    def emit(parent: Any, prefix: str) -> None:
+        for child in tree.get(prefix, []):
+            if child in tree and child not in graph.graph.nodes:
+                with parent.subgraph(name=f"cluster_{child}") as c:
+                    c.attr(label=child, style="rounded,filled", fillcolor="#fafafa", color="#bbbbbb",
+                           fontsize="10", labeljust="l", **({"id": f"c:{child}"} if ids else {}))
+                    emit(c, child)
+            else:
+                label = "\\n".join(_escape(line) for line in node_lines(graph, child))
+                parent.node(child, label=label, fillcolor=colour(graph, child), **({"id": f"n:{child}"} if ids else {}))
+
+    emit(g, "")
+    for u, v, data in graph.graph.edges(data=True):
+        g.edge(u, v, label=_escape(edge_label(data["shapes"])), **({"id": f"e:{u}->{v}"} if ids else {}))
+    return g
 
 
 def to_dot(graph: Analysis) -> str:
-    g = labelled_graph(graph)
-    lines = [f"digraph {_quote(graph.model.name or 'model')} {{", "  rankdir=TB;",
-             '  node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
-             '  edge [fontname="Helvetica", fontsize=10];']
-    for name, data in g.nodes(data=True):
-        extra = ', fillcolor="#dcecff"' if data["kind"] == "input" else ""
-        lines.append(f"  {_quote(name)} [label={_quote(data['label'])}{extra}];")
-    for u, v, data in g.edges(data=True):
-        lines.append(f"  {_quote(u)} -> {_quote(v)} [label={_quote(data['label'])}];")
-    return "\n".join(lines + ["}"]) + "\n"
+    return digraph(graph).source
 
 
-def _draw(graph: Analysis, path: Path) -> None:
+def have_dot() -> bool:
+    """Whether graphviz's ``dot`` program is installed (Debian: ``apt-get install graphviz``)."""
+    return shutil.which("dot") is not None
+
+
+def render(graph: Analysis, fmt: str, ids: bool = False) -> bytes:
+    """The picture laid out by ``dot``, as SVG or PNG bytes."""
+    return digraph(graph, ids).pipe(format=fmt, engine="dot")
+
+
+def _arc_levels(spans: list[tuple[int, int]]) -> list[int]:
+    """A level for each long edge (row span) so that arcs on one level never overlap."""
+    ends: list[int] = []  # per level, the last row in use
+    levels = []
+    for start, end in spans:
+        level = next((i for i, last in enumerate(ends) if last <= start), len(ends))
+        if level == len(ends):
+            ends.append(end)
+        ends[level] = end
+        levels.append(level)
+    return levels
+
+
+CHAR = {"box": 0.0625, "label": 0.05}  # inches per character at the fallback's font sizes (7.5 pt mono, 6.5 pt)
+
+
+def _draw_fallback(graph: Analysis, path: Path) -> None:
+    """The matplotlib picture used without ``dot``: truthful, not compact. One data unit is one inch,
+    so text extents are known before drawing."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch
 
-    g = labelled_graph(graph)
-    rows = list(nx.topological_generations(g))
-    width = max(len(r) for r in rows)
-    pos = {}
-    for y, row in enumerate(rows):
-        for x, name in enumerate(row):
-            pos[name] = ((x - (len(row) - 1) / 2) * 3.2, -y * 1.6)
-    fig, ax = plt.subplots(figsize=(max(6.0, 3.4 * width), max(3.0, 1.25 * len(rows))))
+    order = list(nx.topological_sort(graph.graph))
+    row = {name: i for i, name in enumerate(order)}
+    lines = {name: node_lines(graph, name) for name in order}
+    half_h = {n: 0.12 + 0.075 * len(lines[n]) for n in order}
+    half_w = {n: 0.08 + CHAR["box"] * max(map(len, lines[n])) / 2 for n in order}
+    y, top = {}, 0.0
+    for name in order:
+        y[name] = top - half_h[name]
+        top -= 2 * half_h[name] + 0.45
+    edges = [(u, v, edge_label(d["shapes"])) for u, v, d in graph.graph.edges(data=True)]
+    short = [e for e in edges if row[e[1]] - row[e[0]] == 1]
+    long = sorted((e for e in edges if row[e[1]] - row[e[0]] > 1), key=lambda e: (row[e[0]], row[e[1]]))
+    levels = _arc_levels([(row[u], row[v]) for u, v, _ in long])
+    lane = 0.25 + max([half_w[n] for n in order] + [0.1 + CHAR["label"] * len(t) for _, _, t in short])
+    right = lane + 0.35 * (max(levels, default=-1) + 1) + 0.3
+    left = -max(half_w.values()) - 0.2
+    plt.rcParams["svg.fonttype"] = "none"  # SVG text as text
+    fig = plt.figure(figsize=(right - left, 0.3 - top))
+    ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
-    for u, v, data in g.edges(data=True):
-        (x0, y0), (x1, y1) = pos[u], pos[v]
-        ax.annotate("", xy=(x1, y1 + 0.38), xytext=(x0, y0 - 0.38),
-                    arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1})
-        ax.text((x0 + x1) / 2 + 0.08, (y0 + y1) / 2, data["label"], fontsize=7, color="#333399",
-                ha="left", va="center")
-    for name, data in g.nodes(data=True):
-        x, y = pos[name]
-        color = "#dcecff" if data["kind"] == "input" else "#f4f4f8"
-        ax.text(x, y, data["label"], ha="center", va="center", fontsize=7.5, family="monospace",
-                bbox={"boxstyle": "round,pad=0.35", "facecolor": color, "edgecolor": "#888888"})
-    xs = [p[0] for p in pos.values()]
-    ax.set_xlim(min(xs) - 2.0, max(xs) + 2.0)
-    ax.set_ylim(-1.6 * (len(rows) - 1) - 0.8, 0.8)
-    fig.savefig(path, format=path.suffix.lstrip("."), bbox_inches="tight", dpi=110)
+    ax.set_xlim(left, right)
+    ax.set_ylim(top, 0.3)
+    style = {"arrowstyle": "->", "mutation_scale": 10, "color": "#555555", "shrinkA": 0, "shrinkB": 0}
+    for u, v, label in short:
+        ax.add_patch(FancyArrowPatch((0.0, y[u] - half_h[u]), (0.0, y[v] + half_h[v]), **style))
+        ax.text(0.1, (y[u] - half_h[u] + y[v] + half_h[v]) / 2, label, fontsize=6.5, color="#333399", va="center")
+    for (u, v, label), level in zip(long, levels):  # out of the box sideways, along its own lane, back in
+        x = lane + 0.35 * level
+        ax.plot([half_w[u], x, x], [y[u], y[u], y[v]], color="#555555", lw=1)
+        ax.add_patch(FancyArrowPatch((x, y[v]), (half_w[v], y[v]), **style))
+        ax.text(x + 0.04, (y[u] + y[v]) / 2, label, fontsize=6.5, color="#333399", rotation=90, va="center")
+    for name in order:
+        ax.add_patch(matplotlib.patches.FancyBboxPatch(
+            (-half_w[name], y[name] - half_h[name]), 2 * half_w[name], 2 * half_h[name],
+            boxstyle="round,pad=0,rounding_size=0.05", facecolor=colour(graph, name), edgecolor="#888888"))
+        ax.text(0.0, y[name], "\n".join(lines[name]), ha="center", va="center", fontsize=7.5, family="monospace")
+    fig.savefig(path, format=path.suffix.lstrip("."), dpi=110)
     plt.close(fig)
 
 
 def write_graph(graph: Analysis, path: str | Path) -> None:
-    """Write the picture or graph file chosen by the extension of ``path``, atomically."""
+    """Write the picture, page or graph file chosen by the extension of ``path``, atomically."""
     p = Path(path)
     fmt = p.suffix.lower()
     if fmt not in FORMATS:
@@ -107,7 +214,13 @@ def write_graph(graph: Analysis, path: str | Path) -> None:
             tmp.write_text(to_dot(graph), encoding="utf-8")
         elif fmt == ".graphml":
             nx.write_graphml(labelled_graph(graph), tmp)
+        elif fmt == ".html":
+            from .page import page
+
+            tmp.write_text(page(graph), encoding="utf-8")
+        elif have_dot():
+            tmp.write_bytes(render(graph, fmt.lstrip(".")))
         else:
-            _draw(graph, tmp)
+            _draw_fallback(graph, tmp)
 
     atomic_write(p, write)
