@@ -19,6 +19,7 @@ from ..analysis import Analysis
 from ..errors import SpecError
 from ..files import atomic_write
 from ..importers.onnx import onnx_module
+from ..weights import check_weights
 from ..wiring import Model, NodeSpec, parse_ref, state_name
 
 DEFAULT_OPSET = 20
@@ -42,8 +43,6 @@ def to_onnx(model: Model | Analysis, path: str | Path, weights: dict[str, np.nda
 def onnx_model(model: Model | Analysis, weights: dict[str, np.ndarray] | None = None, *, seed: int = 0,
                opset: int | None = None, **sizes: Any) -> Any:
     """The ``onnx.ModelProto`` of ``model`` (see ``to_onnx``), checked with ``onnx.checker``."""
-    from ..weights import check_weights
-
     onnx = onnx_module()
     graph = model if isinstance(model, Analysis) else model.infer()
     if sizes:
