@@ -400,7 +400,28 @@ def summarize(raw: list[Constraint]) -> Summary:
             bounds.append(Constraint(least[1].node, least[1].op, least[1].what, s, ">=", least[0]))
         if most is not None:
             bounds.append(Constraint(most[1].node, most[1].op, most[1].what, s, "<=", most[0]))
-    return Summary(bounds + statements + rest, impossible)
+    lows = {s: least for s, (least, _) in lower.items()}
+    return Summary(bounds + statements + [_without_unreachable(c, lows) for c in rest], impossible)
+
+
+def _nondecreasing(e: Dim) -> bool:
+    """Whether ``e`` grows with every size: sums and products with positive coefficients, floors, clamps."""
+    if type(e) is int or e.is_number or e.is_Symbol:
+        return True
+    if e.is_Add or e.is_Mul:
+        return all(_nondecreasing(a) and (not a.is_number or a > 0 or e.is_Add) for a in e.args)
+    if isinstance(e, (sympy.floor, sympy.ceiling, sympy.Min, sympy.Max)):
+        return all(_nondecreasing(a) for a in e.args)
+    return e.is_Pow and e.exp.is_Integer and e.exp > 0 and _nondecreasing(e.base)
+
+
+def _without_unreachable(c: Constraint, lows: dict[sympy.Symbol, int]) -> Constraint:
+    """A broadcast's ``x == 1`` alternatives dropped where ``x`` exceeds 1 already at the sizes' lower bounds."""
+    if c.relation != "or":
+        return c
+    kept = [p for p in c.parts if not (p.relation == "==" and p.rhs == 1 and _nondecreasing(p.lhs)
+                                       and dims.evaluate(p.lhs, {s: lows.get(s, 1) for s in p.symbols}) > 1)]
+    return joined("or", kept, c) if kept else c
 
 
 def describe_symbol(statements: list[Constraint], s: sympy.Symbol) -> str | None:

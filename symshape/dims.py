@@ -11,9 +11,10 @@ from __future__ import annotations
 import ast
 import math
 from fractions import Fraction
-from functools import cache, lru_cache
+from functools import cache, lru_cache, reduce
 from typing import Callable, Iterable, Mapping, Union
 
+import numpy as np
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
@@ -127,14 +128,20 @@ def parse_shape(value: object) -> Shape:
     raise DimSyntaxError(f"{value!r} is not a shape (expected a string such as 'B, 3, H, W' or a list)")
 
 
+@lru_cache(maxsize=16384)
+def text(d: Dim) -> str:
+    """sympy's ``str()`` of a dim, remembered: a summary prints the same few sizes hundreds of times."""
+    return str(d)
+
+
 def format_shape(shape: Iterable[Dim]) -> str:
-    items = [str(d) for d in shape]
+    items = [text(d) for d in shape]
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def to_json(d: Dim) -> int | str:
     """Concrete dims as JSON integers, symbolic ones as sympy's ``str()``."""
-    return d if type(d) is int else str(d)
+    return d if type(d) is int else text(d)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,6 +489,14 @@ class _PythonPrinter(StrPrinter):
         body = f"{name}({text} / {q})" if q != 1 else text
         return body if c == 0 else f"{body} {'+' if c > 0 else '-'} {abs(c)}"
 
+    def parenthesize(self, item: sympy.Basic, level: int, strict: bool = False) -> str:
+        """No parentheses around a floor or ceil that prints as one call (``3*ceil(H / 32)``)."""
+        if isinstance(item, sympy.Add) and _split_floor(item) is not None:
+            text = self._print(item)
+            if _one_call(text):
+                return text
+        return super().parenthesize(item, level, strict)
+
     def _print_Mod(self, expr: sympy.Expr) -> str:
         a, b = expr.args
         return " % ".join(self.parenthesize(x, PRECEDENCE["Mul"], strict=True) for x in (a, b))
@@ -491,6 +506,16 @@ class _PythonPrinter(StrPrinter):
 
     def _print_Max(self, expr: sympy.Expr) -> str:
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+
+def _one_call(text: str) -> bool:
+    """Whether ``text`` is one call ``f(...)``: its first parenthesis closes at its end."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and ch == ")":
+            return i == len(text) - 1
+    return False
 
 
 _PRINTER = _PythonPrinter()
@@ -506,3 +531,52 @@ def python_term(d: Dim) -> str:
     """``python(d)``, in parentheses when it is a sum (to stand left of ``%``)."""
     text = python(d)
     return f"({text})" if type(d) is not int and d.is_Add else text
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation over many sizes at once
+
+
+def evaluate_grid(d: Dim, values: Mapping[sympy.Symbol, np.ndarray]) -> np.ndarray:
+    """``d`` at every point of a grid: ``values`` holds one int64 array per symbol, all of one shape."""
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
+    result = np.int64(d) if type(d) is int else _vectorized(d)(values)
+    return np.broadcast_to(result, shape)
+
+
+@lru_cache(maxsize=4096)
+def _vectorized(e: sympy.Expr) -> Callable[[Mapping[sympy.Symbol, np.ndarray]], np.ndarray]:
+    if e.is_Integer:
+        value = np.int64(int(e))
+        return lambda env: value
+    if e.is_Symbol:
+        return lambda env: np.asarray(env[e], dtype=np.int64)
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        p, q = _integer_fraction(e.args[0])
+        if p is None:
+            raise ValueError(f"cannot evaluate {e} on a grid")
+        numerator = _vectorized(p)
+        if isinstance(e, sympy.floor):
+            return lambda env: numerator(env) // q
+        return lambda env: -(-numerator(env) // q)
+    if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        base, exponent = _vectorized(e.base), int(e.exp)
+        return lambda env: base(env) ** exponent
+    if not (e.is_Add or e.is_Mul or isinstance(e, (sympy.Mod, sympy.Min, sympy.Max))):
+        raise ValueError(f"cannot evaluate {e} on a grid")
+    if any(a.is_Rational and not a.is_Integer for a in e.args):
+        raise ValueError(f"cannot evaluate {e} on a grid (a fraction outside a floor)")
+    args = [_vectorized(a) for a in e.args]
+    if e.is_Add:
+        return lambda env: sum(f(env) for f in args)
+    if e.is_Mul:
+        def mul(env: Mapping[sympy.Symbol, np.ndarray]) -> np.ndarray:
+            r = args[0](env)
+            for f in args[1:]:
+                r = r * f(env)
+            return r
+        return mul
+    if isinstance(e, sympy.Mod):
+        return lambda env: args[0](env) % args[1](env)
+    join = np.minimum if isinstance(e, sympy.Min) else np.maximum
+    return lambda env: reduce(join, (f(env) for f in args))

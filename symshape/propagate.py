@@ -111,7 +111,7 @@ class RuleContext:
         size-1 alternative would be another, degenerate model), it is an equality as in ``equal``."""
         if dims.definitely_equal(a, b):
             return a
-        options = [Constraint(self.node, self.layer.op, what, x, "==", y) for x, y in ((a, b), (a, 1), (b, 1))]
+        options = [Constraint(self.node, self.layer.op, what, x, "==", y) for x, y in ((b, a), (a, 1), (b, 1))]
         options = [c for c in options if c.as_sympy() is not sympy.false]
         pins = dims.solve_linear(b, a)
         if all(c.rhs != 1 for c in options) or (pins is not None and pins[0] not in self.solver.input_symbols):

@@ -7,6 +7,7 @@ from typing import Any
 
 from . import dims
 from .analysis import Analysis
+from .constraints import render as render_conditions
 from .costs import costs
 from .dims import Dim, Shape
 from .dtypes import format_bytes, itemsize
@@ -46,7 +47,7 @@ def to_json(graph: Analysis, with_costs: bool = False, dtype: str = "float32") -
         "params": {k: _shape_json(v) for k, v in graph.param_shapes.items()},
         "buffers": {k: _shape_json(v) for k, v in graph.buffer_shapes.items()},
         "num_params": dims.to_json(graph.num_params),
-        "constraints": [str(c) for c in graph.constraints],
+        "constraints": render_conditions(graph.constraints),
         "fixed_sizes": {k: dims.to_json(v) for k, v in graph.fixed_sizes.items()},
         "symbols": graph.symbols,
         "errors": [c.to_json() for c in graph.errors],
@@ -61,7 +62,7 @@ def _fmt(shape: Shape | None) -> str:
 
 
 def _count(d: Dim) -> str:
-    return f"{d:,}" if type(d) is int else str(d)
+    return f"{d:,}" if type(d) is int else dims.text(d)
 
 
 def _numel(shapes: list[Shape | None]) -> Dim:
@@ -198,7 +199,7 @@ def totals(graph: Analysis, dtype: str = "float32", with_costs: bool = False, wi
     if graph.fixed_sizes:
         lines.append("sizes fixed: " + ", ".join(f"{k} = {v}" for k, v in graph.fixed_sizes.items()))
     if graph.constraints:
-        lines.append("conditions on the sizes: " + ", ".join(map(str, graph.constraints)))
+        lines.append("conditions on the sizes: " + "; ".join(render_conditions(graph.constraints)))
     return lines
 
 
