@@ -28,7 +28,7 @@ FAMILY_COLOURS = {
     "input": "#cfe2ff", "conv": "#ffe0b3", "linear": "#ffd6d6", "norm": "#d9f2d9", "activation": "#f2f2c4",
     "pool": "#d6ecf5", "merge": "#e8dcf5", "shape_ops": "#eeeeee", "recurrent": "#f5dce8",
     "attention": "#f9d5c2", "sdpa": "#f9d5c2", "transformer": "#f9d5c2", "embedding": "#dcd6f5",
-    "block": "#fafafa",
+    "block": "#e6e6ef",
 }
 OTHER_COLOUR = "#f4f4f8"
 
@@ -94,32 +94,57 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\")
 
 
-def digraph(graph: Analysis, ids: bool = False) -> Any:
+def folded(name: str, depth: int | None) -> str:
+    """What a node is drawn as at ``depth``: itself, or the block (dotted prefix) it is folded into."""
+    return name if depth is None else ".".join(name.split(".")[:depth])
+
+
+def block_lines(graph: Analysis, prefix: str, members: list[str]) -> list[str]:
+    count = dims.total(dims.prod(s.shape) for m in members for s in graph.node(m)["params"].values() if not s.buffer)
+    return [prefix, f"block: {len(members)} layers"] + ([f"{count:,} params" if type(count) is int
+                                                           else f"{count} params"] if count != 0 else [])
+
+
+def digraph(graph: Analysis, ids: str | None = None, depth: int | None = None) -> Any:
     """The graph as a ``graphviz.Digraph``: clusters for blocks, colours by family, shapes on edges.
-    With ``ids``, SVG elements get ids (``n:NAME``, ``e:U->V``, ``c:BLOCK``) for the HTML page."""
+    With ``depth``, layers nested deeper are folded into one box per block. With ``ids`` (a prefix),
+    SVG elements get ids (``{ids}n:NAME``, ``{ids}e:U->V``, ``{ids}c:BLOCK``) for the HTML page."""
     import graphviz
 
     g = graphviz.Digraph(name=graph.model.name or "model", strict=False)
     g.attr(rankdir="TB", nodesep="0.3", ranksep="0.35", fontname="Helvetica")
     g.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10", margin="0.12,0.04")
     g.attr("edge", fontname="Helvetica", fontsize="9", color="#555555", fontcolor="#333399")
-    names = list(graph.graph.nodes)
-    tree = block_tree(names)
+    members: dict[str, list[str]] = {}
+    for name in graph.graph.nodes:
+        members.setdefault(folded(name, depth), []).append(name)
+    tree = block_tree(list(members))
+
+    def ident(kind: str, name: str) -> dict[str, str]:
+        return {"id": f"{ids}{kind}:{name}"} if ids is not None else {}
 
     def emit(parent: Any, prefix: str) -> None:
         for child in tree.get(prefix, []):
-            if child in tree and child not in graph.graph.nodes:
+            if child in tree and child not in members:
                 with parent.subgraph(name=f"cluster_{child}") as c:
                     c.attr(label=child, style="rounded,filled", fillcolor="#fafafa", color="#bbbbbb",
-                           fontsize="10", labeljust="l", **({"id": f"c:{child}"} if ids else {}))
+                           fontsize="10", labeljust="l", **ident("c", child))
                     emit(c, child)
+                continue
+            if child in graph.graph.nodes:
+                lines, fill = node_lines(graph, child), colour(graph, child)
             else:
-                label = "\\n".join(_escape(line) for line in node_lines(graph, child))
-                parent.node(child, label=label, fillcolor=colour(graph, child), **({"id": f"n:{child}"} if ids else {}))
+                lines, fill = block_lines(graph, child, members[child]), FAMILY_COLOURS["block"]
+            parent.node(child, label="\\n".join(map(_escape, lines)), fillcolor=fill, **ident("n", child))
 
     emit(g, "")
+    labels: dict[tuple[str, str], list[str]] = {}
     for u, v, data in graph.graph.edges(data=True):
-        g.edge(u, v, label=_escape(edge_label(data["shapes"])), **({"id": f"e:{u}->{v}"} if ids else {}))
+        fu, fv = folded(u, depth), folded(v, depth)
+        if fu != fv:
+            labels.setdefault((fu, fv), []).append(edge_label(data["shapes"]))
+    for (u, v), texts in labels.items():
+        g.edge(u, v, label=_escape(" | ".join(dict.fromkeys(texts))), **ident("e", f"{u}->{v}"))
     return g
 
 
@@ -132,9 +157,9 @@ def have_dot() -> bool:
     return shutil.which("dot") is not None
 
 
-def render(graph: Analysis, fmt: str, ids: bool = False) -> bytes:
+def render(graph: Analysis, fmt: str, ids: str | None = None, depth: int | None = None) -> bytes:
     """The picture laid out by ``dot``, as SVG or PNG bytes."""
-    return digraph(graph, ids).pipe(format=fmt, engine="dot")
+    return digraph(graph, ids, depth).pipe(format=fmt, engine="dot")
 
 
 def _arc_levels(spans: list[tuple[int, int]]) -> list[int]:
