@@ -102,6 +102,7 @@ class _Builder:
         self.aliases: dict[str, list[str]] = {}  # block instance -> its output refs
         self.n_outputs: dict[str, int] = {}
         self.layers: dict[str, Layer] = {}
+        self.problems: list[SpecError] = []  # collected, so that one run reports every malformed entry
 
     def fail(self, where: str, message: str, key: str | None = None) -> SpecError:
         return SpecError(message, file=self.origin, entry=where, key=key)
@@ -111,18 +112,24 @@ class _Builder:
         data = self.data
         for key in data:
             if key not in TOP_KEYS:
-                raise self.fail(f"key {key!r}", f"unknown top-level key.{_suggest(key, TOP_KEYS)} "
-                                f"A spec has {', '.join(TOP_KEYS)}.")
+                self.problems.append(self.fail(f"key {key!r}", f"unknown top-level key.{_suggest(key, TOP_KEYS)} "
+                                               f"A spec has {', '.join(TOP_KEYS)}."))
         inputs = self._inputs(data.get("inputs"), "inputs")
+        if len(inputs) < len(data["inputs"]):  # the layers cannot be read without every input
+            self._report()
         layers = data.get("layers")
         if not isinstance(layers, list) or not layers:
-            raise self.fail("layers", "a spec needs a non-empty list of layers")
+            self.problems.append(self.fail("layers", "a spec needs a non-empty list of layers"))
         blocks = data.get("blocks") or {}
         if not isinstance(blocks, dict):
-            raise self.fail("blocks", "blocks is a mapping from block name to {args, inputs, layers, outputs}")
+            self.problems.append(self.fail("blocks", "blocks is a mapping from block name to {args, inputs, layers, "
+                                           "outputs}"))
+        if not isinstance(layers, list) or not layers or not isinstance(blocks, dict):
+            self._report()
         self.blocks = blocks
         scope = _Scope("", "layers", {i.name: i.name for i in inputs})
         last_outputs = self._expand(layers, scope, [], default_input=inputs[0].name if len(inputs) == 1 else None)
+        self._report()
         outputs = data.get("outputs")
         if outputs is None:
             out_refs = last_outputs
@@ -135,6 +142,13 @@ class _Builder:
         refs = [self._final(r, "outputs") for r in out_refs]
         names = [str(o) for o in outputs] if outputs is not None else refs
         return Model._from_parts(inputs, nodes, refs, data.get("name"), names, self._ties())
+
+    def _report(self) -> None:
+        """Raise the errors collected so far: one as itself, several in one SpecError, one a line."""
+        if len(self.problems) == 1:
+            raise self.problems[0]
+        if self.problems:
+            raise SpecError(f"{len(self.problems)} errors in the spec:\n" + "\n".join(f"  {p}" for p in self.problems))
 
     def _ties(self) -> dict[str, str]:
         """``tie: {weight: transformer.wte.weight}`` on an entry: its parameter is that tensor."""
@@ -155,27 +169,33 @@ class _Builder:
             raise self.fail(where, "a spec needs inputs: a mapping from input name to shape, e.g. x: [B, 3, H, W]")
         specs = []
         for name, value in raw.items():
-            dtype = "float32"
-            if isinstance(value, dict):
-                unknown = set(value) - {"shape", "dtype"}
-                if unknown:
-                    raise self.fail(f"inputs.{name}", f"unknown key {sorted(unknown)[0]!r}; an input has shape "
-                                    "and dtype")
-                dtype = value.get("dtype", "float32")
-                if dtype not in INPUT_DTYPES:
-                    raise self.fail(f"inputs.{name}.dtype", f"{dtype!r} is not one of {', '.join(INPUT_DTYPES)}")
-                value = value.get("shape")
-            if not isinstance(value, (list, str)):
-                raise self.fail(f"inputs.{name}", f"a shape is a list such as [B, 3, H, W], got {value!r}")
             try:
-                shape = dims.parse_shape(value)
-            except (dims.DimSyntaxError, TypeError) as exc:
-                raise self.fail(f"inputs.{name}", f"bad shape {value!r}: {exc}") from None
-            for d in shape:
-                if type(d) is int and d < 0:
-                    raise self.fail(f"inputs.{name}", f"sizes cannot be negative, got {d}")
-            specs.append(InputSpec(str(name), shape, dtype))
+                specs.append(self._input(name, value))
+            except SpecError as exc:
+                self.problems.append(exc)
         return specs
+
+    def _input(self, name: Any, value: Any) -> InputSpec:
+        dtype = "float32"
+        if isinstance(value, dict):
+            unknown = set(value) - {"shape", "dtype"}
+            if unknown:
+                raise self.fail(f"inputs.{name}", f"unknown key {sorted(unknown)[0]!r}; an input has shape "
+                                "and dtype")
+            dtype = value.get("dtype", "float32")
+            if dtype not in INPUT_DTYPES:
+                raise self.fail(f"inputs.{name}.dtype", f"{dtype!r} is not one of {', '.join(INPUT_DTYPES)}")
+            value = value.get("shape")
+        if not isinstance(value, (list, str)):
+            raise self.fail(f"inputs.{name}", f"a shape is a list such as [B, 3, H, W], got {value!r}")
+        try:
+            shape = dims.parse_shape(value)
+        except (dims.DimSyntaxError, TypeError) as exc:
+            raise self.fail(f"inputs.{name}", f"bad shape {value!r}: {exc}") from None
+        for d in shape:
+            if type(d) is int and d < 0:
+                raise self.fail(f"inputs.{name}", f"sizes cannot be negative, got {d}")
+        return InputSpec(str(name), shape, dtype)
 
     # --- expansion of layer lists and blocks ----------------------------------------------------
     def _expand(self, layers: list[Any], scope: _Scope, stack: list[str], default_input: str | None) -> list[str]:
@@ -184,46 +204,59 @@ class _Builder:
         for i, raw in enumerate(layers):
             where = f"{scope.where}[{i}]"
             if not isinstance(raw, dict):
-                raise self.fail(where, f"a layer entry is a mapping such as {{op: ReLU}}, got {raw!r}")
+                self.problems.append(self.fail(where, f"a layer entry is a mapping such as {{op: ReLU}}, got {raw!r}"))
+                continue
             local = str(raw.get("name", i))
             where = f"{where} ({local})"
             if not local or ":" in local:
-                raise self.fail(where, f"name {local!r}: names are non-empty and contain no ':'")
+                self.problems.append(self.fail(where, f"name {local!r}: names are non-empty and contain no ':'"))
+                continue
             if local in scope.locals or local in scope.inputs:
-                raise self.fail(where, f"name {local!r} is used twice; names must be unique")
+                self.problems.append(self.fail(where, f"name {local!r} is used twice; names must be unique"))
+                continue
             scope.locals[local] = scope.prefix + local
             raw_entries.append((where, local, raw))
         previous = default_input
         last: list[str] = []
         for index, (where, local, raw) in enumerate(raw_entries):
             full = scope.prefix + local
-            kinds = [k for k in ("op", "share", "block") if k in raw]
-            if len(kinds) != 1:
-                raise self.fail(where, "an entry has exactly one of op, share or block"
-                                + (f" (it has {', '.join(kinds)})" if kinds else " (it has none)"))
-            ins = raw.get("in")
-            if ins is None and _takes_no_input(raw):
-                in_refs = []
-            elif ins is None:
-                if previous is None:
-                    raise self.fail(where, key="in", message="the first layer needs `in` when the spec has several "
-                                    "inputs" if index == 0 else "it is missing")
-                in_refs = [previous]
-            else:
-                ins = [ins] if isinstance(ins, (str, int)) else ins
-                if not isinstance(ins, list):  # [] is no input (Parameter, Arange)
-                    raise self.fail(where, key="in", message=f"a layer name or a list of names, got {raw.get('in')!r}")
-                in_refs = [self._resolve_ref(str(r), scope, f"{where}: key 'in'", exclude=local) for r in ins]
-            if "block" in raw:
-                last = self._instantiate(raw, full, where, in_refs, stack)
-            else:
-                entry = _Entry(full, where, raw, scope, in_refs)
-                self.entries.append(entry)
-                if "op" in raw:
-                    self.layers[full] = self._make_layer(entry)
-                self.n_outputs[full] = self.layers[full].n_outputs if "op" in raw else 1
-                last = [ref_name(full, k) for k in range(self.n_outputs[full])]
+            try:
+                last = self._entry(raw, full, local, where, index, previous, scope, stack)
+            except SpecError as exc:  # reported with the others once every entry has been read
+                self.problems.append(exc)
+                last = [full]
             previous = full
+        return last
+
+    def _entry(self, raw: dict[str, Any], full: str, local: str, where: str, index: int, previous: str | None,
+               scope: _Scope, stack: list[str]) -> list[str]:
+        """Add one entry of a layer list; returns the refs of its outputs."""
+        kinds = [k for k in ("op", "share", "block") if k in raw]
+        if len(kinds) != 1:
+            raise self.fail(where, "an entry has exactly one of op, share or block"
+                            + (f" (it has {', '.join(kinds)})" if kinds else " (it has none)"))
+        ins = raw.get("in")
+        if ins is None and _takes_no_input(raw):
+            in_refs = []
+        elif ins is None:
+            if previous is None:
+                raise self.fail(where, key="in", message="the first layer needs `in` when the spec has several "
+                                "inputs" if index == 0 else "it is missing")
+            in_refs = [previous]
+        else:
+            ins = [ins] if isinstance(ins, (str, int)) else ins
+            if not isinstance(ins, list):  # [] is no input (Parameter, Arange)
+                raise self.fail(where, key="in", message=f"a layer name or a list of names, got {raw.get('in')!r}")
+            in_refs = [self._resolve_ref(str(r), scope, f"{where}: key 'in'", exclude=local) for r in ins]
+        if "block" in raw:
+            last = self._instantiate(raw, full, where, in_refs, stack)
+        else:
+            entry = _Entry(full, where, raw, scope, in_refs)
+            self.entries.append(entry)
+            if "op" in raw:
+                self.layers[full] = self._make_layer(entry)
+            self.n_outputs[full] = self.layers[full].n_outputs if "op" in raw else 1
+            last = [ref_name(full, k) for k in range(self.n_outputs[full])]
         return last
 
     def _instantiate(self, raw: dict[str, Any], full: str, where: str, in_refs: list[str],
