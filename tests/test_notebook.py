@@ -14,6 +14,8 @@ def test_notebook_is_current_and_runs():
     build = runpy.run_path(str(EXAMPLES / "make_notebook.py"))["build"]
     stored = nbformat.read(EXAMPLES / "lazy_initialization.ipynb", as_version=4)
     assert [c.source for c in stored.cells] == [c.source for c in build().cells], "run examples/make_notebook.py"
+    code = [c for c in stored.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code) and all(c.outputs for c in code), "committed executed"
     NotebookClient(stored, timeout=120, kernel_name="python3").execute()
     outputs = [o for cell in stored.cells if cell.cell_type == "code" for o in cell.outputs]
     texts = [o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in outputs]
