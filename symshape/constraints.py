@@ -279,12 +279,15 @@ def _pattern(group: list[Constraint], s: sympy.Symbol, start: int) -> list[Const
     while settled > 0 and truth[settled - 1] == in_class(start + settled - 1):
         settled -= 1
     first = start + settled
-    extra = tuple(start + i for i in range(settled) if truth[i])
+    below = range(start, first)
+    if all(truth[v - start] for v in below if in_class(v)):  # the class holds throughout: list what else does
+        first, below = start, [v for v in below if not in_class(v)]
+    extra = tuple(v for v in below if truth[v - start])
     origin = group[0]
     make = lambda lhs, rel, rhs: Constraint(origin.node, origin.op, origin.what, lhs, rel, rhs)  # noqa: E731
-    contiguous = bool(extra) and extra == tuple(range(extra[0], extra[-1] + 1))
+    contiguous = len(extra) > 1 and extra == tuple(range(extra[0], extra[-1] + 1))
     listed = [make(s, ">=", extra[0]), make(s, "<=", extra[-1])] if contiguous else \
-        [make(s, "in", extra)] if extra else []
+        [make(s, "==", extra[0])] if len(extra) == 1 else [make(s, "in", extra)] if extra else []
     if not classes:
         return listed or [make(s, "in", ())]
     congruence = _congruence_statement(s, m, classes, origin)
@@ -413,6 +416,17 @@ def _nondecreasing(e: Dim) -> bool:
     if isinstance(e, (sympy.floor, sympy.ceiling, sympy.Min, sympy.Max)):
         return all(_nondecreasing(a) for a in e.args)
     return e.is_Pow and e.exp.is_Integer and e.exp > 0 and _nondecreasing(e.base)
+
+
+def never_one(e: Dim) -> bool:
+    """Whether a size is provably never 1: a multiple of some k > 1 (``2*floor(L/2)``), or growing with
+    the sizes from more than 1 (``L + 1``)."""
+    if type(e) is int:
+        return e != 1
+    content, _ = e.as_content_primitive()
+    if content.is_Integer and content > 1:
+        return True
+    return _nondecreasing(e) and dims.evaluate(e, {s: 1 for s in e.free_symbols}) > 1
 
 
 def _without_unreachable(c: Constraint, lows: dict[sympy.Symbol, int]) -> Constraint:

@@ -18,7 +18,7 @@ import sympy
 
 from . import dims
 from .analysis import Analysis
-from .constraints import Constraint, describe_symbol, joined, summarize
+from .constraints import Constraint, describe_symbol, joined, never_one, summarize
 from .dims import Dim, Shape
 from .dtypes import DEFAULT as DEFAULT_DTYPE
 from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError
@@ -111,14 +111,16 @@ class RuleContext:
         size-1 alternative would be another, degenerate model), it is an equality as in ``equal``."""
         if dims.definitely_equal(a, b):
             return a
-        options = [Constraint(self.node, self.layer.op, what, x, "==", y) for x, y in ((b, a), (a, 1), (b, 1))]
-        options = [c for c in options if c.as_sympy() is not sympy.false]
+        a_one, b_one = not never_one(a), not never_one(b)  # whether each may be 1
+        ones = [Constraint(self.node, self.layer.op, what, x, "==", 1) for x, may in ((a, a_one), (b, b_one)) if may]
+        same = Constraint(self.node, self.layer.op, what, b, "==", a)
+        options = ([same] if same.as_sympy() is not sympy.false else []) + ones
         pins = dims.solve_linear(b, a)
-        if all(c.rhs != 1 for c in options) or (pins is not None and pins[0] not in self.solver.input_symbols):
+        if not ones or (pins is not None and pins[0] not in self.solver.input_symbols):
             self.equal(a, b, what=what, actual_desc=actual_desc, fix=fix, expected_desc=expected_desc)
             return a
         self.solver.constraints.append(joined("or", options, options[0]))
-        return a if type(a) is int else b if type(b) is int else dims.maximum(a, b)
+        return b if not b_one else a if not a_one else dims.maximum(a, b)  # a size never 1 is the result
 
     def conflict(self, what: str, expected: Text, actual: Text, fix: Text = "") -> None:
         self.solver.conflicts.append(Conflict(self.node, self.layer.op, what, _text(expected), _text(actual),
