@@ -201,7 +201,7 @@ def analyse(model: Model, declared: dict[str, Shape], values: dict | None = None
     graph, shapes = propagate(model, declared, solver)
     summary = summarize(solver.constraints)
     errors = list(solver.conflicts) + [
-        Conflict(c.node, c.op, c.what, f"a size with {c.text}", "no size of the inputs satisfies that")
+        Conflict(c.node, c.op, c.what, f"a size with {c}", "no size of the inputs satisfies that")
         for c in summary.impossible]
     constraints = solver.pinned_constraints() + summary.statements
     errors += _tie_conflicts(model, graph)
