@@ -23,15 +23,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise SpecError(f"cannot write {target}: the folder {folder} does not exist")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=folder)
-    except OSError as exc:
-        raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_beside(target)
     try:
         write(tmp)
-        os.chmod(tmp, _mode_for(target))
+        os.chmod(tmp, mode_for(target))
         os.replace(tmp, target)
     except OSError as exc:
         raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None
@@ -40,7 +35,19 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
             tmp.unlink()
 
 
-def _mode_for(target: Path) -> int:
+def temp_beside(target: Path) -> Path:
+    """A new, empty file of an unpredictable name in ``target``'s folder, created exclusively (``mkstemp``:
+    a link planted by someone else is never followed), with the mode ``target`` will have."""
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=folder)
+    except OSError as exc:
+        raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return Path(name)
+
+
+def mode_for(target: Path) -> int:
     """The permission bits ``open(target, "w")`` would give: an existing file's, else 0o666 less the umask."""
     try:
         return stat.S_IMODE(target.stat().st_mode)

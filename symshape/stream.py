@@ -28,6 +28,7 @@ from . import init as initializers
 from .analysis import Analysis
 from .dtypes import TABLE, format_bytes
 from .errors import ShapeError, SpecError
+from .files import mode_for, temp_beside
 from .params import ParamSpec
 
 
@@ -144,7 +145,7 @@ def write_weights(graph: Analysis, path: str | Path, *, seed: int | None = 0, in
     temporary: list[Path] = []
     try:
         for names, final in zip(groups, files):
-            tmp = folder / f".{final.name}.{os.getpid()}.tmp"
+            tmp = temp_beside(final)
             temporary.append(tmp)
             if suffix == ".npz":
                 with zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
@@ -163,11 +164,12 @@ def write_weights(graph: Analysis, path: str | Path, *, seed: int | None = 0, in
         if len(files) > 1:
             index = {"metadata": {"total_size": sum(tensor_bytes(s, dtype) for s in specs.values())},
                      "weight_map": {name: final.name for names, final in zip(groups, files) for name in names}}
-            tmp = folder / f".{target.name}.index.json.{os.getpid()}.tmp"
+            tmp = temp_beside(folder / f"{target.name}.index.json")
             temporary.append(tmp)
             tmp.write_text(json.dumps(index, indent=2) + "\n")
             files.append(folder / f"{target.name}.index.json")
         for tmp, final in zip(temporary, files):
+            os.chmod(tmp, mode_for(final))
             os.replace(tmp, final)
     except OSError as exc:
         raise SpecError(f"cannot write {target}: {exc.strerror or exc}") from None

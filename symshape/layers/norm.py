@@ -39,8 +39,13 @@ class _BatchNorm(Layer):
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, self.ranks, self.layout):
             return None
-        lazy = f"Lazy{self.op.removeprefix('Lazy')}()"
-        ctx.match("num_features", x[1], what="num_features", fix=lambda: f"Use num_features={x[1]} or {lazy}.")
+        if self.affine or self.track_running_stats:  # without parameters or buffers torch ignores num_features
+            lazy = f"Lazy{self.op.removeprefix('Lazy')}()"
+            ctx.match("num_features", x[1], what="num_features", fix=lambda: f"Use num_features={x[1]} or {lazy}.")
+        elif ctx.args.num_features is None:
+            ctx.args.num_features = x[1]
+        if not self.track_running_stats:  # batch statistics, in eval mode too
+            _more_than_one(ctx, dims.prod((x[0], *x[2:])), "batch size times spatial size")
         return x
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
@@ -74,6 +79,13 @@ class _BatchNorm(Layer):
             mean, var = x.mean(axis=axes), x.var(axis=axes)
         scale, shift = _affine(mean, var, self.eps, p, x.dtype)
         return (x * scale.reshape(shape) + shift.reshape(shape)).astype(x.dtype, copy=False)
+
+
+def _more_than_one(ctx: RuleContext, count: dims.Dim, what: str, unit: str = "value per channel") -> None:
+    """torch's refusal of statistics over a single value ("Expected more than 1 ... when training")."""
+    ctx.at_least(count, 2, what=f"the {what}", actual_desc=lambda: f"{ctx.input_desc()} gives {ctx.show(count)}",
+                 fix=f"torch needs more than 1 {unit} to compute batch statistics (in eval mode too): "
+                     "use a larger input or track_running_stats=True.")
 
 
 def _eps(op: str, eps: Any) -> float:
@@ -159,6 +171,8 @@ class _InstanceNorm(_BatchNorm):
             ctx.match("num_features", c, what="num_features", fix=lambda: f"Use num_features={c} or {lazy}.")
         elif ctx.args.num_features is None:
             ctx.args.num_features = c
+        if not self.track_running_stats:
+            _more_than_one(ctx, dims.prod(x[-n:]), "spatial size", "spatial element")
         return x
 
     def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -281,9 +295,19 @@ class GroupNorm(Layer):
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, tuple(range(2, 64)), "(N, C, *)"):
             return None
-        c = ctx.match("num_channels", x[1], what="num_channels", fix=lambda: f"Use num_channels={x[1]}.")
+        if self.affine:  # without parameters torch ignores num_channels
+            c = ctx.match("num_channels", x[1], what="num_channels", fix=lambda: f"Use num_channels={x[1]}.")
+        else:
+            c = x[1]
+            if ctx.args.num_channels is None:
+                ctx.args.num_channels = c
         ctx.divisible(c, self.num_groups, what="num_channels", actual_desc=lambda: f"num_groups is {self.num_groups}",
                       fix="num_channels must be divisible by num_groups.")
+        per_group = dims.prod((x[0], dims.floordiv(c, self.num_groups), *x[2:]))
+        ctx.at_least(per_group, 2, what="the values per group",
+                     actual_desc=lambda: f"{ctx.input_desc()} gives {ctx.show(per_group)} "
+                                         "(N * C / num_groups * spatial)",
+                     fix="torch needs more than 1 value per group: use a larger input or fewer groups.")
         return x
 
     def params(self, a: Any) -> dict[str, ParamSpec]:

@@ -34,7 +34,6 @@ def pool_out(length: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Di
 
 class _PoolNd(Layer):
     n: int = 0
-    has_dilation = True
     example = ({"kernel_size": 3, "stride": 2, "padding": 1}, ("N, C, H, W",))
 
     def _setup(self, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool) -> None:
@@ -44,8 +43,8 @@ class _PoolNd(Layer):
         self.padding = nonnegative_tuple(padding, n, "padding", op)
         self.dilation = positive_tuple(dilation, n, "dilation", op)
         self.ceil_mode = self._flag("ceil_mode", ceil_mode)
-        for p, k, d in zip(self.padding, self.kernel_size, self.dilation):
-            limit = (d * (k - 1) + 1) // 2 if self.has_dilation else k // 2
+        for p, k in zip(self.padding, self.kernel_size):
+            limit = k // 2  # torch: half of the undilated kernel, whatever the dilation
             if p > limit:
                 raise SpecError(f"{op}: padding {p} must be at most half of the kernel size "
                                 f"({limit}), as torch requires")
@@ -124,8 +123,6 @@ class _MaxPoolNd(_WithIndices, _PoolNd):
 
 
 class _AvgPoolNd(_PoolNd):
-    has_dilation = False
-
     def _avg_setup(self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
                    count_include_pad: bool, divisor_override: Any) -> None:
         self._setup(kernel_size, stride, padding, 1, ceil_mode)
@@ -134,6 +131,17 @@ class _AvgPoolNd(_PoolNd):
             raise SpecError(f"{type(self).__name__}: divisor_override must be a positive int, "
                             f"got {divisor_override!r}")
         self.divisor_override = divisor_override
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        out = super().infer(ctx, x)
+        if out is not None and self.n == 3:  # torch's avg_pool3d also wants the unpadded input to hold a window
+            for i, k in enumerate(self.kernel_size):
+                axis = len(x) - 3 + i
+                ctx.at_least(x[axis], k, what=f"the input size on dim {axis}",
+                             actual_desc=lambda axis=axis: f"{ctx.input_desc()} has {x[axis]} on that dim (padding "
+                                                           "not counted: torch's avg_pool3d requires it)",
+                             fix="Use a larger input or a smaller kernel.")
+        return out
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
         n = self.n

@@ -66,9 +66,12 @@ class Upsample(Layer):
         if self.size:
             return (*x[:2], *given)
         out = []
-        for length, scale in zip(x[2:], given):
-            f = Fraction(scale)  # the exact value of the double torch multiplies by
-            out.append(dims.floordiv(length * f.numerator, f.denominator))
+        for axis, (length, scale) in enumerate(zip(x[2:], given), start=2):
+            size = _scaled(length, scale)
+            ctx.at_least(size, 1, what=f"the output size on dim {axis}",
+                         actual_desc=f"floor({ctx.show(length)} * {scale}) from {ctx.input_desc()}",
+                         fix="Use a larger scale_factor or a larger input.")
+            out.append(size)
         return (*x[:2], *out)
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
@@ -81,7 +84,9 @@ class Upsample(Layer):
             if self.size:
                 out, scale = given[i], length / given[i]
             else:
-                out, scale = math.floor(length * given[i]), 1.0 / given[i]
+                out, scale = _scaled(length, given[i]), 1.0 / given[i]
+            if out == length and self.mode != "nearest":  # torch copies (its nearest mode still resamples)
+                continue
             x = self._resample(x, axis, length, out, scale)
         return x
 
@@ -101,6 +106,18 @@ class Upsample(Layer):
         shape[axis] = out
         lam = lam.reshape(shape)
         return (np.take(x, i0, axis=axis) * (1 - lam) + np.take(x, i1, axis=axis) * lam).astype(x.dtype, copy=False)
+
+
+def _scaled(length: dims.Dim, scale: int | float) -> dims.Dim:
+    """torch's output length ``floor(double(length) * scale)``; for a symbolic length, ``floor(length * p / q)``
+    with p / q the simplest fraction whose double is ``scale`` (rounding the product can move it across an
+    integer at a few lengths: binding the size redoes this with the double product)."""
+    if isinstance(length, int):
+        return math.floor(float(length) * scale)
+    f = Fraction(scale).limit_denominator(10**6)
+    if float(f) != scale:
+        f = Fraction(scale)
+    return dims.floordiv(length * f.numerator, f.denominator)
 
 
 class UpsamplingNearest2d(Upsample):
