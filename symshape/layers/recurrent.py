@@ -19,7 +19,7 @@ from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
-from .base import Layer, sigmoid
+from .base import Layer
 
 if TYPE_CHECKING:
     from ..propagate import RuleContext
@@ -124,44 +124,66 @@ class _RNNBase(Layer):
             x = x.swapaxes(0, 1)
         hidden = p["weight_hh_l0"].shape[0] // self.gates
         h_out = p["weight_hh_l0"].shape[1]
-        layers, batch = self.directions * self.num_layers, x.shape[1]
-        h0 = states[0] if states else np.zeros((layers, batch, h_out), dtype=x.dtype)
-        c0 = states[1] if len(states) > 1 else np.zeros((layers, batch, hidden), dtype=x.dtype)
+        dirs, batch = self.directions, x.shape[1]
+        h0 = states[0] if states else np.zeros((dirs * self.num_layers, batch, h_out), dtype=x.dtype)
+        c0 = states[1] if len(states) > 1 else np.zeros((dirs * self.num_layers, batch, hidden), dtype=x.dtype)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
-            outputs = []
-            for d, suffix in enumerate(("", "_reverse")[: self.directions]):
-                k = layer * self.directions + d
-                w = {name: p.get(f"{name}_l{layer}{suffix}") for name in
-                     ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")}
-                seq = x[::-1] if d else x
-                out, h, c = self._run(w, seq, h0[k], c0[k])
-                outputs.append(out[::-1] if d else out)
-                h_n.append(h)
-                c_n.append(c)
-            x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
-        results = [x, np.stack(h_n)] + ([np.stack(c_n)] if self.n_outputs == 3 else [])
+            w = [{name: p.get(f"{name}_l{layer}{suffix}") for name in
+                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")} for suffix in ("", "_reverse")[:dirs]]
+            k = slice(layer * dirs, (layer + 1) * dirs)
+            x, h, c = self._run(w, x, h0[k], c0[k])
+            h_n.append(h)
+            c_n.append(c)
+        results = [x, np.concatenate(h_n)] + ([np.concatenate(c_n)] if self.n_outputs == 3 else [])
         if unbatched:
             return tuple(r[:, 0] for r in results)
         if self.batch_first:
             results[0] = results[0].swapaxes(0, 1)
         return tuple(np.ascontiguousarray(r) for r in results)
 
-    def _run(self, w: dict, seq: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
-        """One direction of one layer over the sequence; the input projections in one matmul."""
-        projected = seq @ w["weight_ih"].T
-        if w["bias_ih"] is not None:
-            projected = projected + w["bias_ih"]
-        outputs = np.empty(seq.shape[:2] + (h.shape[-1],), dtype=seq.dtype)
-        for t in range(seq.shape[0]):
-            recurrent = h @ w["weight_hh"].T
-            if w["bias_hh"] is not None:
-                recurrent = recurrent + w["bias_hh"]
-            h, c = self.cell(projected[t], recurrent, h, c, w)
+    def _run(self, w: list[dict], seq: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every direction of one layer over the sequence (D, B, H states): the input projections of all
+        time steps hoisted out of the loop (one matmul per direction, written in the order the steps read
+        them: the reverse direction's backwards), then one batched matmul per step for the recurrent
+        projections of every direction."""
+        steps, batch, dirs = seq.shape[0], seq.shape[1], len(w)
+        dtype = np.result_type(seq, w[0]["weight_ih"])
+        rows = w[0]["weight_ih"].shape[0]
+        inputs = np.empty((steps, dirs, batch, rows), dtype=dtype)  # step-major: [t, d] is what step t reads
+        for d, weights in enumerate(w):
+            np.matmul(seq, weights["weight_ih"].T, out=inputs[::-1, d] if d else inputs[:, d])
+        if w[0]["bias_ih"] is not None:
+            inputs += self._input_bias(w).astype(dtype, copy=False)[:, None]  # b_ih [+ b_hh], (D, 1, G)
+        weight_hh = np.stack([d["weight_hh"].T for d in w]).astype(dtype, copy=False)  # (D, H_out, G)
+        bias_hh = self._recurrent_bias(w)
+        weight_hr = None
+        if w[0]["weight_hr"] is not None:
+            weight_hr = np.stack([d["weight_hr"].T for d in w]).astype(dtype, copy=False)
+        h, c = h.astype(dtype, copy=False), c.astype(dtype, copy=False)
+        outputs = np.empty((steps, dirs, batch, h.shape[-1]), dtype=dtype)
+        recurrent = np.empty((dirs, batch, rows), dtype=dtype)
+        for t in range(steps):
+            np.matmul(h, weight_hh, out=recurrent)
+            if bias_hh is not None:
+                recurrent += bias_hh
+            h, c = self.cell(inputs[t], recurrent, h, c, weight_hr)
             outputs[t] = h
-        return outputs, h, c
+        if dirs == 1:
+            return outputs[:, 0], h, c
+        return np.concatenate([outputs[:, 0], outputs[::-1, 1]], axis=-1), h, c
 
-    def cell(self, xi: np.ndarray, hh: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict) -> tuple[np.ndarray, ...]:
+    def _input_bias(self, w: list[dict]) -> np.ndarray:
+        """The biases added to the input projection: b_ih + b_hh (both are summed before any gate), (D, G)."""
+        return np.stack([d["bias_ih"] + d["bias_hh"] for d in w])
+
+    def _recurrent_bias(self, w: list[dict]) -> np.ndarray | None:
+        """The biases added to the recurrent projection at each step (none: they are folded into the input's)."""
+        return None
+
+    def cell(self, xi: np.ndarray, hh: np.ndarray, h: np.ndarray, c: np.ndarray,
+             weight_hr: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """One step from the input and recurrent projections (biases included); may overwrite xi and hh."""
         raise NotImplementedError
 
 
@@ -176,9 +198,9 @@ class RNN(_RNNBase):
         self.nonlinearity = nonlinearity
         self._setup(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
 
-    def cell(self, xi, hh, h, c, w):
-        pre = xi + hh
-        return (np.tanh(pre) if self.nonlinearity == "tanh" else np.maximum(pre, 0)).astype(xi.dtype), c
+    def cell(self, xi, hh, h, c, weight_hr):
+        pre = np.add(xi, hh, out=xi)
+        return (np.tanh(pre, out=pre) if self.nonlinearity == "tanh" else np.maximum(pre, 0, out=pre)), c
 
 
 class LSTM(_RNNBase):
@@ -193,13 +215,18 @@ class LSTM(_RNNBase):
                  device: Any = None, dtype: Any = None):
         self._setup(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size)
 
-    def cell(self, xi, hh, h, c, w):
-        i, f, g, o = np.split(xi + hh, 4, axis=-1)
-        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-        h = sigmoid(o) * np.tanh(c)
-        if w["weight_hr"] is not None:
-            h = h @ w["weight_hr"].T
-        return h.astype(xi.dtype), c.astype(xi.dtype)
+    def cell(self, xi, hh, h, c, weight_hr):
+        from scipy.special import expit  # imported when first needed, like base.sigmoid
+
+        gates, size = np.add(xi, hh, out=xi), c.shape[-1]
+        i, f, g, o = (gates[..., k * size:(k + 1) * size] for k in range(4))
+        expit(gates[..., :2 * size], out=gates[..., :2 * size])
+        np.tanh(g, out=g)
+        expit(o, out=o)
+        c = f * c
+        c += i * g
+        h = o * np.tanh(c)
+        return (h if weight_hr is None else h @ weight_hr), c
 
 
 class GRU(_RNNBase):
@@ -212,12 +239,24 @@ class GRU(_RNNBase):
                  device: Any = None, dtype: Any = None):
         self._setup(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
 
-    def cell(self, xi, hh, h, c, w):
-        xr, xz, xn = np.split(xi, 3, axis=-1)
-        hr, hz, hn = np.split(hh, 3, axis=-1)
-        r, z = sigmoid(xr + hr), sigmoid(xz + hz)
-        n = np.tanh(xn + r * hn)
-        return ((1 - z) * n + z * h).astype(xi.dtype), c
+    def _input_bias(self, w: list[dict]) -> np.ndarray:
+        return np.stack([d["bias_ih"] for d in w])
+
+    def _recurrent_bias(self, w: list[dict]) -> np.ndarray | None:
+        """b_hh stays in the recurrent projection: its n part is scaled by the reset gate."""
+        return np.stack([d["bias_hh"] for d in w])[:, None] if w[0]["bias_hh"] is not None else None
+
+    def cell(self, xi, hh, h, c, weight_hr):
+        from scipy.special import expit
+
+        size = h.shape[-1]
+        rz = np.add(xi[..., :2 * size], hh[..., :2 * size], out=xi[..., :2 * size])
+        expit(rz, out=rz)
+        r, z, n, hn = rz[..., :size], rz[..., size:], xi[..., 2 * size:], hh[..., 2 * size:]
+        hn *= r
+        n += hn
+        np.tanh(n, out=n)
+        return (h - n) * z + n, c  # torch's order: n + z * (h - n)
 
 
 class _Cell(Layer):
@@ -267,7 +306,7 @@ class _Cell(Layer):
         xi, hh = x @ p["weight_ih"].T, h @ p["weight_hh"].T
         if "bias_ih" in p:
             xi, hh = xi + p["bias_ih"], hh + p["bias_hh"]
-        outs = self.cell(xi, hh, h, c, {"weight_hr": None})[: self.n_outputs]
+        outs = self.cell(xi, hh, h, c, None)[: self.n_outputs]
         outs = tuple(o[0] if unbatched else o for o in outs)
         return outs[0] if self.n_outputs == 1 else outs
 
