@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 def attention_params(e: Dim, kdim: Dim | None, vdim: Dim | None, bias: bool, add_bias_kv: bool,
                      prefix: str = "") -> dict[str, ParamSpec]:
-    """torch's MultiheadAttention parameters, in its state_dict order."""
+    """torch's MultiheadAttention parameters, in its state_dict order (a lazy size the rule could not infer,
+    after an error, stays a symbol)."""
+    e = dims.sym("embed_dim") if e is None else e
     k, v = (e if kdim is None else kdim), (e if vdim is None else vdim)
     p: dict[str, ParamSpec] = {}
     if dims.definitely_equal(k, e) and dims.definitely_equal(v, e):

@@ -266,6 +266,9 @@ class Concat(Layer):
             raise SpecError(f"Concat: dim must be an int, got {dim!r}")
         self.dim = dim
 
+    def arity_problem(self, n: int) -> str:
+        return "" if n >= 1 else "takes one or more inputs, got 0"  # torch.cat([x]) is x (DenseNet)
+
     def infer(self, ctx: RuleContext, *shapes: Shape) -> Shape | None:
         rank = len(shapes[0])
         for i, s in enumerate(shapes[1:], 1):

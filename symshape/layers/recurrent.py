@@ -86,8 +86,12 @@ class _RNNBase(Layer):
     def infer(self, ctx: RuleContext, x: Shape, *states: Shape) -> tuple[Shape, ...] | None:
         layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
         if not ctx.rank(x, (2, 3), f"{layout} or (L, H_in)"):
-            return None
+            return (None,) * self.n_outputs
         a = ctx.args
+        if self.proj_size:
+            ctx.at_least(a.hidden_size, self.proj_size + 1, what="hidden_size",
+                         actual_desc=f"proj_size is {self.proj_size}",
+                         fix="proj_size must be smaller than hidden_size.")
         ctx.match("input_size", x[-1], what="input_size", fix=lambda: f"Use input_size={x[-1]} or input_size=None.")
         batch = () if len(x) == 2 else ((x[0],) if self.batch_first else (x[1],))
         length = x[0] if len(x) == 2 or not self.batch_first else x[1]
@@ -104,7 +108,8 @@ class _RNNBase(Layer):
         init = {"fan_in": a.hidden_size}  # every tensor ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))
         p: dict[str, ParamSpec] = {}
         for layer in range(self.num_layers):
-            in_size = a.input_size if layer == 0 else self.directions * h_out
+            in_size = (a.input_size if a.input_size is not None else dims.sym("input_size")) if layer == 0 \
+                else self.directions * h_out
             for suffix in ("", "_reverse")[: self.directions]:
                 tag = f"l{layer}{suffix}"
                 p[f"weight_ih_{tag}"] = ParamSpec((self.gates * a.hidden_size, in_size), "uniform_fan_in", init)
@@ -274,7 +279,7 @@ class _Cell(Layer):
 
     def infer(self, ctx: RuleContext, x: Shape, *states: Shape) -> Shape | tuple[Shape, ...] | None:
         if not ctx.rank(x, (1, 2), "(N, input_size) or (input_size)"):
-            return None
+            return None if self.n_outputs == 1 else (None,) * self.n_outputs
         a = ctx.args
         ctx.match("input_size", x[-1], what="input_size", fix=lambda: f"Use input_size={x[-1]} or input_size=None.")
         state = (*x[:-1], a.hidden_size)

@@ -181,7 +181,7 @@ class _TransformerLayer(_MaskedInputs):
         return d
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
-        d, ff = a.d_model, self.dim_feedforward
+        d, ff = dims.sym("d_model") if a.d_model is None else a.d_model, self.dim_feedforward
         p: dict[str, ParamSpec] = {}
         for block in self.attention_blocks:
             p.update(attention_params(d, None, None, self.has_bias, False, f"{block}."))
