@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import sympy
 
 from . import dims
@@ -255,6 +256,23 @@ def _largest_constant(group: list[Constraint]) -> int:
     return found
 
 
+HORIZON_LIMIT = 2**22  # sizes a one-symbol truth pattern is computed over, at most
+
+
+def _truth(c: Constraint, grid: dict[sympy.Symbol, np.ndarray]) -> np.ndarray:
+    """``c.holds`` at every point of a grid at once (``dims.evaluate_grid``)."""
+    if c.relation in ("or", "and"):
+        join = np.logical_or if c.relation == "or" else np.logical_and
+        return join.reduce([_truth(p, grid) for p in c.parts])
+    lhs = dims.evaluate_grid(c.lhs, grid)
+    if c.relation == "in":
+        return np.isin(lhs, c.rhs)
+    rhs = dims.evaluate_grid(c.rhs, grid)
+    if c.relation == "%":
+        return lhs % rhs == 0
+    return {">=": np.greater_equal, "<=": np.less_equal, "==": np.equal}[c.relation](lhs, rhs)
+
+
 def _pattern(group: list[Constraint], s: sympy.Symbol, start: int) -> list[Constraint] | None:
     """The sizes ``>= start`` meeting every condition of ``group`` (one symbol ``s``), as statements:
     ``s`` in a congruence class from some size on, plus the sizes below it that also work
@@ -266,7 +284,13 @@ def _pattern(group: list[Constraint], s: sympy.Symbol, start: int) -> list[Const
     if period > PERIOD_LIMIT:
         return None
     horizon = 4 * period + 4 * _largest_constant(group) + MONOTONE_CHECK
-    truth = [all(c.holds({s: v}) for c in group) for v in range(start, start + horizon + period)]
+    if horizon > HORIZON_LIMIT:
+        return None
+    sizes = np.arange(start, start + horizon + period, dtype=np.int64)
+    try:
+        truth = np.logical_and.reduce([_truth(c, {s: sizes}) for c in group]).tolist()
+    except (ValueError, OverflowError):
+        truth = [all(c.holds({s: v}) for c in group) for v in sizes.tolist()]
     unsettled = [i for i in range(horizon) if truth[i] != truth[i + period]]
     settled = unsettled[-1] + 1 if unsettled else 0
     if settled > horizon - 2 * period - MONOTONE_CHECK:
