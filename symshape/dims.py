@@ -67,6 +67,9 @@ _FUNCS = {
 }
 
 
+MAX_EXPONENT = 64
+
+
 def _as_fraction(e: sympy.Expr) -> tuple[Dim, int]:
     p, q = _integer_fraction(e)
     if p is None:
@@ -84,6 +87,7 @@ def _eval_node(node: ast.AST, text: str) -> object:
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left, right = _eval_node(node.left, text), _eval_node(node.right, text)
+        _check_operands(node.op, left, right, text)
         return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
         left, right = _eval_node(node.left, text), _eval_node(node.right, text)
@@ -95,6 +99,17 @@ def _eval_node(node: ast.AST, text: str) -> object:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
         return _FUNCS[node.func.id](*(_eval_node(a, text) for a in node.args))
     raise DimSyntaxError(f"{text!r} is not a size expression (use integers, names, + - * // % **)")
+
+
+def _check_operands(op: ast.operator, left: object, right: object, text: str) -> None:
+    """Refuse ``// 0``, ``% 0`` and powers that are not small (``9**9**9`` would never finish)."""
+    if isinstance(op, (ast.FloorDiv, ast.Mod)) and right == 0:
+        raise DimSyntaxError(f"{text!r}: division by zero")
+    if isinstance(op, ast.Pow):
+        if type(right) is not int or not 0 <= right <= MAX_EXPONENT:
+            raise DimSyntaxError(f"{text!r}: the exponent of ** must be a whole number from 0 to {MAX_EXPONENT}")
+        if type(left) is int and (abs(left).bit_length() - 1) * right > 64:
+            raise DimSyntaxError(f"{text!r}: {left}**{right} is larger than any tensor size")
 
 
 def parse_dim(value: object) -> Dim:

@@ -111,6 +111,7 @@ class Flatten(Layer):
 class Unflatten(Layer):
     """Splits dim ``dim`` into ``unflattened_size`` (one -1 allowed; the product must match)."""
 
+    size_args = ("unflattened_size",)  # sizes named here can be bound
     example = ({"dim": 1, "unflattened_size": [4, -1]}, ("B, D",))
 
     needs_shapes = True
@@ -134,6 +135,7 @@ class Unflatten(Layer):
 class Reshape(Layer):
     """torch.reshape: the whole shape, batch included, one -1 allowed; element counts must match."""
 
+    size_args = ("shape",)  # sizes named here can be bound
     example = ({"shape": ["B", -1, 64]}, ("B, T, D",))
 
     needs_shapes = True
@@ -370,6 +372,7 @@ class Prod(_ReduceOne):
 class Split(Layer):
     """torch.split with a list of sections: one output per section, which must add up to the dim."""
 
+    size_args = ("split_size_or_sections",)  # sizes named here can be bound
     example = ({"split_size_or_sections": [16, 48], "dim": -1}, ("B, D",))
 
     def __init__(self, split_size_or_sections: Any, dim: int = 0):
