@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -17,56 +19,108 @@ from .wiring import ref_name, state_name
 KINDS = {"float": "f", "int": "i", "bool": "b"}  # numpy dtype kinds of symshape's dtype kinds
 
 
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """What a forward pass of one bound graph needs, worked out once: the bound graph (None when it is the
+    graph itself, which keys the cache), the fusions, the readers of each tensor, each node's parameters
+    by local and state name, its bound keyword arguments, and the weight layouts already checked."""
+
+    bound: Analysis | None
+    fused: dict[str, tuple[str | None, str | None]]
+    readers: dict[str, list[str]]
+    layers: dict[str, Layer]
+    params: dict[str, list[tuple[str, str]]]
+    kwargs: dict[str, dict[str, Any]]
+    tied: dict[str, str]
+    checked: set[tuple] = field(default_factory=set)
+
+
+_PLANS: weakref.WeakKeyDictionary[Analysis, dict[tuple, _Plan]] = weakref.WeakKeyDictionary()
+_PLANS_PER_GRAPH = 16  # input signatures kept per graph (the oldest is dropped)
+
+
 def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: dict) -> Any:
     """Outputs of the model for the given input arrays: one array, or a tuple for several outputs."""
     inputs = _name_inputs(graph, arrays, named)
-    graph = bind_from_arrays(graph, inputs)
-    graph.require_concrete("forward()")
-    _check_inputs(graph, inputs)
-    check_weights(params, graph, "forward(): the parameters given")
-    params = {**{n: params[s.tied_to] for n, s in graph.param_specs.items() if s.tied_to and n not in params},
-              **params}
+    plan = _plan(graph, inputs)
+    bound = plan.bound or graph
+    _check_params(plan, bound, params)
+    params = {**{n: params[t] for n, t in plan.tied.items() if n not in params}, **params}
     values: dict[str, np.ndarray] = dict(inputs)
-    fused = _fusions(graph)
+    fused, readers, layers = plan.fused, plan.readers, plan.layers
     skipped: set[str] = set()
-    readers = _readers(graph)
     fresh: set[str] = set()  # tensors the interpreter made itself and may overwrite once their last reader runs
 
     def local_params(name: str) -> dict[str, np.ndarray]:
-        owner = graph.model.nodes[index[name]].owner or name
-        return {k: params[state_name(owner, k)] for k in graph.graph.nodes[owner]["params"]}
+        return {k: params[state] for k, state in plan.params[name]}
 
-    index = {node.name: i for i, node in enumerate(graph.model.nodes)}
-    for node in graph.model.nodes:
+    for node in bound.model.nodes:
         if node.name in skipped:
             continue
         inputs = [values[r] for r in node.inputs]
         if node.name in fused:
             norm, relu = fused[node.name]
-            activation = graph.model.nodes[index[relu]].layer.apply_inplace if relu else None
+            activation = layers[relu].apply_inplace if relu else None
             if norm is None:  # a fresh output followed by a ReLU: in place
                 out = node.layer.forward(local_params(node.name), *inputs,
-                                         **_reusable(node, inputs, readers, fresh, graph))
+                                         **_reusable(node, inputs, readers, fresh, bound))
                 activation(out)
             else:
-                affine = graph.model.nodes[index[norm]].layer.as_affine(local_params(norm), inputs[0].dtype)
+                affine = layers[norm].as_affine(local_params(norm), inputs[0].dtype)
                 out = node.layer.forward(local_params(node.name), *inputs, affine=affine, activation=activation)
             for name in filter(None, (node.name, norm, relu)):
                 values[name] = out  # the fused layers' outputs are the same tensor
                 fresh.add(name)
             skipped.update(filter(None, (norm, relu)))
             continue
-        bound: dict[str, Any] = {}
-        if node.layer.needs_shapes:  # e.g. Reshape([B, S, 4, 8]): the bound sizes of its output
-            bound["out_shapes"] = graph.node(node.name)["output_shapes"]
-        if node.layer.needs_args:  # e.g. Slice(1, "T - 4"): its size arguments, bound
-            bound["args"] = graph.node(node.name)["args"]
-        result = node.layer.forward(local_params(node.name), *inputs, **bound)
+        result = node.layer.forward(local_params(node.name), *inputs, **plan.kwargs[node.name])
         outs = result if isinstance(result, tuple) else (result,)
         for i, out in enumerate(outs):
             values[ref_name(node.name, i)] = out
-    results = tuple(values[r] for r in graph.model.outputs)
+    results = tuple(values[r] for r in bound.model.outputs)
     return results[0] if len(results) == 1 else results
+
+
+def _plan(graph: Analysis, inputs: dict[str, np.ndarray]) -> _Plan:
+    """The plan for inputs of these shapes and dtype kinds, made (binding and checking them) on first use."""
+    key = tuple((name, array.shape, array.dtype.kind) for name, array in inputs.items())
+    plans = _PLANS.setdefault(graph, {})
+    if key in plans:
+        return plans[key]
+    bound = bind_from_arrays(graph, inputs)
+    bound.require_concrete("forward()")
+    _check_inputs(bound, inputs)
+    index = {node.name: node for node in bound.model.nodes}
+    local: dict[str, list[tuple[str, str]]] = {}
+    kwargs: dict[str, dict[str, Any]] = {}
+    for node in bound.model.nodes:
+        owner = node.owner or node.name
+        local[node.name] = [(k, state_name(owner, k)) for k in bound.graph.nodes[owner]["params"]]
+        kwargs[node.name] = {}
+        if node.layer.needs_shapes:  # e.g. Reshape([B, S, 4, 8]): the bound sizes of its output
+            kwargs[node.name]["out_shapes"] = bound.node(node.name)["output_shapes"]
+        if node.layer.needs_args:  # e.g. Slice(1, "T - 4"): its size arguments, bound
+            kwargs[node.name]["args"] = bound.node(node.name)["args"]
+    plan = _Plan(None if bound is graph else bound, _fusions(bound), _readers(bound),
+                 {name: node.layer for name, node in index.items()}, local, kwargs,
+                 {n: s.tied_to for n, s in bound.param_specs.items() if s.tied_to})
+    if len(plans) >= _PLANS_PER_GRAPH:
+        plans.pop(next(iter(plans)))
+    plans[key] = plan
+    return plan
+
+
+def _check_params(plan: _Plan, bound: Analysis, params: dict[str, np.ndarray]) -> None:
+    """check_weights, skipped for a layout (names, shapes, dtypes) that already passed; tied tensors given
+    under both names are compared every time."""
+    if any(n in params and t in params for n, t in plan.tied.items()) or \
+            not all(type(a) is np.ndarray for a in params.values()):
+        check_weights(params, bound, "forward(): the parameters given")
+        return
+    layout = tuple((name, array.shape, array.dtype.str) for name, array in params.items())
+    if layout not in plan.checked:
+        check_weights(params, bound, "forward(): the parameters given")
+        plan.checked.add(layout)
 
 
 def _readers(graph: Analysis) -> dict[str, list[str]]:
