@@ -428,7 +428,11 @@ def summarize(raw: list[Constraint]) -> Summary:
         if most is not None:
             bounds.append(Constraint(most[1].node, most[1].op, most[1].what, s, "<=", most[0]))
     lows = {s: least for s, (least, _) in lower.items()}
-    return Summary(bounds + statements + [_without_unreachable(c, lows) for c in rest], impossible)
+    kept = bounds + statements + [_without_unreachable(c, lows) for c in rest]
+    unique: dict[str, Constraint] = {}
+    for c in kept:
+        unique.setdefault(str(c), c)
+    return Summary(list(unique.values()), impossible)
 
 
 def _nondecreasing(e: Dim) -> bool:
