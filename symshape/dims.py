@@ -108,7 +108,7 @@ def _check_operands(op: ast.operator, left: object, right: object, text: str) ->
     if isinstance(op, ast.Pow):
         if type(right) is not int or not 0 <= right <= MAX_EXPONENT:
             raise DimSyntaxError(f"{text!r}: the exponent of ** must be a whole number from 0 to {MAX_EXPONENT}")
-        if type(left) is int and (abs(left).bit_length() - 1) * right > 64:
+        if type(left) is int and (abs(left).bit_length() - 1) * right > 4096:
             raise DimSyntaxError(f"{text!r}: {left}**{right} is larger than any tensor size")
 
 

@@ -22,7 +22,7 @@ from .dtypes import INPUT_DTYPES
 from .errors import SpecError
 from .files import atomic_write, read_text
 from .layers import LAYERS, Layer
-from .wiring import InputSpec, Model, NodeSpec, parse_ref, ref_name, source_of
+from .wiring import InputSpec, Model, NodeSpec, parse_ref, ref_name, source_of, state_name
 
 TOP_KEYS = ("name", "inputs", "layers", "outputs", "blocks")
 BLOCK_KEYS = ("args", "inputs", "layers", "outputs")
@@ -41,6 +41,61 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
                               list("tTfF"))
 
 
+def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A YAML mapping that refuses a key given twice (PyYAML keeps the last one silently); keys merged
+    in by ``<<: *anchor`` may be overridden, as YAML intends."""
+    seen: set = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            mark = key_node.start_mark
+            raise SpecError(f"key {key!r} is given twice (line {mark.line + 1}); each key may appear once")
+        if isinstance(key, (str, int, float, bool)):
+            seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                        lambda loader, node: _mapping_data(loader, node))
+
+
+def _mapping_data(loader: _Loader, node: yaml.MappingNode) -> Any:
+    data: dict = {}
+    yield data
+    data.update(_mapping(loader, node))
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise SpecError(f"key {key!r} is given twice in one object; each key may appear once")
+        data[key] = value
+    return data
+
+
+MAX_VALUES = 10**6  # values in a spec once its YAML aliases are expanded
+
+
+def _check_expansion(data: Any) -> None:
+    """Refuse a spec that refers to itself (a cyclic alias) or expands to more than MAX_VALUES values
+    (an alias bomb: a few hundred bytes naming each other's anchors)."""
+    count, stack = 0, [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise SpecError(f"the spec expands to more than {MAX_VALUES:,} values (YAML aliases repeated within "
+                            "each other?); write the values out or use blocks")
+        if isinstance(value, (dict, list)):
+            if id(value) in path:
+                raise SpecError("the spec contains itself (a YAML alias refers to its own anchor)")
+            inner = path + (id(value),)
+            stack.extend((v, inner) for v in (value.values() if isinstance(value, dict) else value))
+
+
 def _suggest(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.6)
     return f" Did you mean {' or '.join(close)}?" if close else ""
@@ -50,12 +105,26 @@ def _suggest(word: str, choices: Any) -> str:
 # reading
 
 
+NAME_RULE = "names are non-empty and contain no ':', '/', '\\' or control characters (NUL, newline...)"
+
+
+def _good_name(name: str) -> bool:
+    return bool(name) and not any(c in ":/\\" or ord(c) < 32 or ord(c) == 127 for c in name)
+
+
 def read_spec_file(path: str | Path) -> dict[str, Any]:
     """Parse a YAML or JSON spec file into a dict (no validation beyond the syntax)."""
     text = read_text(path, "spec file")
     p = Path(path)
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.load(text, Loader=_Loader)  # noqa: S506
+        if p.suffix.lower() == ".json":
+            data = json.loads(text, object_pairs_hook=_json_object)
+        else:
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506
+    except SpecError as exc:
+        raise SpecError(f"{p}: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{p}: nested too deeply to read") from None
     except json.JSONDecodeError as exc:
         raise SpecError(f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except yaml.YAMLError as exc:
@@ -65,6 +134,10 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"{p}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{p}: a spec is a mapping with inputs and layers, got {type(data).__name__}")
+    try:
+        _check_expansion(data)
+    except SpecError as exc:
+        raise SpecError(f"{p}: {exc}") from None
     return data
 
 
@@ -176,6 +249,8 @@ class _Builder:
         return specs
 
     def _input(self, name: Any, value: Any) -> InputSpec:
+        if not _good_name(str(name)):
+            raise self.fail(f"inputs.{name!r}", f"name {str(name)!r}: {NAME_RULE}")
         dtype = "float32"
         if isinstance(value, dict):
             unknown = set(value) - {"shape", "dtype"}
@@ -193,8 +268,9 @@ class _Builder:
         except (dims.DimSyntaxError, TypeError) as exc:
             raise self.fail(f"inputs.{name}", f"bad shape {value!r}: {exc}") from None
         for d in shape:
-            if type(d) is int and d < 0:
-                raise self.fail(f"inputs.{name}", f"sizes cannot be negative, got {d}")
+            if type(d) is int and d < 1:
+                raise self.fail(f"inputs.{name}", f"sizes are positive (torch tensors of size 0 have no values to "
+                                f"analyse), got {d}")
         return InputSpec(str(name), shape, dtype)
 
     # --- expansion of layer lists and blocks ----------------------------------------------------
@@ -207,9 +283,9 @@ class _Builder:
                 self.problems.append(self.fail(where, f"a layer entry is a mapping such as {{op: ReLU}}, got {raw!r}"))
                 continue
             local = str(raw.get("name", i))
-            where = f"{where} ({local})"
-            if not local or ":" in local:
-                self.problems.append(self.fail(where, f"name {local!r}: names are non-empty and contain no ':'"))
+            where = f"{where} ({local})" if _good_name(local) else where
+            if not _good_name(local):
+                self.problems.append(self.fail(where, f"name {local!r}: {NAME_RULE}"))
                 continue
             if local in scope.locals or local in scope.inputs:
                 self.problems.append(self.fail(where, f"name {local!r} is used twice; names must be unique"))
@@ -350,8 +426,27 @@ class _Builder:
             problem = layer.arity_problem(len(e.inputs))
             if problem:
                 raise self.fail(e.where, key="in", message=f"{layer.op} {problem}")
+        self._check_state_names(layers, owners, by_name)
         order = self._order(by_name)
         return [NodeSpec(name, layers[name], tuple(by_name[name].inputs), owners.get(name)) for name in order]
+
+    def _check_state_names(self, layers: dict[str, Layer], owners: dict[str, str], by_name: dict[str, _Entry]) -> None:
+        """Two layers may not give one state_dict name (MultiheadAttention ``m`` has ``m.out_proj.weight``,
+        as does a Linear named ``m.out_proj``)."""
+        owner_of: dict[str, str] = {}
+        for name, layer in layers.items():
+            if name in owners:
+                continue
+            try:
+                locals_ = list(layer.param_specs())
+            except Exception:  # noqa: BLE001  (sizes needed to list them: the analysis reports it)
+                continue
+            for local in locals_:
+                full = state_name(name, local)
+                if full in owner_of:
+                    raise self.fail(by_name[name].where, f"its parameter {full!r} is also a parameter of "
+                                    f"{owner_of[full]!r}; rename one of the layers")
+                owner_of[full] = name
 
     def _make_layer(self, e: _Entry) -> Layer:
         op = e.data["op"]

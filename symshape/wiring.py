@@ -193,6 +193,9 @@ class Model:
                 declared[spec.name] = dims.parse_shape(value)
             except dims.DimSyntaxError as exc:
                 raise SpecError(f"infer: input {spec.name!r}: {exc}") from None
+            shape = declared[spec.name]
+            if any(type(d) is int and d < 1 for d in shape):
+                raise SpecError(f"infer: input {spec.name!r}: sizes are positive, got {dims.format_shape(shape)}")
         if named:
             raise SpecError(f"infer: unknown input(s) {sorted(named)}; inputs are {[i.name for i in self.inputs]}")
         return ShapeGraph.analyse(self, declared, strict)

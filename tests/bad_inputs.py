@@ -31,6 +31,8 @@ def spec_with(layers: str, inputs: str = "  x: [B, 4]\n", extra: str = "") -> st
     return f"inputs:\n{inputs}layers:\n{layers}{extra}"
 
 
+BOMB = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\na1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\na2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\na3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\na4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]\na5: &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4]\na6: &a6 [*a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5]\na7: &a7 [*a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6]\n"  # 7 levels of 9 aliases: 9**8 values from a few hundred bytes
+
 # (id, spec text or None for LENET, command (SPEC/OUT/DIR are replaced), exit code, message regex)
 CASES = [
     ("unknown-op", spec_with("  - {name: c1, op: Conv2D, in_channels: 4, out_channels: 2, kernel_size: 1}\n"),
@@ -63,7 +65,7 @@ CASES = [
     ("bad-input-shape", spec_with("  - {op: ReLU}\n", "  x: [B, 3x]\n"),
      "check SPEC", 2, r"inputs\.x: bad shape \['B', '3x'\]"),
     ("negative-input-size", spec_with("  - {op: ReLU}\n", "  x: [B, -4]\n"),
-     "check SPEC", 2, r"inputs\.x: sizes cannot be negative"),
+     "check SPEC", 2, r"inputs\.x: sizes are positive .*got -4"),
     ("bad-input-dtype", spec_with("  - {op: ReLU}\n", "  x: {shape: [B, 4], dtype: float8}\n"),
      "check SPEC", 2, r"inputs\.x\.dtype: 'float8' is not one of"),
     ("no-inputs", "layers:\n  - {op: ReLU}\n", "check SPEC", 2, r"a spec needs inputs"),
@@ -154,6 +156,38 @@ CASES = [
     ("input-one-dim-short", None, "check LENET --input x=B,1,28", 1,  # read as unbatched (C, H, W), as torch does
      r"2 \(AvgPool2d\): the output size on dim 1 is 0 \(must be at least 1\).*\nSizes the model fixes: B = 1 "
      r"\(by conv1 \(Conv2d\) in_channels\)"),
+    # hostile files and sizes (issue 17)
+    ("zero-input-size", spec_with("  - {op: ReLU}\n", "  x: [B, 0]\n"),
+     "check SPEC", 2, r"inputs\.x: sizes are positive .*got 0"),
+    ("zero-size-by-input-option", GOOD, "check SPEC --input x=B,0", 2, r"input 'x': sizes are positive, got \(B, 0\)"),
+    ("floor-division-by-zero", spec_with("  - {op: ReLU}\n", "  x: [B, 4//0]\n"),
+     "check SPEC", 2, r"inputs\.x: bad shape .*'4//0': division by zero"),
+    ("modulo-by-zero", spec_with("  - {op: ReLU}\n", "  x: [B, H % 0]\n"),
+     "check SPEC", 2, r"inputs\.x: bad shape .*'H % 0': division by zero"),
+    ("power-tower-size", spec_with("  - {op: ReLU}\n", "  x: [B, 9**9**9**9]\n"),
+     "check SPEC", 2, r"'9\*\*9\*\*9\*\*9': the exponent of \*\* must be a whole number from 0 to 64"),
+    ("power-tower-bind", None, "check LENET --bind B=9**9**9", 2,
+     r"bind: B='9\*\*9\*\*9': .*the exponent of \*\* must be a whole number from 0 to 64"),
+    ("dropout-not-a-number", spec_with("  - {op: Dropout, p: x}\n"),
+     "check SPEC", 2, r"layers\[0\] \(0\): key 'p': Dropout: p must be a probability between 0 and 1, got 'x'"),
+    ("cyclic-yaml-alias", "inputs:\n  x: [B, 4]\nlayers: &a\n  - {op: ReLU}\n  - *a\n",
+     "check SPEC", 2, r"the spec contains itself \(a YAML alias refers to its own anchor\)"),
+    ("yaml-alias-bomb", BOMB + "inputs:\n  x: *a7\nlayers:\n  - {op: ReLU}\n",
+     "check SPEC", 2, r"the spec expands to more than 1,000,000 values"),
+    ("duplicate-yaml-key", "inputs:\n  x: [B, 4]\ninputs:\n  x: [B, 5]\nlayers:\n  - {op: ReLU}\n",
+     "check SPEC", 2, r"key 'inputs' is given twice \(line 3\); each key may appear once"),
+    ("duplicate-key-in-layer", spec_with("  - {name: a, op: ReLU, name: b}\n"),
+     "check SPEC", 2, r"key 'name' is given twice \(line 4\)"),
+    ("name-with-nul", spec_with('  - {name: "a\\0b", op: ReLU}\n'),
+     "check SPEC", 2, r"layers\[0\]: name 'a\\x00b': names are non-empty and contain no ':', '/'"),
+    ("name-with-parent-path", spec_with('  - {name: "../a", op: ReLU}\n'),
+     "check SPEC", 2, r"name '\.\./a': names are non-empty and contain no ':', '/'"),
+    ("input-name-with-slash", spec_with("  - {op: ReLU}\n", '  "x/y": [B, 4]\n'),
+     "check SPEC", 2, r"name 'x/y': names are non-empty and contain no ':', '/'"),
+    ("parameter-name-clash", spec_with("  - {name: m, op: MultiheadAttention, embed_dim: 4, num_heads: 2, in: [x, x, x]}\n"
+                                       "  - {name: m.out_proj, op: Linear, in_features: 4, out_features: 4, in: 'm:0'}\n",
+                                       "  x: [L, B, 4]\n"),
+     "check SPEC", 2, r"layers\[1\] \(m\.out_proj\): its parameter 'm\.out_proj\.weight' is also a parameter of 'm'"),
     ("input-rank-two", None, "check LENET --input x=B,28", 1,
      r"conv1 \(Conv2d\): input rank is 3 or 4 \(\(N, C, H, W\) or without N\) but its input \(B, 28\) from input x "
      r"has rank 2"),
