@@ -240,12 +240,13 @@ class MultiheadAttention(Layer):
 
     def infer(self, ctx: RuleContext, q: Shape, k: Shape, v: Shape, *masks: Shape) -> tuple[Shape, Shape] | None:
         layout = "(N, L, E)" if self.batch_first else "(L, N, E)"
+        failed = None if self.n_outputs == 1 else (None,) * self.n_outputs
         if not all(ctx.rank(s, (2, 3), f"{layout} or (L, E)", i) for i, s in enumerate((q, k, v))):
-            return None
+            return failed
         if not len(q) == len(k) == len(v):
             ctx.conflict("input ranks", "equal (all batched or all unbatched)",
                          f"query, key and value have ranks {len(q)}, {len(k)}, {len(v)}")
-            return None
+            return failed
         a = ctx.args
         e = ctx.match("embed_dim", q[-1], what="embed_dim", fix=lambda: f"Use embed_dim={q[-1]} or None.")
         check_heads(ctx, e, self.num_heads)
