@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint clean docs bench fuzz zoo
+.PHONY: demo test lint clean docs bench fuzz fuzz-layers zoo
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: $(VENV)/.installed-test
 N ?= 10000
 fuzz: $(VENV)/.installed-test
 	$(PY) tests/fuzz.py $(N)
+
+PER_LAYER ?= 200
+fuzz-layers: $(VENV)/.installed-test
+	$(PY) -W ignore tests/fuzz_layers.py --per-layer $(PER_LAYER)
 
 zoo: $(VENV)/.installed-test
 	$(PY) docs/make_zoo.py > docs/zoo.md

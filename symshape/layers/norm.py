@@ -35,6 +35,9 @@ class _BatchNorm(Layer):
         self.affine = self._flag("affine", affine)
         self.has_bias = self._flag("bias", bias)
         self.track_running_stats = self._flag("track_running_stats", track_running_stats)
+        if not self.track_running_stats and self.eps == 0:
+            raise SpecError(f"{self.op}: eps must be positive when batch statistics are used "
+                            "(track_running_stats=False), as torch requires")
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, self.ranks, self.layout):

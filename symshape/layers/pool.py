@@ -94,7 +94,9 @@ class _WithIndices(Layer):
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | tuple[Shape, Shape] | None:
         out = super().infer(ctx, x)
-        return (out, out) if self.return_indices and out is not None else out
+        if self.return_indices:
+            return (None, None) if out is None else (out, out)
+        return out
 
     def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
         return (dtypes[0], "int64") if self.return_indices else (dtypes[0],)
@@ -205,6 +207,9 @@ class _AdaptiveAvgPoolNd(Layer):
 
     def _output_size(self, output_size: Any) -> None:
         op, n = type(self).__name__, self.n
+        if output_size is None:  # torch keeps an input size only for a None inside a tuple
+            raise SpecError(f"{op}: output_size must be a positive int or {n} positive ints (None inside a tuple "
+                            "keeps that input size), got None")
         items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * n
         if len(items) != n or not all(v is None or (type(v) is int and v > 0) for v in items):
             raise SpecError(f"{op}: output_size must be a positive int or {n} positive ints (or None), "
