@@ -30,7 +30,8 @@ def _example_value(d: dims.Dim, symbol_values: dict[str, int]) -> int:
 
 
 def default_sizes(module: Any, specs: list[InputSpec]) -> dict[str, int]:
-    """Example values for the symbols: image sizes from the config, 8 otherwise (dynamo specializes 0 and 1)."""
+    """Example values for the symbols: image height and width from the config (else 224), 8 otherwise
+    (dynamo specializes sizes 0 and 1)."""
     config = getattr(module, "config", None)
     image = getattr(config, "image_size", None)
     image = image[0] if isinstance(image, (tuple, list)) else image
@@ -39,7 +40,7 @@ def default_sizes(module: Any, specs: list[InputSpec]) -> dict[str, int]:
         for axis, d in enumerate(spec.shape):
             for s in dims.free_symbols(d):
                 spatial = len(spec.shape) == 4 and axis >= 2 and spec.dtype.startswith("float")
-                values.setdefault(s.name, image if spatial and isinstance(image, int) else 8)
+                values.setdefault(s.name, (image if isinstance(image, int) else 224) if spatial else 8)
     return values
 
 

@@ -15,7 +15,9 @@ dims marked dynamic) on example inputs on the meta device's sizes: a torch-level
 sizes are SymInts of the input dims. Dynamo inlines every module, so its functional calls
 (``F.linear(x, W, b)``, ``F.layer_norm``, ``F.embedding``) on the parameters of one leaf module are
 folded back into that module's layer; other parameters become ``Parameter`` nodes under their
-state_dict names. Both paths share one converter (``convert.py``) and one op table (``torch_ops.py``).
+state_dict names. Other modules that fx cannot trace, or whose fx graph has nodes without an equivalent (torchvision's
+Swin calls ``torch.fx.wrap``-ped Python functions), are captured the same way as a second attempt.
+Both paths share one converter (``convert.py``) and one op table (``torch_ops.py``).
 """
 
 from __future__ import annotations
@@ -77,11 +79,18 @@ def from_torch(module: Any, inputs: dict[str, Any], *, name: str | None = None,
     modes = {m: m.training for m in module.modules()}
     module.eval()
     try:
-        if _is_hugging_face(module):
-            from .dynamo import convert_captured
+        from .dynamo import convert_captured
 
-            return convert_captured(module, specs, name or type(module).__name__, sizes or {})
-        return _convert_fx(module, specs, name or type(module).__name__)
+        name = name or type(module).__name__
+        if _is_hugging_face(module):
+            return convert_captured(module, specs, name, sizes or {})
+        try:
+            return _convert_fx(module, specs, name)
+        except SpecError as fx_error:
+            try:
+                return convert_captured(module, specs, name, sizes or {})
+            except SpecError as dynamo_error:
+                raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
     finally:
         for m, training in modes.items():
             m.training = training

@@ -548,9 +548,10 @@ def _var(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
 
 def _softmax(op: str) -> Handler:
     def handler(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
-        if arg(args, kwargs, 3 if name.startswith("F.") else 2, "dtype") is not None:
-            raise Unsupported(f"{name} with a dtype")
-        return c.op(op, [args[0]], op.lower(), dim=arg(args, kwargs, 1, "dim"))
+        x, dtype = args[0], arg(args, kwargs, 3 if name.startswith("F.") else 2, "dtype")
+        if dtype is not None and dtype_name(dtype) != c.dtype(x):
+            x = c.op("Cast", [x], "to", dtype=dtype_name(dtype))
+        return c.op(op, [x], op.lower(), dim=arg(args, kwargs, 1, "dim"))
     return handler
 
 

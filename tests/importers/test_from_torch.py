@@ -202,6 +202,14 @@ def test_size_arithmetic_becomes_symbolic_sizes():
     assert model.output_names == ["output_0", "output_1"]
 
 
+def test_an_imported_model_is_an_ordinary_spec(tmp_path):
+    model = ss.from_torch(Heads(), inputs={"x": "B, T, D"})
+    ss.save_spec(model, tmp_path / "heads.yaml")
+    back = ss.load_spec(tmp_path / "heads.yaml").infer()
+    assert back.output_shapes == model.infer().output_shapes
+    assert back.param_shapes == {"norm.weight": (12,), "norm.bias": (12,)}
+
+
 class TwoInputs(nn.Module):
     def __init__(self):
         super().__init__()
