@@ -104,7 +104,8 @@ def render(rows: list[Row]) -> str:
              "(`weights=None`), imported with `ss.from_torch(module, inputs={\"x\": \"B, 3, H, W\"})`. "
              "*ok* means the parameter names and shapes equal `state_dict()` and the numpy forward with the "
              "module's own weights equals torch's eval output (rtol 1e-4) at the smallest accepted square size. "
-             "Mult-adds at 1x3x224x224 (`graph.costs()`: torch.utils.flop_counter's convention, FLOPs / 2); times on this machine.", "",
+             "Mult-adds at 1x3x224x224 (`graph.costs()`: torch.utils.flop_counter's convention, FLOPs / 2); "
+             "times on this machine.", "",
              f"**{ok} of {len(rows)} models pass.**", "",
              "| model | parameters | mult-adds at 224 | conditions on B, H, W | import (s) | analysis (s) | status |",
              "|---|---|---|---|---|---|---|"]
