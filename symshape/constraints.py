@@ -380,13 +380,12 @@ def summarize(raw: list[Constraint]) -> Summary:
     upper: dict[sympy.Symbol, tuple[int, Constraint]] = {}
     for s, group in sorted(periodic.items(), key=lambda kv: kv[0].name):
         start = lower.get(s, (1, None))[0]
-        if any(c.relation not in ("==", "%") for c in group):
-            found_statements = _pattern(group, s, start)
-            if found_statements is None:
-                rest.extend(group)
-            elif found_statements[0].relation == "in" and not found_statements[0].rhs:
+        found = None if any(c.relation not in ("==", "%") for c in group) else _congruence(group, s, start)
+        pattern = _pattern(group, s, start) if found is None else None
+        if pattern is not None:
+            if pattern[0].relation == "in" and not pattern[0].rhs:
                 impossible.extend(group)
-            for c in found_statements or []:
+            for c in pattern:
                 if c.relation == ">=" and c.lhs == s:
                     if c.rhs > lower.get(s, (1, c))[0]:
                         lower[s] = (c.rhs, c)
@@ -395,9 +394,7 @@ def summarize(raw: list[Constraint]) -> Summary:
                         upper[s] = (c.rhs, c)
                 elif c.rhs != ():
                     statements.append(c)
-            continue
-        found = _congruence(group, s, start)
-        if found is None:
+        elif found is None:
             for c in group:
                 span = _interval(c, s, lower.get(s, (1, None))[0]) if c.relation == "==" else None
                 if span is None:
@@ -423,7 +420,8 @@ def summarize(raw: list[Constraint]) -> Summary:
         if most is not None and most[0] < least[0]:
             impossible.append(most[1])
             continue
-        if least[0] > 1:
+        listed = any(c.relation == "in" and c.lhs == s for c in statements)  # a finite set says it all
+        if least[0] > 1 and not listed:
             bounds.append(Constraint(least[1].node, least[1].op, least[1].what, s, ">=", least[0]))
         if most is not None:
             bounds.append(Constraint(most[1].node, most[1].op, most[1].what, s, "<=", most[0]))
