@@ -16,6 +16,10 @@ LOCAL_IMPORTS_ALLOWED = {
         "layer(tensor) is the functional API: calling a layer wires it, the one way up from a layer",
     ("symshape.wiring", "symshape.graph"):
         "Model.infer() is the public convenience that starts the pipeline on a model",
+    ("symshape", "symshape.layers"):
+        "the public names are resolved on first use (PEP 562), so that the command line starts fast",
+    ("symshape.draw", "symshape.page"):
+        "the interactive page is built on draw's layout: the page imports draw, draw writes the page on request",
 }
 LAZY_FOR_STARTUP = {"symshape.cli", "symshape.__main__"}  # the command line imports a stage when it needs it
 # the importers and exporters import torch or onnx (optional extras) at their top: they are imported when used
