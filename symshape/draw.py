@@ -11,6 +11,7 @@ column, so that no edge passes through a box it does not touch.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ FAMILY_COLOURS = {
     "block": "#e6e6ef",
 }
 OTHER_COLOUR = "#f4f4f8"
+# a tensor read by more layers than this (Llama's rotary tables, a shared mask) is drawn again beside each
+# reader, dashed and named: dot's layout of dozens of long edges across clusters takes minutes
+FANOUT = 6
+DOT_TIMEOUT = 300  # seconds
 
 
 def family(graph: Analysis, name: str) -> str:
@@ -123,10 +128,24 @@ def digraph(graph: Analysis, ids: str | None = None, depth: int | None = None) -
     def ident(kind: str, name: str) -> dict[str, str]:
         return {"id": f"{ids}{kind}:{name}"} if ids is not None else {}
 
-    def emit(parent: Any, prefix: str) -> None:
+    labels: dict[tuple[str, str], list[str]] = {}
+    for u, v, data in graph.graph.edges(data=True):
+        fu, fv = folded(u, depth), folded(v, depth)
+        if fu != fv:
+            labels.setdefault((fu, fv), []).append(edge_label(data["shapes"]))
+    fanout: dict[str, int] = {}
+    for u, _ in labels:
+        fanout[u] = fanout.get(u, 0) + 1
+    parent = {child: prefix for prefix, children in tree.items() for child in children}
+    stubs: dict[str, list[tuple[str, str]]] = {}  # block -> (source, consumer) drawn as a copy there
+    for u, v in labels:
+        if fanout[u] > FANOUT:
+            stubs.setdefault(parent[v], []).append((u, v))
+
+    def emit(into: Any, prefix: str) -> None:
         for child in tree.get(prefix, []):
             if child in tree and child not in members:
-                with parent.subgraph(name=f"cluster_{child}") as c:
+                with into.subgraph(name=f"cluster_{child}") as c:
                     c.attr(label=child, style="rounded,filled", fillcolor="#fafafa", color="#bbbbbb",
                            fontsize="10", labeljust="l", **ident("c", child))
                     emit(c, child)
@@ -135,16 +154,15 @@ def digraph(graph: Analysis, ids: str | None = None, depth: int | None = None) -
                 lines, fill = node_lines(graph, child), colour(graph, child)
             else:
                 lines, fill = block_lines(graph, child, members[child]), FAMILY_COLOURS["block"]
-            parent.node(child, label="\\n".join(map(_escape, lines)), fillcolor=fill, **ident("n", child))
+            into.node(child, label="\\n".join(map(_escape, lines)), fillcolor=fill, **ident("n", child))
+        for u, v in stubs.get(prefix, []):
+            into.node(f"{u}@{v}", label=_escape(u) + "\\n(drawn again: read by " + str(fanout[u]) + " layers)",
+                      style="rounded,dashed", fontcolor="#555555", **ident("r", f"{u}@{v}"))
 
     emit(g, "")
-    labels: dict[tuple[str, str], list[str]] = {}
-    for u, v, data in graph.graph.edges(data=True):
-        fu, fv = folded(u, depth), folded(v, depth)
-        if fu != fv:
-            labels.setdefault((fu, fv), []).append(edge_label(data["shapes"]))
     for (u, v), texts in labels.items():
-        g.edge(u, v, label=_escape(" | ".join(dict.fromkeys(texts))), **ident("e", f"{u}->{v}"))
+        source = f"{u}@{v}" if fanout[u] > FANOUT else u
+        g.edge(source, v, label=_escape(" | ".join(dict.fromkeys(texts))), **ident("e", f"{u}->{v}"))
     return g
 
 
@@ -157,9 +175,18 @@ def have_dot() -> bool:
     return shutil.which("dot") is not None
 
 
-def render(graph: Analysis, fmt: str, ids: str | None = None, depth: int | None = None) -> bytes:
-    """The picture laid out by ``dot``, as SVG or PNG bytes."""
-    return digraph(graph, ids, depth).pipe(format=fmt, engine="dot")
+def render(graph: Analysis, fmt: str, ids: str | None = None, depth: int | None = None,
+           timeout: float = DOT_TIMEOUT) -> bytes:
+    """The picture laid out by ``dot``, as SVG or PNG bytes; a SpecError if dot fails or takes too long."""
+    source = digraph(graph, ids, depth).source.encode("utf-8")
+    try:
+        done = subprocess.run(["dot", f"-T{fmt}"], input=source, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SpecError(f"graphviz's dot did not lay out the {graph.graph.number_of_nodes()} nodes in {timeout:.0f} s; "
+                        "write a .dot file, or an .html page (it also shows the graph with blocks folded)") from None
+    if done.returncode != 0:
+        raise SpecError(f"graphviz's dot failed: {done.stderr.decode(errors='replace').strip()[-500:]}")
+    return done.stdout
 
 
 def _arc_levels(spans: list[tuple[int, int]]) -> list[int]:

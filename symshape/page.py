@@ -6,8 +6,11 @@ precomputed for chosen sizes: every dim on the page is shipped as its exact form
 sums, products, powers, floor, ceil, mod, min, max over integers, rationals and symbols, the
 operations ``dims.evaluate`` knows) and the page's script evaluates them with rational arithmetic on
 BigInts, so binding any sizes in the page's box updates every label, parameter, count and condition
-exactly as ``bind`` would compute them from the symbolic formulas. The script and styles are inline
-(``page_assets``); the page loads nothing from the network.
+exactly as ``bind`` would compute them from the symbolic formulas. How a node's shape was derived is
+rebuilt by the script from the shipped shapes in ``graph.explain``'s words (the tests check the two
+agree), so it follows the bound sizes too and the page stays small: explain's texts, one per node,
+repeat the whole chain from the input and grow with the square of the depth (22 MB for Llama). The
+script and styles are inline (``page_assets``); the page loads nothing from the network.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .analysis import Analysis
 from .dims import Dim, Shape
 from .errors import SpecError
 from .page_assets import SCRIPT, STYLE
-from .wiring import state_name
+from .wiring import source_of, state_name
 
 _SAFE = 2**53  # larger integers travel as strings: JSON numbers are doubles
 
@@ -124,15 +127,18 @@ def _constraint(c: Any) -> dict[str, Any]:
 def _details(graph: Analysis, name: str) -> dict[str, Any]:
     data = graph.node(name)
     if data["kind"] == "input":
-        return {"kind": "input", "op": "input", "outputs": [_shape(data["shape"])], "dtype": data["dtype"],
-                "explain": graph.explain(name)}
+        return {"kind": "input", "op": "input", "outputs": [_shape(data["shape"])], "dtype": data["dtype"]}
     params = [[state_name(data["owner"] or name, k), _shape(s.shape), s.buffer]
               for k, s in graph.node(data["owner"] or name)["params"].items()]
     return {"kind": "layer", "op": data["op"], "family": draw.family(graph, name),
             "args": {k: str(v) for k, v in data["layer"].config.items()}, "inputs": list(data["inputs"]),
             "input_shapes": [_shape(s) for s in data["input_shapes"]],
             "outputs": [_shape(s) for s in data["output_shapes"]], "owner": data["owner"], "params": params,
-            "count": _dim(_count(graph, [data["owner"] or name])), "explain": graph.explain(name)}
+            "count": _dim(_count(graph, [data["owner"] or name])),
+            # for the derivation the script rebuilds as ``explain`` writes it: the first input, and whether
+            # the node keeps its input's shape
+            "first": source_of(data["inputs"][0]) if data["inputs"] else None,
+            "unchanged": data["output_shapes"] == data["input_shapes"][:1]}
 
 
 def page_data(graph: Analysis) -> dict[str, Any]:

@@ -191,7 +191,7 @@ function search() {
   views[state.view].querySelectorAll("g.node.hit").forEach(g => g.classList.remove("hit"));
   state.hits = []; state.hit = -1;
   if (q) views[state.view].querySelectorAll("g.node").forEach(g => {
-    const n = nameOf(g), op = (D.nodes[n] || {}).op || "block";
+    const n = nameOf(g).split("@")[0], op = (D.nodes[n] || {}).op || "block";  // name@reader: a copy
     if (n.toLowerCase().includes(q) || op.toLowerCase().includes(q)) { g.classList.add("hit"); state.hits.push(n); }
   });
   $("hits").textContent = q ? `${state.hits.length} found` : "";
@@ -253,6 +253,28 @@ function bind() {
 $("bind").addEventListener("input", bind);
 
 // ---- details ----------------------------------------------------------------------------------
+function derivation(name) {  // graph.explain(name) for a node, with the sizes bound in the page
+  const chain = [name];
+  for (let n = D.nodes[name]; n.kind === "layer" && n.first !== null; n = D.nodes[n.first]) chain.push(n.first);
+  chain.reverse();
+  const width = Math.max(...chain.map(s => s.length)), own = D.nodes[name].outputs[0];
+  const known = list => list.filter(s => s !== null).map(shapeText).join(", ");
+  const lines = [`${name} ${own === null ? "()" : shapeText(own)}`, "derived from the input, layer by layer:"];
+  for (const step of chain) {
+    const n = D.nodes[step], at = `  ${step.padEnd(width)}  `;
+    if (n.kind === "input") lines.push(at + `input ${shapeText(n.outputs[0])}`);
+    else if (n.unchanged) lines.push(at + `${n.op}: unchanged`);
+    else {
+      const ins = known(n.input_shapes); lines.push(at + `${n.op}: ${ins ? ins + " -> " : ""}${known(n.outputs)}`);
+    }
+  }
+  const along = D.constraints.filter(c => chain.includes(c.node));
+  const because = along.map(c => `${c.text} (from ${c.node})`).join(", ");
+  if (along.length) lines.push("conditions met along the way: " + because);
+  const fixed = Object.entries(D.fixed);
+  if (fixed.length) lines.push("sizes fixed: " + fixed.map(([k, v]) => `${k} = ${v}`).join(", "));
+  return lines.join("\n");
+}
 function ref(name) {
   const a = el("a", name, "ref"), node = name.split(":")[0];
   a.addEventListener("click", () => { focus(node); select(node); }); return a;
@@ -292,15 +314,15 @@ function select(name) {
   }
   const own = D.constraints.filter(c => c.node === name);
   if (own.length) { box.append(el("h3", "Conditions it imposes")); box.append(conditions(own)); }
-  box.append(el("h3", "How its shape was derived")); box.append(el("pre", n.explain));
+  box.append(el("h3", "How its shape was derived")); box.append(el("pre", derivation(name)));
 }
 canvas.addEventListener("click", e => {
   if (drag && drag.moved) return;
   const g = e.target.closest("g.node, g.cluster"); if (!g) return;
-  if (g.classList.contains("cluster")) toggle(state.view, nameOf(g)); else select(nameOf(g));
+  if (g.classList.contains("cluster")) toggle(state.view, nameOf(g)); else select(nameOf(g).split("@")[0]);
 });
 
-window.symshape = {data: D, state, focus, select, toggle, evaluate, show,
+window.symshape = {data: D, state, focus, select, toggle, evaluate, show, derivation,
                    setSizes: text => { $("bind").value = text; bind(); }};
 show(0); render();
 document.body.dataset.ready = "true";

@@ -195,3 +195,26 @@ def test_block_views_fold_layers(browser, pages):
     assert "6,039,552 params" in text
     browser.execute_script("symshape.select('layer4.0')")
     assert "layer4.0 (block, 12 layers)" in browser.find_element("id", "details").text
+
+
+@pytest.mark.parametrize("name", ["resnet50", "unet"])
+def test_derivation_in_the_page_is_explain(browser, pages, name):
+    folder, graphs = pages
+    _open(browser, folder / f"{name}.html")
+    texts = browser.execute_script("return Object.keys(symshape.data.nodes).map(n => [n, symshape.derivation(n)])")
+    assert len(texts) == graphs[name].graph.number_of_nodes()
+    for node, text in texts:
+        assert text == graphs[name].explain(node), node
+
+
+def test_widely_read_tensors_are_drawn_beside_their_readers():
+    """Llama's rotary tables feed 64 layers: each reader gets a dashed copy (dot takes minutes otherwise)."""
+    graph = ss.load_spec(EXAMPLES / "llama.yaml").infer()
+    dot = draw.digraph(graph, ids="").source
+    readers = [v for u, v in graph.graph.edges if u == "model.cos"]
+    assert len(readers) == 64
+    for v in readers:
+        assert f'"model.cos@{v}" -> "{v}"' in dot
+    assert '"model.cos" ->' not in dot
+    svg = draw.render(graph, "svg", timeout=120).decode()
+    assert svg.count("(drawn again: read by 64 layers)") == 128  # cos and sin, one copy per reader
