@@ -19,9 +19,23 @@ def render() -> str:
              "on the spec as shipped: sizes left symbolic stay formulas.", ""]
     for path in sorted(EXAMPLES.glob("*.yaml")):
         graph = ss.load_spec(path).infer()
-        parts += [f"## {path.name}", "", f"`symshape summary examples/{path.name} --format markdown`", "",
-                  report.render_markdown(graph)]
+        parts += [f"## {path.name}", ""]
+        if len(graph.model.nodes) <= TABLE_LIMIT:
+            parts += [f"`symshape summary examples/{path.name} --format markdown`", "", report.render_markdown(graph)]
+        else:  # a large model: its totals here, the per-layer table from the command
+            data = report.to_json(graph)
+            conditions = ", ".join(f"`{c}`" for c in data["constraints"]) or "none"
+            parts += [f"{len(graph.model.nodes)} layers (per layer: `symshape summary examples/{path.name}`).", "",
+                      f"- inputs: {_shapes(graph.inputs)}", f"- outputs: {_shapes(graph.outputs)}",
+                      f"- parameters: `{graph.num_params}`", f"- conditions: {conditions}", ""]
     return "\n".join(parts)
+
+
+TABLE_LIMIT = 80  # models with more layers are summarized by their totals
+
+
+def _shapes(shapes: dict) -> str:
+    return ", ".join(f"`{name}: {ss.dims.format_shape(shape)}`" for name, shape in shapes.items())
 
 
 if __name__ == "__main__":

@@ -77,8 +77,10 @@ class Embedding(Layer):
 
 
 class EmbeddingBag(Embedding):
-    """ids (B, N) -> (B, embedding_dim); or ids (L,) with offsets (B,) -> (B, embedding_dim) (B - 1 with
-    include_last_offset): the sum, mean or max of each bag's rows, padding_idx left out, an empty bag zeros."""
+    """ids (B, N), or ids (L,) with offsets (B,) -> (B, embedding_dim): each bag's rows summed, averaged or maxed.
+
+    With include_last_offset the last offset ends the last bag (B - 1 bags); ids equal to padding_idx are
+    left out; an empty bag gives zeros."""
 
     n_inputs = (1, 2)
     example = ({"num_embeddings": "V", "embedding_dim": 64, "mode": "mean"}, ("B, N",))
