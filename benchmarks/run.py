@@ -13,6 +13,7 @@ import json
 import math
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,15 @@ import workloads as w
 import symshape as ss
 
 RESULTS = Path(__file__).with_name("results.json")
+ROOT = Path(__file__).parents[1]
+GOALS = {  # issue 16: ratio symshape / peer, or an absolute time where the goal is one
+    "resnet50 shapes, concrete": "<= 0.03x", "resnet50 materialize": "<= 0.6x", "resnet50 forward b=1 224": "<= 1.0x",
+    "d2l MLP lazy cycle": "<= 0.5x", "LeNet-5 forward b=8": "<= 1.0x", "bi-LSTM 2x256 forward b=4 T=32": "<= 1.0x",
+    "GPT-2 small forward B=1 T=128": "<= 1.0x", "ViT-B/16 forward b=1 224": "<= 1.0x",
+    "CLI symshape --help": "<= 0.6 s", "CLI symshape check lenet.yaml": "<= 0.6 s",
+    "resnet50 summary --costs, symbolic": "<= 0.1 s", "materialize GPT-2 small": "<= 0.6x",
+    "resnet18 import + symbolic analysis": "<= 0.05x", "mobilenet_v2 import + symbolic analysis": "<= 0.05x",
+}
 
 
 def median_time(fn: Callable[[], object], repeat: int) -> float:
@@ -52,11 +62,12 @@ def bench(quick: bool) -> list[dict]:
 
     def row(workload: str, ours: float, theirs: float | None, peer: str, note: str = "") -> None:
         ratio = ours / theirs if theirs else None
+        goal = GOALS.get(workload)
         rows.append({"workload": workload, "symshape_s": ours, "peer": peer, "peer_s": theirs, "ratio": ratio,
-                     "note": note})
+                     "goal": goal, "note": note})
         shown = f"{ratio:6.3f}x" if ratio is not None else "   n/a "
         print(f"{workload:<38} symshape {ours * 1e3:10.2f} ms   {peer:<34} "
-              f"{(theirs or 0) * 1e3:10.2f} ms   ratio {shown}  {note}", flush=True)
+              f"{(theirs or 0) * 1e3:10.2f} ms   ratio {shown} (goal {goal or '-'})  {note}", flush=True)
 
     # 1. ResNet-50 shapes, concrete input
     r50 = w.resnet50()
@@ -149,7 +160,84 @@ def bench(quick: bool) -> list[dict]:
     ours = median_time(lambda: w.llama70b_shaped().infer(), 1 if quick else 3)
     params = w.llama70b_shaped().infer().num_params
     row("LLaMA-70B-shaped build + analysis", ours, None, "-", f"{params:,} parameters, nothing allocated")
+
+    # 10. start-up of the command line, as subprocesses, beside the import of torch
+    symshape_cli = str(Path(sys.executable).with_name("symshape"))
+    peer = median_time(lambda: subprocess.run([sys.executable, "-c", "import torch"], check=True), repeat)
+    for name, argv in (("CLI symshape --help", ["--help"]),
+                       ("CLI symshape check lenet.yaml", ["check", str(ROOT / "examples" / "lenet.yaml")])):
+        ours = median_time(lambda argv=argv: subprocess.run([symshape_cli, *argv], check=True, capture_output=True),
+                           repeat)
+        row(name, ours, peer, 'python -c "import torch"', "wall time of the subprocess")
+
+    # 11. symbolic costs of ResNet-50 (what summary --costs computes)
+    from symshape.costs import costs
+
+    symbolic = r50.infer()
+    ours = median_time(lambda: costs(symbolic), 1)
+    row("resnet50 summary --costs, symbolic", ours, None, "-", "costs() of the symbolic B, H, W analysis")
+    for workload in (import_rows, transformer_rows):
+        try:
+            workload(row, quick, repeat)
+        except Exception as exc:  # an optional package missing or refusing: say so, keep the other rows
+            print(f"  {workload.__name__} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
     return rows
+
+
+def import_rows(row: Callable, quick: bool, repeat: int) -> None:
+    """ss.from_torch + symbolic analysis against torch.export with dynamic dims, on torchvision models."""
+    from symshape.importers._torchvision import ensure_torchvision
+
+    ensure_torchvision()
+    import torchvision
+    from torch.export import Dim, export
+
+    for name in ("resnet18",) if quick else ("resnet18", "mobilenet_v2"):
+        model = getattr(torchvision.models, name)().eval()
+        ours = median_time(lambda m=model: ss.from_torch(m, {"x": "B, 3, H, W"}).infer(), 1 if quick else 3)
+        h, wd = Dim("h", min=1, max=32), Dim("w", min=1, max=32)
+        shapes = {"x": {0: Dim("B", min=1, max=64), 2: 32 * h, 3: 32 * wd}}
+        theirs = median_time(lambda m=model, d=shapes: export(m, (torch.randn(2, 3, 224, 224),), dynamic_shapes=d), 1)
+        row(f"{name} import + symbolic analysis", ours, theirs, "torch.export with Dims")
+
+
+def transformer_rows(row: Callable, quick: bool, repeat: int) -> None:
+    """GPT-2 small (examples/gpt2.yaml, transformers' weights) and ViT-B/16 against their torch models."""
+    from symshape.importers._torchvision import ensure_torchvision
+
+    ensure_torchvision()
+    import torchvision
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    times = 1 if quick else 3
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    gpt = transformers.GPT2LMHeadModel(transformers.GPT2Config()).eval()
+    construct = time.perf_counter() - start
+    spec = ss.load_spec(ROOT / "examples" / "gpt2.yaml")
+    g = spec.infer(input_ids=(1, 128))
+    ours = median_time(lambda: g.materialize(seed=0), times)
+    row("materialize GPT-2 small", ours, construct, "transformers construct + init")
+    params = {k: v.numpy() for k, v in gpt.state_dict().items() if k in g.param_specs}
+    ids = np.random.default_rng(0).integers(0, 50257, (1, 128))
+    with torch.no_grad():
+        expected = gpt(torch.from_numpy(ids), use_cache=False).logits.numpy()
+        theirs = median_time(lambda: gpt(torch.from_numpy(ids), use_cache=False), times)
+    ok = np.allclose(g.forward(params, ids), expected, rtol=1e-4, atol=1e-4)
+    ours = median_time(lambda: g.forward(params, ids), times)
+    row("GPT-2 small forward B=1 T=128", ours, theirs, "transformers eager", f"logits within rtol 1e-4: {ok}")
+
+    vit = torchvision.models.vit_b_16().eval()
+    g = ss.load_spec(ROOT / "examples" / "vit_b_16.yaml").infer(x=(1, 3, 224, 224))
+    params = {k: v.numpy() for k, v in vit.state_dict().items()}
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    with torch.no_grad():
+        expected = vit(torch.from_numpy(x)).numpy()
+        theirs = median_time(lambda: vit(torch.from_numpy(x)), times)
+    ok = np.allclose(g.forward(params, x), expected, rtol=1e-4, atol=1e-4)
+    ours = median_time(lambda: g.forward(params, x), times)
+    row("ViT-B/16 forward b=1 224", ours, theirs, "torchvision eager", f"outputs within rtol 1e-4: {ok}")
 
 
 def main() -> None:
