@@ -146,3 +146,17 @@ def test_init_and_run_examples_run_as_written(tmp_path):
     assert (tmp_path / "logits.npy").is_file()
     for name in ("logits.npy", "lenet.safetensors"):  # the user's umask, not mkstemp's 0600
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+
+
+def test_graph_without_dot(tmp_path, capsys, monkeypatch):
+    """Without graphviz's dot: the page says how to install it; pictures fall back to matplotlib."""
+    from symshape import draw
+
+    monkeypatch.setattr(draw, "have_dot", lambda: False)
+    lenet = str(ROOT / "examples" / "lenet.yaml")
+    assert main(["graph", lenet, "-o", str(tmp_path / "m.html")]) == 2
+    assert "apt-get install graphviz" in capsys.readouterr().err
+    assert not (tmp_path / "m.html").exists()
+    assert main(["graph", lenet, "-o", str(tmp_path / "m.svg")]) == 0
+    svg = (tmp_path / "m.svg").read_text()
+    assert '">fc1</text>' in svg and '">(B, 400)</text>' in svg  # labels and edge shapes as SVG text
