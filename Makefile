@@ -48,10 +48,12 @@ docs: $(VENV)/.installed
 	$(PY) docs/make_examples.py > docs/examples.md
 	$(PY) docs/make_errors.py > docs/errors.md
 	$(PY) docs/make_coverage.py > docs/coverage.md
+	$(PY) docs/make_summary.py > docs/summary-resnet50.md
 	$(PY) examples/make_notebook.py
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/cli_startup.py
 
 N ?= 10000
 fuzz: $(VENV)/.installed-test
