@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--dtype", choices=["float16", "float32", "float64"], default="float32", help="for the byte totals")
     p.add_argument("--costs", action="store_true",
-                   help="add multiply-accumulates (torchinfo's convention), activations and peak activation memory")
+                   help="add mult-adds (torch.utils.flop_counter's FLOPs / 2), activations, peak activation memory")
     p.add_argument("--depth", type=int, default=None, metavar="N",
                    help="show blocks (dotted names: layer1.0.conv1) down to N levels, deeper layers folded into them")
     p.add_argument("--width", type=int, default=None, metavar="COLUMNS",

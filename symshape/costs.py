@@ -1,5 +1,5 @@
 """What a forward pass costs, as formulas of the input sizes: parameters, multiply-accumulates
-(torchinfo's convention, so bound figures compare with it), activation elements and bytes, and
+(torch.utils.flop_counter's convention: its FLOPs / 2, see Layer.macs), activation elements and bytes, and
 the peak activation memory of the forward schedule."""
 
 from __future__ import annotations
