@@ -37,6 +37,11 @@ def is_floating(name: str) -> bool:
     return TABLE[name].kind == "float"
 
 
+def numpy_kind(name: str) -> str:
+    """numpy's ``dtype.kind`` letter for this dtype's kind: ``"f"``, ``"i"`` or ``"b"``."""
+    return {"float": "f", "int": "i", "bool": "b"}[TABLE[name].kind]
+
+
 def itemsize(name: str) -> int:
     return TABLE[name].itemsize
 

@@ -16,8 +16,6 @@ from .propagate import bind_from_arrays
 from .weights import check_weights
 from .wiring import ref_name, state_name
 
-KINDS = {"float": "f", "int": "i", "bool": "b"}  # numpy dtype kinds of symshape's dtype kinds
-
 
 @dataclass(frozen=True, eq=False)
 class _Plan:
@@ -200,7 +198,7 @@ def _check_inputs(graph: Analysis, inputs: dict[str, np.ndarray]) -> None:
             conflicts.append(Conflict(name, "input", "shape", dims.format_shape(shape),
                                       f"the array has shape {actual}"))
         declared, got = graph.node(name)["dtype"], inputs[name].dtype
-        if declared is not None and got.kind != KINDS[dtypes.TABLE[declared].kind]:
+        if declared is not None and got.kind != dtypes.numpy_kind(declared):
             conflicts.append(Conflict(name, "input", "dtype", f"{declared} (as declared)", f"the array is {got}",
                                       f"Give a {dtypes.TABLE[declared].kind} array, or declare the input as "
                                       f"{{shape: [...], dtype: {got}}}." if got.name in dtypes.TABLE else ""))

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import dims
 from .analysis import Analysis
-from .dtypes import TABLE
+from .dtypes import numpy_kind
 from .errors import SpecError
 from .files import atomic_write, read_text, reading
 
@@ -100,7 +100,7 @@ def check_weights(params: dict[str, Any], graph: Analysis, origin: str = "weight
         if tuple(np.shape(array)) != shape:
             problems.append(f"{name} has shape {tuple(np.shape(array))}, the model needs {dims.format_shape(shape)}")
         wanted = spec.dtype or "float32"
-        kind = {"float": "f", "int": "i", "bool": "b"}[TABLE[wanted].kind]
+        kind = numpy_kind(wanted)
         if np.asarray(array).dtype.kind != kind:
             need = "a float dtype" if kind == "f" else wanted
             problems.append(f"{name} has dtype {np.asarray(array).dtype}, the model needs {need}")

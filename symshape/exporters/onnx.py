@@ -18,7 +18,7 @@ from .. import dims
 from ..analysis import Analysis
 from ..errors import SpecError
 from ..files import atomic_write
-from ..importers.onnx import onnx_module
+from ..importers.onnx import onnx_module, unique_name
 from ..weights import check_weights
 from ..wiring import Model, NodeSpec, parse_ref, state_name
 
@@ -93,11 +93,7 @@ class _Writer:
 
     # --- names, constants, nodes ------------------------------------------------------------------
     def _fresh(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
+        return unique_name(base, self.taken)
 
     def const(self, value: Any, hint: str, dtype: Any = None) -> str:
         name = self._fresh(hint)

@@ -42,6 +42,15 @@ def onnx_module() -> Any:
     return onnx
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_1``, ``base_2``, ... : the first name not yet in ``taken`` (which gets it)."""
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
 @dataclass
 class Imported:
     """An imported graph: the model and the initializers' values under the model's state_dict names."""
@@ -223,11 +232,7 @@ class _Importer:
 
     # --- building -----------------------------------------------------------------------------------
     def _unique(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
+        return unique_name(base, self.taken)
 
     def node_name(self, node: Any, module: bool = False) -> str:
         """``/layer1/relu/Relu`` -> ``layer1.relu.Relu``, or for a layer with parameters (``module``) the
