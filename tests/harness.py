@@ -103,6 +103,20 @@ def check_model(model: ss.Model, module: torch.nn.Module, *arrays: np.ndarray, s
     return graph, params
 
 
+class Named(torch.nn.Module):
+    """One torch module as child ``name``, called with every input: the torch twin of a lone symshape node of
+    that name (its state_dict names are then ``name.weight``, ...)."""
+
+    def __init__(self, name: str, module: torch.nn.Module):
+        super().__init__()
+        self.name = name
+        self.add_module(name, module)
+
+    def forward(self, *xs):
+        out = getattr(self, self.name)(*xs)
+        return tuple(out) if isinstance(out, tuple) else out
+
+
 class _Wrap(torch.nn.Module):
     """A torch module computing ``fn(*inputs)`` around an optional inner module."""
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from harness import check_layer, check_model, check_shape
+from harness import Named, check_layer, check_model, check_shape
 
 import symshape as ss
 
@@ -211,17 +211,6 @@ def test_bad_arguments(make, message):
     with pytest.raises(ss.SpecError, match=message):
         make()
 
-
-class Named(torch.nn.Module):
-    """One torch module as child ``name``, called with every input (symshape names a lone node after its op)."""
-
-    def __init__(self, name: str, module: torch.nn.Module):
-        super().__init__()
-        self.name = name
-        self.add_module(name, module)
-
-    def forward(self, *xs):
-        return getattr(self, self.name)(*xs)
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from harness import check_model
+from harness import Named, check_model
 
 import symshape as ss
 
@@ -188,19 +188,6 @@ def test_ctc_loss_shapes_and_misuse():
     graph = model(ss.CTCLoss(), (12, 3, 5), (8,), (3,), (3,)).infer()
     with pytest.raises(ss.ShapeError, match=r"concatenated targets must hold sum\(target_lengths\) = 7 labels, got 8"):
         graph.forward({}, _log_softmax(12, 3, 5), np.ones(8, np.int64), np.array([12, 12, 12]), np.array([3, 2, 2]))
-
-
-class Named(torch.nn.Module):
-    """One torch module as child ``name`` (symshape names a lone node after the name it is given)."""
-
-    def __init__(self, name: str, module: torch.nn.Module):
-        super().__init__()
-        self.name = name
-        self.add_module(name, module)
-
-    def forward(self, *xs):
-        out = getattr(self, self.name)(*xs)
-        return tuple(out) if isinstance(out, tuple) else out
 
 
 @pytest.mark.parametrize("args, kwargs, n, d", [
