@@ -212,7 +212,6 @@ def test_bad_arguments(make, message):
         make()
 
 
-
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("sizes, shapes", [((3, 4, 5), [(2, 3), (2, 4)]), ((3, 4, 5), [(3,), (4,)]),
                                            ((None, None, 5), [(6, 2, 3), (6, 2, 4)])])
