@@ -24,7 +24,7 @@ from .dtypes import DEFAULT as DEFAULT_DTYPE
 from .errors import Conflict, ShapeError, ShapeMismatchError, SpecError
 from .layers.base import Layer
 from .smt import Undecided, satisfiable
-from .wiring import Model, ref_name, source_of, state_name
+from .wiring import Model, owning_node, ref_name, source_of, state_name
 
 Text = Union[str, Callable[[], str]]  # message pieces are built only when a message is needed
 
@@ -219,7 +219,7 @@ def _tie_conflicts(model: Model, graph: nx.DiGraph) -> list[Conflict]:
              for local, spec in graph.nodes[n]["params"].items()}
     conflicts = []
     for name, target in model.tied.items():
-        node = next((n for n in sorted(graph.nodes, key=len, reverse=True) if name.startswith(f"{n}.")), name)
+        node = owning_node(name, graph.nodes) or name
         op = graph.nodes[node]["op"] if node in graph.nodes and graph.nodes[node]["kind"] == "layer" else "tie"
         if name not in specs or target not in specs:
             missing = name if name not in specs else target

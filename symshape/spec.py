@@ -22,7 +22,7 @@ from .dtypes import INPUT_DTYPES
 from .errors import SpecError
 from .files import atomic_write, read_text
 from .layers import LAYERS, Layer
-from .wiring import InputSpec, Model, NodeSpec, parse_ref, ref_name, source_of, state_name
+from .wiring import InputSpec, Model, NodeSpec, owning_node, parse_ref, ref_name, source_of, state_name
 
 TOP_KEYS = ("name", "inputs", "layers", "outputs", "blocks")
 BLOCK_KEYS = ("args", "inputs", "layers", "outputs")
@@ -534,10 +534,11 @@ def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[
         inputs[spec.name] = shape if spec.dtype in ("float32", None) else {"shape": shape, "dtype": spec.dtype}
     layers = []
     previous = model.inputs[0].name if len(model.inputs) == 1 else None
-    by_length = sorted((n.name for n in model.nodes), key=len, reverse=True)
     ties: dict[str, dict[str, str]] = {}
     for name, target in model.tied.items():
-        node_name = next(n for n in by_length if name.startswith(n + "."))
+        node_name = owning_node(name, (n.name for n in model.nodes if n.owner is None))
+        if node_name is None:
+            raise SpecError(f"save_spec: the tied name {name!r} names no parameter of a layer of the model")
         ties.setdefault(node_name, {})[name[len(node_name) + 1:]] = target
     for node in model.nodes:
         entry: dict[str, Any] = {"name": node.name}

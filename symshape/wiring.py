@@ -44,6 +44,12 @@ def state_name(node: str, local: str) -> str:
     return f"{node}.{local}" if local else node
 
 
+def owning_node(name: str, nodes: Iterable[str]) -> str | None:
+    """The node a state_dict name belongs to: the longest node name that is a dotted prefix of it
+    (``layer1.0.conv1`` for ``layer1.0.conv1.weight``, ``m`` for MultiheadAttention's ``m.out_proj.weight``)."""
+    return max((n for n in nodes if name.startswith(f"{n}.")), key=len, default=None)
+
+
 def source_of(ref: str) -> str:
     """The node or input a reference reads from."""
     return parse_ref(ref)[0]

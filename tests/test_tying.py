@@ -76,3 +76,11 @@ def test_tie_round_trips_and_mismatches_are_errors(model, tmp_path):
     bad.write_text(SPEC.replace("tie: {weight: wte.weight}", "tie: wte.weight"))
     with pytest.raises(ss.SpecError, match=r"layers\[2\] \(lm_head\): key 'tie': tie maps a parameter"):
         ss.load_spec(bad)
+
+
+def test_save_spec_refuses_a_tie_no_layer_owns(tmp_path):
+    x = ss.Input("B, 16", name="x")
+    m = ss.Model(x, ss.Linear(16, 8)(x, name="b"), tied={"nothing.weight": "b.weight"})
+    with pytest.raises(ss.SpecError, match="the tied name 'nothing.weight' names no parameter of a layer"):
+        ss.save_spec(m, tmp_path / "m.yaml")
+    assert not (tmp_path / "m.yaml").exists()
