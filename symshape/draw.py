@@ -106,7 +106,8 @@ def folded(name: str, depth: int | None) -> str:
 
 def block_lines(graph: Analysis, prefix: str, members: list[str]) -> list[str]:
     count = dims.total(dims.prod(s.shape) for m in members for s in graph.node(m)["params"].values() if not s.buffer)
-    return [prefix, f"block: {len(members)} layers"] + ([f"{count:,} params" if type(count) is int
+    kind = graph.model.block_kinds.get(prefix, "block")
+    return [prefix, f"{kind}: {len(members)} layers"] + ([f"{count:,} params" if type(count) is int
                                                            else f"{count} params"] if count != 0 else [])
 
 
@@ -146,8 +147,9 @@ def digraph(graph: Analysis, ids: str | None = None, depth: int | None = None) -
         for child in tree.get(prefix, []):
             if child in tree and child not in members:
                 with into.subgraph(name=f"cluster_{child}") as c:
-                    c.attr(label=child, style="rounded,filled", fillcolor="#fafafa", color="#bbbbbb",
-                           fontsize="10", labeljust="l", **ident("c", child))
+                    kind = graph.model.block_kinds.get(child)
+                    c.attr(label=f"{child} ({kind})" if kind else child, style="rounded,filled", fillcolor="#fafafa",
+                           color="#bbbbbb", fontsize="10", labeljust="l", **ident("c", child))
                     emit(c, child)
                 continue
             if child in graph.graph.nodes:

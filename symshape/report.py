@@ -103,7 +103,8 @@ def _block_row(graph: Analysis, name: str, members: list[str], level: int, folde
             leaving.update({r: None for r in graph.node(v)["inputs"] if source_of(r) == u})
     leaving.update({r: None for r in graph.model.outputs if source_of(r) in inside})
     count = dims.total(_node_count(graph.node(m)) for m in members)
-    return {"name": name, "op": f"block ({len(members)} layers)", "level": level, "kind": "block",
+    kind = graph.model.block_kinds.get(name)  # as torchinfo names a module by its class
+    return {"name": name, "op": kind or f"block ({len(members)} layers)", "level": level, "kind": "block",
             "input": ", ".join(_fmt(graph.shapes.get(r)) for r in entering),
             "output": ", ".join(_fmt(graph.shapes.get(r)) for r in leaving),
             "params": "", "count": (_count(count) if count != 0 else "") if folded else "--",

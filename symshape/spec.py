@@ -173,6 +173,7 @@ class _Builder:
         self.data, self.origin = data, origin
         self.entries: list[_Entry] = []
         self.aliases: dict[str, list[str]] = {}  # block instance -> its output refs
+        self.block_kinds: dict[str, str] = {}  # block instance -> the block's name
         self.n_outputs: dict[str, int] = {}
         self.layers: dict[str, Layer] = {}
         self.problems: list[SpecError] = []  # collected, so that one run reports every malformed entry
@@ -214,7 +215,9 @@ class _Builder:
         nodes = self._nodes()
         refs = [self._final(r, "outputs") for r in out_refs]
         names = [str(o) for o in outputs] if outputs is not None else refs
-        return Model._from_parts(inputs, nodes, refs, data.get("name"), names, self._ties())
+        model = Model._from_parts(inputs, nodes, refs, data.get("name"), names, self._ties())
+        model.block_kinds = dict(self.block_kinds)
+        return model
 
     def _report(self) -> None:
         """Raise the errors collected so far: one as itself, several in one SpecError, one a line."""
@@ -373,6 +376,7 @@ class _Builder:
             outputs = [outputs] if isinstance(outputs, str) else outputs
             last = [self._resolve_ref(str(o), scope, f"{bwhere}.outputs") for o in outputs]
         self.aliases[full] = last
+        self.block_kinds[full] = name
         return last
 
     def _resolve_ref(self, ref: str, scope: _Scope, where: str, exclude: str = "") -> str:

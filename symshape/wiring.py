@@ -163,6 +163,7 @@ class Model:
                                                         for k, v in (tied or {}).items()):
             raise SpecError(f"tied: a mapping from state_dict name to state_dict name, got {tied!r}")
         self.tied = dict(tied or {})
+        self.block_kinds: dict[str, str] = {}  # block (a dotted name prefix) -> what it is: "Bottleneck"
         self.name = name
         self.inputs = list(inputs)
         self.nodes = list(nodes)

@@ -123,7 +123,7 @@ def test_docs_summary_resnet50_is_current_and_agrees():
 def test_markdown_and_html(unet):
     md = report.render_markdown(unet, depth=1)
     assert md.splitlines()[0] == "| layer | op | input | output | parameters | # | connected to |"
-    assert "| **`up1`** | block (8 layers) |" in md and "- estimated total size:" in md
+    assert "| **`up1`** | up |" in md and "- estimated total size:" in md  # the block's kind, as torchinfo's class
     html = unet._repr_html_()
     assert "<th>connected to</th>" in html and "forward/backward pass size" in html
 
@@ -137,3 +137,14 @@ def test_cli_summary_formats(capsys):
     assert json.loads(capsys.readouterr().out)["num_params"] == 61706
     assert main(["summary", str(EXAMPLES / "lenet.yaml"), "--depth", "0"]) == 2
     assert "--depth 0" in capsys.readouterr().err
+
+
+def test_blocks_are_named_by_their_kind():
+    """A folded block's row names what it is: the spec's block, or the torch module's class."""
+    rows = {r["name"]: r["op"] for r in report.summary_rows(ss.load_spec(EXAMPLES / "resnet50.yaml").infer(), depth=2)}
+    assert (rows["layer1"], rows["layer1.0"], rows["layer1.1"]) == ("block (32 layers)", "bottleneck_down", "bottleneck")
+    torch = pytest.importorskip("torch")
+    module = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()), torch.nn.Flatten())
+    model = ss.from_torch(module, inputs={"input": "B, 3, H, W"})
+    rows = {r["name"]: r["op"] for r in report.summary_rows(model.infer(), depth=1)}
+    assert rows["0"] == "Sequential" and rows["1"] == "Flatten"

@@ -83,17 +83,20 @@ def from_torch(module: Any, inputs: dict[str, Any], *, name: str | None = None,
 
         name = name or type(module).__name__
         if _is_hugging_face(module):
-            return convert_captured(module, specs, name, sizes or {})
-        try:
-            return _convert_fx(module, specs, name)
-        except SpecError as fx_error:
+            model = convert_captured(module, specs, name, sizes or {})
+        else:
             try:
-                return convert_captured(module, specs, name, sizes or {})
-            except SpecError as dynamo_error:
-                raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
+                model = _convert_fx(module, specs, name)
+            except SpecError as fx_error:
+                try:
+                    model = convert_captured(module, specs, name, sizes or {})
+                except SpecError as dynamo_error:
+                    raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
     finally:
         for m, training in modes.items():
             m.training = training
+    model.block_kinds = {path: type(m).__name__ for path, m in module.named_modules() if path}
+    return model
 
 
 def _is_hugging_face(module: Any) -> bool:
