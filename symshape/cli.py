@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -423,22 +425,53 @@ COMMANDS = {"check": _cmd_check, "summary": _cmd_summary, "init": _cmd_init, "ru
             "schema": _cmd_schema}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every writer's cleanup runs and removes its temp files."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    for s in (signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut the cleanup short
+        signal.signal(s, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminating() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP end it as SIGINT does (signals reach the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a bad command line (already explained by argparse)
         return int(exc.code or 0)
     try:
-        return COMMANDS[args.command](args)
+        with _terminating():
+            return COMMANDS[args.command](args)
     except SpecError as exc:
         print(f"symshape {args.command}: {exc}", file=sys.stderr)
         return 2
     except (ShapeMismatchError, UnresolvedShapeError, ShapeError) as exc:
         print(f"symshape {args.command}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"symshape {args.command}: interrupted; no file was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        how = f"stopped by {signal.Signals(signum).name}" if isinstance(exc, Terminated) else "interrupted"
+        print(f"symshape {args.command}: {how}; no file was written", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: still no traceback for the user, but a way to report it
