@@ -1,10 +1,12 @@
-"""Writes docs/zoo.md: every torchvision classification model imported with ``ss.from_torch``.
+"""Writes docs/zoo.md: every torchvision classification model, and Hugging Face ``transformers`` models
+built from their published configurations (no weights downloaded), imported with ``ss.from_torch``.
 
 For each constructor (``weights=None``): import and symbolic analysis time, parameters (a formula where
 symbolic), mult-adds at 1x3x224x224, the conditions on the input sizes, and the status: "ok" when the
 parameter names and shapes equal ``state_dict()`` and the numpy forward with the module's own weights
 equals torch's eval output (rtol 1e-4) at the smallest square size of 32, 64, 96, 128, 224 that
-symshape accepts; otherwise the reason. ``python docs/make_zoo.py [NAME ...] > docs/zoo.md``.
+symshape accepts (transformers: batch 2, sequence length 7); otherwise the reason.
+``python docs/make_zoo.py [NAME ...] > docs/zoo.md``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +100,78 @@ def zoo_row(name: str) -> Row:
     return row
 
 
-def render(rows: list[Row]) -> str:
+def hugging_face_models() -> dict[str, tuple[Any, dict[str, str]]]:
+    """Name -> (constructor, inputs): published configurations, the LLaMA one shrunk to fit in memory."""
+    import transformers as t
+
+    ids = {"input_ids": "B, T"}
+    return {
+        "gpt2 (GPT2Model, 124M config)": (lambda: t.GPT2Model(t.GPT2Config()), ids),
+        "bert-base-uncased (BertModel)": (lambda: t.BertModel(t.BertConfig()), ids),
+        "llama (LlamaModel, 4 layers, d=256, GQA 8/4)": (lambda: t.LlamaModel(t.LlamaConfig(
+            num_hidden_layers=4, hidden_size=256, num_attention_heads=8, num_key_value_heads=4,
+            intermediate_size=688, vocab_size=32000)), ids),
+        "vit-base-patch16-224 (ViTModel)": (lambda: t.ViTModel(t.ViTConfig()), {"pixel_values": "B, 3, H, W"}),
+        "t5-small (T5Model)": (lambda: t.T5Model(t.T5Config(decoder_start_token_id=0)),
+                               {"input_ids": "B, T", "decoder_input_ids": "B, S"}),
+    }
+
+
+def hf_row(name: str) -> Row:
+    """A transformers model's row: sequence models are compared at B=2, T=S=7, and costed at T=S=128."""
+    import torch
+
+    factory, inputs = hugging_face_models()[name]
+    row = Row(name)
+    torch.manual_seed(0)
+    module = factory().eval()
+    try:
+        start = time.perf_counter()
+        model = ss.from_torch(module, inputs=inputs)
+        row.import_s = time.perf_counter() - start
+        start = time.perf_counter()
+        graph = model.infer()
+        row.analysis_s = time.perf_counter() - start
+        if graph.errors:
+            raise AssertionError(f"analysis errors: {graph.errors[0]}")
+        row.params = str(graph.num_params)
+        at = {k: v for k, v in {"B": 1, "T": 128, "S": 128, "H": 224, "W": 224}.items() if k in graph.symbols}
+        row.macs = f"{graph.bind(**at).costs().macs / 1e9:.2f} G at {', '.join(f'{k}={v}' for k, v in at.items())}"
+        fixed = [f"{k.strip()} = {v}" for name, shape in inputs.items()
+                 for k, v in zip(shape.split(","), graph.inputs[name]) if type(v) is int and not k.strip().isdigit()]
+        row.conditions = "; ".join(fixed + [str(c) for c in graph.constraints]) or "none"
+        rng = np.random.default_rng(0)
+        arrays = {k: rng.standard_normal((2, 3, 224, 224)).astype(np.float32) if k == "pixel_values"
+                  else rng.integers(0, 100, (2, 7)) for k in inputs}
+        bound = graph.bind_from_arrays(arrays)
+        state = {k: v.detach().numpy() for k, v in module.state_dict().items()}
+        if {k: tuple(v) for k, v in bound.state_shapes.items()} != {k: v.shape for k, v in state.items()}:
+            raise AssertionError("state_dict names or shapes differ")
+        y = bound.forward(state, **arrays)
+        with torch.no_grad():
+            ref = module(**{k: torch.from_numpy(v) for k, v in arrays.items()})[0].numpy()
+        y = y if isinstance(y, np.ndarray) else (y[0] if isinstance(y, (list, tuple)) else next(iter(y.values())))
+        if not np.allclose(y, ref, rtol=1e-4, atol=1e-4 * float(np.abs(ref).max())):
+            raise AssertionError(f"forward differs from torch: max |diff| {np.abs(y - ref).max():.3g}")
+        row.status = "ok (forward at " + ", ".join("x".join(map(str, v.shape)) for v in arrays.values()) + ")"
+    except ss.SpecError as exc:
+        row.status = "import fails: " + " / ".join(line.strip() for line in str(exc).splitlines()[:4])
+    except AssertionError as exc:
+        row.status = f"differs: {exc}"
+    except Exception as exc:  # noqa: BLE001 - the table reports every failure
+        row.status = f"error: {type(exc).__name__}: {exc} ({traceback.extract_tb(exc.__traceback__)[-1].name})"
+    return row
+
+
+def _table(rows: list[Row], header: str) -> list[str]:
+    lines = [header, "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [r.name, r.params, r.macs, r.conditions, f"{r.import_s:.2f}", f"{r.analysis_s:.2f}", r.status]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return lines
+
+
+def render(rows: list[Row], hf_rows: list[Row]) -> str:
     ok = sum(r.status.startswith("ok") for r in rows)
     lines = ["# Model zoo: torchvision classification models through `ss.from_torch`", "",
              "Generated by `make zoo` (`docs/make_zoo.py`): every constructor of `torchvision.models` "
@@ -106,12 +180,17 @@ def render(rows: list[Row]) -> str:
              "module's own weights equals torch's eval output (rtol 1e-4) at the smallest accepted square size. "
              "Mult-adds at 1x3x224x224 (`graph.costs()`: torch.utils.flop_counter's convention, FLOPs / 2); "
              "times on this machine.", "",
-             f"**{ok} of {len(rows)} models pass.**", "",
-             "| model | parameters | mult-adds at 224 | conditions on B, H, W | import (s) | analysis (s) | status |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        cells = [r.name, r.params, r.macs, r.conditions, f"{r.import_s:.2f}", f"{r.analysis_s:.2f}", r.status]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+             f"**{ok} of {len(rows)} models pass.**", ""]
+    lines += _table(rows, "| model | parameters | mult-adds at 224 | conditions on B, H, W | import (s) "
+                          "| analysis (s) | status |")
+    hf_ok = sum(r.status.startswith("ok") for r in hf_rows)
+    lines += ["", "## Hugging Face transformers", "",
+              "Built from their configurations with random weights (`transformers`' defaults for GPT-2, "
+              "BERT-base, ViT-B/16 and T5-small; a shrunk LLaMA), imported with the inputs named as forward "
+              "names them (`input_ids: B, T`, `pixel_values: B, 3, H, W`); compared with torch at batch 2.", "",
+              f"**{hf_ok} of {len(hf_rows)} models pass.**", ""]
+    lines += _table(hf_rows, "| model | parameters | mult-adds | conditions on the sizes | import (s) "
+                             "| analysis (s) | status |")
     return "\n".join(lines) + "\n"
 
 
@@ -119,12 +198,14 @@ def main(names: list[str]) -> None:
     ensure_torchvision()
     import torchvision.models as tvm
 
-    names = names or sorted(tvm.list_models(module=tvm))
-    rows = []
+    names = names or sorted(tvm.list_models(module=tvm)) + list(hugging_face_models())
+    rows: list[Row] = []
+    hf_rows: list[Row] = []
     for name in names:
-        rows.append(zoo_row(name))
-        print(f"{name}: {rows[-1].status}", file=sys.stderr, flush=True)
-    sys.stdout.write(render(rows))
+        into, make = (hf_rows, hf_row) if name in hugging_face_models() else (rows, zoo_row)
+        into.append(make(name))
+        print(f"{name}: {into[-1].status}", file=sys.stderr, flush=True)
+    sys.stdout.write(render(rows, hf_rows))
 
 
 if __name__ == "__main__":
