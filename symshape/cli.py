@@ -474,6 +474,10 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signum
     except BrokenPipeError:
         return 0
+    except MemoryError:  # past the up-front checks (another process took the memory meanwhile)
+        print(f"symshape {args.command}: out of memory; free some memory, raise the limit (ulimit -v, the "
+              "container's) or use a smaller dtype", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: still no traceback for the user, but a way to report it
         print(f"symshape {args.command}: internal error ({type(exc).__name__}: {exc}). "
               "Please report it with the spec and the command line.", file=sys.stderr)

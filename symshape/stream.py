@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import struct
 import zipfile
@@ -37,11 +38,53 @@ class ResourceError(ShapeError):
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux MemAvailable), None when unknown."""
+    """Bytes a new allocation may take, None when unknown: the least of the machine's available memory
+    (Linux MemAvailable), what the address-space limit (``ulimit -v``) leaves and what the cgroup's
+    memory limit leaves."""
+    known = [n for n in (_meminfo_available(), _address_space_left(), _cgroup_left()) if n is not None]
+    return max(0, min(known)) if known else None
+
+
+def _meminfo_available() -> int | None:
     with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) * 1024
+    return None
+
+
+def _address_space_left() -> int | None:
+    """RLIMIT_AS less the address space this process already maps (VmSize)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return soft - int(line.split()[1]) * 1024
+    return soft
+
+
+def _cgroup_left(table: Path = Path("/proc/self/cgroup"), cgroups: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The memory cgroup's limit less its usage (cgroup v2 memory.max/current, or v1), None without a limit.
+    The cgroup's folder is looked up under the mount, then the mount itself (a container sees its own
+    cgroup there)."""
+    with contextlib.suppress(OSError):
+        for line in table.read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                mount, limit_file, usage_file = cgroups, "memory.max", "memory.current"
+            elif "memory" in controllers.split(","):
+                mount, limit_file, usage_file = cgroups / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
+            else:
+                continue
+            for folder in (mount / path.lstrip("/"), mount):
+                with contextlib.suppress(OSError, ValueError):
+                    limit = (folder / limit_file).read_text().strip()
+                    usage = int((folder / usage_file).read_text())
+                    if limit == "max" or int(limit) >= 2**60:  # v1 writes "no limit" as a huge number
+                        break
+                    return int(limit) - usage
     return None
 
 

@@ -70,3 +70,57 @@ def test_two_writers_of_one_process_never_mix_their_data(tmp_path):
     candidates = [graph.materialize(seed=seed) for seed in (1, 2)]
     assert any(all(np.array_equal(written[k], c[k]) for k in c) for c in candidates)
     assert sorted(os.listdir(tmp_path)) == ["w.npz"]
+
+
+HUGE = """inputs:
+  x: [B, 16384]
+layers:
+  - {name: fc, op: Linear, in_features: 16384, out_features: 32768}
+"""
+
+
+def _limited(limit: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def test_materialize_honours_the_address_space_limit(tmp_path):
+    """Under ``ulimit -v`` 1.5 GiB, a 2 GiB model is refused up front with the figures, not a MemoryError."""
+    (tmp_path / "huge.yaml").write_text(HUGE)
+    np.save(tmp_path / "x.npy", np.zeros((1, 16384), np.float32))
+    done = subprocess.run([sys.executable, "-m", "symshape", "run", "huge.yaml", "--seed", "0", "--input", "x=x.npy",
+                           "-o", "y.npy"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: _limited(3 * 2**29))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("symshape run: materializing every parameter needs 2.0 GiB but only ")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.yaml", "x.npy"]
+
+
+def test_available_memory_is_the_least_of_the_limits(monkeypatch):
+    monkeypatch.setattr(stream, "_meminfo_available", lambda: 8 * 2**30)
+    monkeypatch.setattr(stream, "_address_space_left", lambda: 2**30)
+    monkeypatch.setattr(stream, "_cgroup_left", lambda: None)
+    assert stream.available_memory() == 2**30
+    monkeypatch.setattr(stream, "_cgroup_left", lambda: 2**20)
+    assert stream.available_memory() == 2**20
+    monkeypatch.setattr(stream, "_cgroup_left", lambda: -5)  # usage above the limit
+    assert stream.available_memory() == 0
+
+
+def test_cgroup_limits_are_read_from_v1_and_v2_files(tmp_path):
+    root = tmp_path / "sys/fs/cgroup"
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/cgroup").write_text("0::/job\n")
+    (root / "job").mkdir(parents=True)
+    (root / "job/memory.max").write_text("1000000\n")
+    (root / "job/memory.current").write_text("400000\n")
+    assert stream._cgroup_left(tmp_path / "proc/self/cgroup", root) == 600000
+    (root / "job/memory.max").write_text("max\n")
+    assert stream._cgroup_left(tmp_path / "proc/self/cgroup", root) is None
+    (tmp_path / "proc/self/cgroup").write_text("4:memory:/elsewhere\n0::/\n")
+    (root / "memory").mkdir()
+    (root / "memory/memory.limit_in_bytes").write_text("5000\n")
+    (root / "memory/memory.usage_in_bytes").write_text("1000\n")
+    assert stream._cgroup_left(tmp_path / "proc/self/cgroup", root) == 4000
