@@ -38,6 +38,15 @@ def check_states(ctx: RuleContext, states: tuple[Shape, ...], expected: list[Sha
                       expected_desc=lambda: f"{w} (expected {dims.format_shape(want)})")
 
 
+def _sigmoid_inplace(x: np.ndarray) -> None:
+    """x = 1 / (1 + exp(-x)) as 0.5 + 0.5 tanh(x / 2): the same to float32 rounding, stable, and several
+    times faster than scipy's expit on small arrays."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+
+
 class _RNNBase(Layer):
     gates = 1
     n_outputs = 2
@@ -149,27 +158,31 @@ class _RNNBase(Layer):
 
     def _run(self, w: list[dict], seq: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
         """Every direction of one layer over the sequence (D, B, H states): the input projections of all
-        time steps hoisted out of the loop (one matmul per direction, written in the order the steps read
-        them: the reverse direction's backwards), then one batched matmul per step for the recurrent
-        projections of every direction."""
+        time steps hoisted out of the loop (one 2-d matmul per direction, copied in the order the steps
+        read them: the reverse direction's backwards), then one batched matmul per step for the recurrent
+        projections of every direction, computed transposed (W_hh @ h.T, torch's weight layout as it is:
+        BLAS is about twice as fast that way for a few batch rows)."""
         steps, batch, dirs = seq.shape[0], seq.shape[1], len(w)
         dtype = np.result_type(seq, w[0]["weight_ih"])
         rows = w[0]["weight_ih"].shape[0]
         inputs = np.empty((steps, dirs, batch, rows), dtype=dtype)  # step-major: [t, d] is what step t reads
+        flat = seq.reshape(steps * batch, seq.shape[-1])
         for d, weights in enumerate(w):
-            np.matmul(seq, weights["weight_ih"].T, out=inputs[::-1, d] if d else inputs[:, d])
+            projected = (flat @ weights["weight_ih"].T).reshape(steps, batch, rows)
+            inputs[:, d] = projected[::-1] if d else projected
         if w[0]["bias_ih"] is not None:
             inputs += self._input_bias(w).astype(dtype, copy=False)[:, None]  # b_ih [+ b_hh], (D, 1, G)
-        weight_hh = np.stack([d["weight_hh"].T for d in w]).astype(dtype, copy=False)  # (D, H_out, G)
+        weight_hh = np.stack([d["weight_hh"] for d in w]).astype(dtype, copy=False)  # (D, G, H_out)
         bias_hh = self._recurrent_bias(w)
         weight_hr = None
         if w[0]["weight_hr"] is not None:
             weight_hr = np.stack([d["weight_hr"].T for d in w]).astype(dtype, copy=False)
         h, c = h.astype(dtype, copy=False), c.astype(dtype, copy=False)
         outputs = np.empty((steps, dirs, batch, h.shape[-1]), dtype=dtype)
-        recurrent = np.empty((dirs, batch, rows), dtype=dtype)
+        transposed = np.empty((dirs, rows, batch), dtype=dtype)
+        recurrent = transposed.swapaxes(1, 2)  # (D, B, G), what the cell reads
         for t in range(steps):
-            np.matmul(h, weight_hh, out=recurrent)
+            np.matmul(weight_hh, h.swapaxes(1, 2), out=transposed)
             if bias_hh is not None:
                 recurrent += bias_hh
             h, c = self.cell(inputs[t], recurrent, h, c, weight_hr)
@@ -221,13 +234,11 @@ class LSTM(_RNNBase):
         self._setup(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size)
 
     def cell(self, xi, hh, h, c, weight_hr):
-        from scipy.special import expit  # imported when first needed, like base.sigmoid
-
         gates, size = np.add(xi, hh, out=xi), c.shape[-1]
         i, f, g, o = (gates[..., k * size:(k + 1) * size] for k in range(4))
-        expit(gates[..., :2 * size], out=gates[..., :2 * size])
+        _sigmoid_inplace(gates[..., :2 * size])
         np.tanh(g, out=g)
-        expit(o, out=o)
+        _sigmoid_inplace(o)
         c = f * c
         c += i * g
         h = o * np.tanh(c)
@@ -252,11 +263,9 @@ class GRU(_RNNBase):
         return np.stack([d["bias_hh"] for d in w])[:, None] if w[0]["bias_hh"] is not None else None
 
     def cell(self, xi, hh, h, c, weight_hr):
-        from scipy.special import expit
-
         size = h.shape[-1]
         rz = np.add(xi[..., :2 * size], hh[..., :2 * size], out=xi[..., :2 * size])
-        expit(rz, out=rz)
+        _sigmoid_inplace(rz)
         r, z, n, hn = rz[..., :size], rz[..., size:], xi[..., 2 * size:], hh[..., 2 * size:]
         hn *= r
         n += hn
