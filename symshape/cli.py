@@ -255,10 +255,21 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
 def _load_array(name: str, path: str) -> np.ndarray:
     import numpy as np
 
+    from .weights import check_fits, declared_bytes, npy_header
+
     p = Path(path)
     if not p.is_file():
         raise SpecError(f"--input {name}={path}: no such file")
     try:
+        with open(p, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":  # an .npy array: its header's claim is checked before any data is read
+                f.seek(0)
+                shape, dtype = npy_header(f)
+                stored = p.stat().st_size - f.tell()
+                if not dtype.hasobject and declared_bytes(shape, dtype) > stored:
+                    raise SpecError(f"--input {name}={path}: the header declares {shape} {dtype} "
+                                    f"({declared_bytes(shape, dtype):,} bytes) but the file holds {stored:,}")
+                check_fits(f"--input {name}={path}", declared_bytes(shape, dtype))
         array = np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise SpecError(f"--input {name}={path}: not a readable .npy array ({exc})") from None
@@ -287,7 +298,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     arrays = {n: _load_array(n, p) for n, p in given.items()}
     graph = model.infer(strict=False).bind_from_arrays(arrays)
     if args.weights:
-        params = read_weights(args.weights)
+        params = read_weights(args.weights, graph)
         check_weights(params, graph, f"weights file {args.weights}")
     elif args.seed is not None:
         params = graph.materialize(seed=args.seed)

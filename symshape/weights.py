@@ -7,17 +7,19 @@ differences at once (missing, unexpected, wrong shape, wrong dtype).
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from . import dims
 from .analysis import Analysis
-from .dtypes import numpy_kind
+from .dtypes import format_bytes, numpy_kind
 from .errors import SpecError
 from .files import atomic_write, read_text, reading
+from .stream import ResourceError, available_memory
 
 FORMATS = (".npz", ".safetensors")
 
@@ -48,18 +50,59 @@ def save_weights(params: dict[str, np.ndarray], path: str | Path) -> None:
     atomic_write(path, write)
 
 
-def read_weights(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of a weights file, or a SpecError saying why the file cannot be read."""
+def npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an ``.npy`` stream declares, read from its header alone (no data is read)."""
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return tuple(int(n) for n in shape), dtype
+
+
+def declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return math.prod(shape) * dtype.itemsize
+
+
+def check_fits(what: str, needed: int) -> None:
+    """Refuse, before reading it, data that would not fit in the memory this process may still take."""
+    free = available_memory()
+    if free is not None and needed > 0.9 * free:
+        raise ResourceError(f"{what} declares {format_bytes(needed)} of arrays but only {format_bytes(free)} of "
+                            "memory is available; it is not read")
+
+
+def _npz_declared(archive: zipfile.ZipFile, p: Path, graph: Analysis | None) -> None:
+    """Check an archive from its members' headers before anything is decompressed: the total against the
+    memory left, and with ``graph`` every name and shape against the model (a zip bomb declares what it
+    would become)."""
+    headers = {}
+    for info in archive.infolist():
+        with archive.open(info) as member:
+            shape, dtype = npy_header(member)
+        if dtype.hasobject:
+            raise SpecError(f"weights file {p}: {info.filename} holds Python objects (pickled); it is not loaded")
+        headers[info.filename.removesuffix(".npy")] = (shape, dtype)
+    if graph is not None:  # arrays of the declared shape and dtype that take no memory
+        check_weights({k: np.broadcast_to(np.zeros((), dtype), shape) for k, (shape, dtype) in headers.items()},
+                      graph, f"weights file {p}")
+    check_fits(f"weights file {p}", sum(declared_bytes(*h) for h in headers.values()))
+
+
+def read_weights(path: str | Path, graph: Analysis | None = None) -> dict[str, np.ndarray]:
+    """Every array of a weights file, or a SpecError saying why the file cannot be read. Nothing is read
+    that would not fit in memory, nor (with ``graph``) an ``.npz`` whose names and shapes do not fit the model."""
     fmt = _format(path)
     if fmt == ".index.json":
         return _read_shards(path)
     with reading(path, "weights file") as p:
         try:
             if fmt == ".npz":
+                with zipfile.ZipFile(p) as archive:
+                    _npz_declared(archive, p, graph)
                 with np.load(p, allow_pickle=False) as data:
                     return {k: data[k] for k in data.files}
             from safetensors.numpy import load_file
 
+            check_fits(f"weights file {p}", p.stat().st_size)  # its data is stored as is
             return load_file(str(p))
         except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
             raise SpecError(f"weights file {p} is damaged or not a {fmt} file ({exc})") from None
@@ -117,8 +160,9 @@ def check_weights(params: dict[str, Any], graph: Analysis, origin: str = "weight
 
 def load_weights(path: str | Path, graph: Analysis | None = None) -> dict[str, np.ndarray]:
     """Read a weights file; with ``graph``, check it against the analysed model first."""
-    params = read_weights(path)
     if graph is not None:
         graph.require_concrete("loading weights", params_only=True)
+    params = read_weights(path, graph)
+    if graph is not None:
         check_weights(params, graph, f"weights file {path}")
     return params

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +128,70 @@ def test_cgroup_limits_are_read_from_v1_and_v2_files(tmp_path):
     (root / "memory/memory.limit_in_bytes").write_text("5000\n")
     (root / "memory/memory.usage_in_bytes").write_text("1000\n")
     assert stream._cgroup_left(tmp_path / "proc/self/cgroup", root) == 4000
+
+
+def zip_bomb(path: Path, member: str, values: int) -> None:
+    """An .npz whose one member declares ``values`` float32 zeros, a few MB on disk (deflate runs of
+    zeros; the stream is a repeated block, so making it costs no time). Sizes stay below zip64's."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (values,)})
+    mib = bytes(2**20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = packer.compress(header.getvalue()) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(mib) + packer.flush(zlib.Z_FULL_FLUSH)
+    assert packer.compress(mib) + packer.flush(zlib.Z_FULL_FLUSH) == block  # history is reset at each flush
+    data = head + block * (values * 4 // len(mib)) + packer.flush()
+    size = len(header.getvalue()) + values * 4
+    name = member.encode()
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(data), size, len(name), 0) + name
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), size, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    path.write_bytes(local + data + central + end)
+
+
+LENET = str(Path(__file__).parents[1] / "examples" / "lenet.yaml")
+BOMB_VALUES = 7 * 2**27  # 3.5 GiB of float32
+
+
+def test_an_npz_bomb_is_refused_from_its_headers_against_the_model(tmp_path):
+    zip_bomb(tmp_path / "bomb.npz", "conv1.weight.npy", BOMB_VALUES)
+    assert (tmp_path / "bomb.npz").stat().st_size < 5 * 2**20
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 28, 28), np.float32))
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "symshape", "run", LENET, "--weights", "bomb.npz", "--input",
+                           "x=x.npy", "-o", "y.npy"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: _limited(2**31))
+    assert time.monotonic() - start < 10  # the interpreter's start included; the refusal itself is below
+    assert done.returncode == 2, done.stderr
+    assert "weights file bomb.npz does not fit the model" in done.stderr
+    assert f"conv1.weight has shape ({BOMB_VALUES},), the model needs (6, 1, 5, 5)" in done.stderr
+    graph = ss.load_spec(LENET).infer().bind(B=1)
+    start = time.monotonic()
+    with pytest.raises(ss.SpecError, match="conv1.weight has shape"):
+        ss.load_weights(tmp_path / "bomb.npz", graph)
+    assert time.monotonic() - start < 2
+
+
+def test_an_npz_bomb_beyond_the_memory_limit_is_refused_unread(tmp_path):
+    """Without a model to compare with, the declared total is held against the memory left (here ulimit -v)."""
+    zip_bomb(tmp_path / "bomb.npz", "w.npy", BOMB_VALUES)
+    code = ("import time, symshape as ss\nstart = time.monotonic()\ntry:\n    ss.load_weights('bomb.npz')\n"
+            "except ss.ShapeError as exc:\n    print(round(time.monotonic() - start, 3), exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: _limited(2**31))
+    seconds, message = done.stdout.split(" ", 1)
+    assert float(seconds) < 2, done.stdout
+    assert message.startswith("weights file bomb.npz declares 3.5 GiB of arrays but only "), done.stdout
+    assert message.rstrip().endswith("of memory is available; it is not read")
+
+
+def test_an_npy_input_whose_header_claims_more_than_the_file_holds_is_refused(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**50, 1, 28, 28)})
+    (tmp_path / "x.npy").write_bytes(header.getvalue() + bytes(64))
+    done = subprocess.run([sys.executable, "-m", "symshape", "run", LENET, "--seed", "0", "--input", "x=x.npy", "-o",
+                           "y.npy"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"symshape run: --input x=x.npy: the header declares ({2**50}, 1, 28, 28) float32 "
+                           f"({2**50 * 28 * 28 * 4:,} bytes) but the file holds 64\n")
