@@ -52,11 +52,36 @@ class ReLU(_Elementwise):
         np.maximum(y, 0, out=y)
 
 
+def sigmoid_inplace(y: np.ndarray) -> None:
+    """y = 1 / (1 + exp(-y)) for a float array, as 0.5 + 0.5 tanh(y / 2) (several times faster than scipy's
+    expit); where y < -7 the result is below 1e-3 and that form loses relative precision, so those
+    entries (rare) take exp(y) / (1 + exp(y))."""
+    low = y < -7.0
+    tail = y[low] if low.any() else None
+    y *= 0.5
+    np.tanh(y, out=y)
+    y *= 0.5
+    y += 0.5
+    if tail is not None:
+        e = np.exp(tail)
+        y[low] = e / (1 + e)
+
+
 class Sigmoid(_Elementwise):
     """1 / (1 + exp(-x))."""
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
-        return sigmoid(x)
+        if x.dtype.kind != "f":
+            return sigmoid(x)
+        y = x.copy()
+        sigmoid_inplace(y)
+        return y
+
+    has_inplace_form = True
+
+    def apply_inplace(self, y: np.ndarray) -> None:
+        """The same, overwriting ``y`` (the interpreter uses it on a fresh output it alone reads)."""
+        sigmoid_inplace(y)
 
 
 class Tanh(_Elementwise):

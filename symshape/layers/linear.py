@@ -47,9 +47,16 @@ class Linear(Layer):
         (out,) = outputs
         return dims.prod([*out, params["weight"].shape[1]])
 
+    fresh_output = True  # forward() returns a new array: a following activation may run in place on it
+
     def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         y = x @ p["weight"].T
-        return y + p["bias"] if "bias" in p else y
+        if "bias" not in p:
+            return y
+        if y.dtype == np.result_type(y, p["bias"]):
+            y += p["bias"]
+            return y
+        return y + p["bias"]
 
 
 class LazyLinear(Linear):

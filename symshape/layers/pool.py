@@ -8,6 +8,7 @@ ceil_mode rounds up, minus one when the last window would start in the right pad
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -147,6 +148,18 @@ class _AvgPoolNd(_PoolNd):
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
         n = self.n
+        outs = [pool_out(x.shape[x.ndim - n + i], k, s, q, 1, self.ceil_mode)
+                for i, (k, s, q) in enumerate(zip(self.kernel_size, self.stride, self.padding))]
+        if not any(self.padding) and tuple(self.stride) == tuple(self.kernel_size) and \
+                all(o * k <= size for o, k, size in zip(outs, self.kernel_size, x.shape[x.ndim - n:])):
+            # windows that tile the input without padding: one strided slice per kernel offset, summed
+            # (numpy's sum over short strided axes is far slower), every count the kernel's
+            offsets = itertools.product(*(range(k) for k in self.kernel_size))
+            total = None
+            for start in offsets:
+                part = x[(...,) + tuple(slice(i, i + o * k, k) for i, o, k in zip(start, outs, self.kernel_size))]
+                total = part.copy() if total is None else np.add(total, part, out=total)
+            return (total / (self.divisor_override or math.prod(self.kernel_size))).astype(x.dtype, copy=False)
         w, pads = self.windows(x, 0.0)
         axes = tuple(range(x.ndim, w.ndim))
         total = w.sum(axis=axes)

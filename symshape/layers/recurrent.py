@@ -19,6 +19,7 @@ from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
+from .activation import sigmoid_inplace
 from .base import Layer
 
 if TYPE_CHECKING:
@@ -36,15 +37,6 @@ def check_states(ctx: RuleContext, states: tuple[Shape, ...], expected: list[Sha
             ctx.equal(w, s, what=f"dim {axis} of initial state {i}",
                       actual_desc=lambda: f"{ctx.input_desc(i)} has {s}",
                       expected_desc=lambda: f"{w} (expected {dims.format_shape(want)})")
-
-
-def _sigmoid_inplace(x: np.ndarray) -> None:
-    """x = 1 / (1 + exp(-x)) as 0.5 + 0.5 tanh(x / 2): the same to float32 rounding, stable, and several
-    times faster than scipy's expit on small arrays."""
-    x *= 0.5
-    np.tanh(x, out=x)
-    x *= 0.5
-    x += 0.5
 
 
 class _RNNBase(Layer):
@@ -236,9 +228,9 @@ class LSTM(_RNNBase):
     def cell(self, xi, hh, h, c, weight_hr):
         gates, size = np.add(xi, hh, out=xi), c.shape[-1]
         i, f, g, o = (gates[..., k * size:(k + 1) * size] for k in range(4))
-        _sigmoid_inplace(gates[..., :2 * size])
+        sigmoid_inplace(gates[..., :2 * size])
         np.tanh(g, out=g)
-        _sigmoid_inplace(o)
+        sigmoid_inplace(o)
         c = f * c
         c += i * g
         h = o * np.tanh(c)
@@ -265,7 +257,7 @@ class GRU(_RNNBase):
     def cell(self, xi, hh, h, c, weight_hr):
         size = h.shape[-1]
         rz = np.add(xi[..., :2 * size], hh[..., :2 * size], out=xi[..., :2 * size])
-        _sigmoid_inplace(rz)
+        sigmoid_inplace(rz)
         r, z, n, hn = rz[..., :size], rz[..., size:], xi[..., 2 * size:], hh[..., 2 * size:]
         hn *= r
         n += hn
