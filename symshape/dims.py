@@ -324,6 +324,14 @@ def difference(a: Dim, b: Dim) -> Dim:
     return normalize(sympy.expand(a - b))
 
 
+def split_constant(d: Dim) -> tuple[Dim, int]:
+    """``d`` as ``rest + c`` with ``c`` its integer constant term (``T + 3`` -> ``(T, 3)``)."""
+    if type(d) is int:
+        return 0, d
+    c, rest = d.as_coeff_Add()
+    return (normalize(rest), int(c)) if c.is_Integer else (d, 0)
+
+
 def definitely_equal(a: Dim, b: Dim) -> bool:
     if type(a) is int and type(b) is int:
         return a == b

@@ -47,8 +47,9 @@ class RuleContext:
     """
 
     def __init__(self, solver: Solver, node: str, layer: Layer, sources: list[str], shapes: list[Shape],
-                 fixed: dict[str, Dim] | None):
+                 fixed: dict[str, Dim] | None, ranges: list[tuple[Dim, Dim] | None] | None = None):
         self.solver = solver
+        self.ranges = ranges or [None] * len(shapes)  # the inputs' least and greatest values, where known
         self.node = node
         self.layer = layer
         self.sources = sources
@@ -365,6 +366,7 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
     g = nx.DiGraph()
     shapes: dict[str, Shape | None] = {}
     dtypes: dict[str, str] = {}
+    ranges: dict[str, tuple[Dim, Dim] | None] = {}
     for spec in model.inputs:
         shape = dims.substitute_shape(declared[spec.name], solver.values)
         g.add_node(spec.name, kind="input", shape=shape, dtype=spec.dtype)
@@ -378,9 +380,12 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
         if any(s is None for s in in_shapes):
             out_shapes, args, params = [None] * layer.n_outputs, {}, {}
         else:
+            in_ranges = [ranges.get(r) for r in node.inputs]
             ctx = RuleContext(solver, node.name, layer, [describe_source(g, r) for r in node.inputs],
-                              in_shapes, resolved.get(id(layer)))
+                              in_shapes, resolved.get(id(layer)), in_ranges)
             result = layer.infer(ctx, *in_shapes)
+            for i, value_range in enumerate(layer.value_range(ctx.args, *in_ranges)):
+                ranges[ref_name(node.name, i)] = value_range
             out_shapes = list(result) if layer.n_outputs > 1 else [result]
             # a size below 1 was reported where it arose: later layers see an unknown shape, not a cascade
             out_shapes = [None if s is not None and any(type(d) is int and d < 1 for d in s) else s

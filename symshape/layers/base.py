@@ -96,6 +96,15 @@ class Layer:
         normalization and pooling count 0 (the default). Layers that multiply matrices override it."""
         return 0
 
+    passes_values: bool = False  # outputs hold the first input's values, rearranged (Reshape, Slice, ...)
+
+    def value_range(self, args: Any, *ranges: tuple[Dim, Dim] | None) -> tuple[tuple[Dim, Dim] | None, ...]:
+        """The least and greatest value of each output where the analysis knows them (the ids an
+        Embedding looks up: ``Arange(T)`` holds 0..T-1), from the inputs' ranges; None: unknown."""
+        if self.passes_values and ranges:
+            return (ranges[0],) * self.n_outputs
+        return (None,) * self.n_outputs
+
     def output_dtypes(self, *dtypes: str) -> tuple[str, ...]:
         """The dtype of each output, from the inputs' dtypes (names of ``symshape.dtypes``).
         Default: every output has the first input's dtype (float32 for a layer with no input).

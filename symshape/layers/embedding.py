@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import dims
 from ..dims import Shape
 from ..errors import ShapeError, SpecError
 from ..params import ParamSpec
 from .base import Layer
+from .indexing import at_most
 
 if TYPE_CHECKING:
     from ..propagate import RuleContext
@@ -48,6 +50,14 @@ class Embedding(Layer):
         self.norm_type = float(norm_type)
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape:
+        if ctx.ranges[0] is not None:  # ids the analysis knows (positions: arange(T)) must be rows of the table
+            least, greatest = ctx.ranges[0]
+            ids = lambda: f"the ids of {ctx.input_desc()} run from {ctx.show(least)} to {ctx.show(greatest)}"  # noqa: E731
+            fix = "Keep the sequence within the table (a longer one needs a larger num_embeddings)."
+            ctx.at_least(least, 0, what="the smallest id", actual_desc=ids, fix=fix)
+            reach, offset = dims.split_constant(greatest + 1)  # T + 3 <= 16 reads T <= 13
+            at_most(ctx, reach, ctx.args.num_embeddings - offset, what="the largest id + 1 (rows the ids reach)",
+                    actual_desc=ids, fix=fix)
         return (*x, ctx.args.embedding_dim)
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:

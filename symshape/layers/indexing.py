@@ -93,6 +93,8 @@ class Slice(Layer):
     exact (a (1, 512) table sliced ``:T`` has ``Min(512, T)``; adding it to a (B, T) tensor then needs
     ``T <= 512``). ``step`` is a positive int. An empty slice is a model error (sizes are positive)."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     size_args = ("start", "end")
     needs_shapes = True
     needs_args = True  # forward(p, x, args=...) may get the bound start
@@ -150,6 +152,8 @@ class Select(Layer):
     """``x.select(dim, index)`` (``x[:, 0]``, ``x[:, -1]``): the dim is removed. ``index`` may be negative
     or symbolic; an index outside the dim is a model error."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     size_args = ("index",)
     needs_args = True
     example = ({"dim": 1, "index": 0}, ("B, T, C",))
@@ -183,6 +187,8 @@ class Select(Layer):
 class Narrow(Layer):
     """``torch.narrow(x, dim, start, length)``: ``length`` elements from ``start`` (negative: from the
     end); the range must lie within the dim. ``start`` and ``length`` may be symbolic."""
+
+    passes_values = True  # the ids of an Embedding keep their range
 
     size_args = ("start", "length")
     needs_shapes = True

@@ -151,6 +151,13 @@ class Add(_Alpha):
     fresh_output = True  # forward() returns a new array: a following ReLU may run in place on it
     accepts_into = True  # forward(..., into=one of the inputs) may write the sum there
 
+    def value_range(self, args: Any, *ranges: tuple[Dim, Dim] | None) -> tuple[tuple[Dim, Dim] | None, ...]:
+        """ids shifted by an int (``arange(T) + past_length``): the range shifts with them."""
+        shift = self.scalar_operand
+        if ranges and ranges[0] is not None and type(shift) is int and type(self.alpha) is int:
+            return ((ranges[0][0] + self.alpha * shift, ranges[0][1] + self.alpha * shift),)
+        return (None,)
+
     def forward(self, p: dict, *xs: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
         ops = self.operands(xs)
         if into is not None and self.alpha == 1 and into.dtype == ops[0].dtype:

@@ -76,6 +76,8 @@ def _fill(ctx: RuleContext, total: Dim, target: tuple[Dim, ...], what: str) -> t
 class Flatten(Layer):
     """Merges dims start_dim..end_dim into one: (B, C, H, W) -> (B, C*H*W) by default."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         self.start_dim = int_arg("Flatten", "start_dim", start_dim)
         self.end_dim = int_arg("Flatten", "end_dim", end_dim)
@@ -111,6 +113,8 @@ class Flatten(Layer):
 class Unflatten(Layer):
     """Splits dim ``dim`` into ``unflattened_size`` (one -1 allowed; the product must match)."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     size_args = ("unflattened_size",)  # sizes named here can be bound
     example = ({"dim": 1, "unflattened_size": [4, -1]}, ("B, D",))
 
@@ -135,6 +139,8 @@ class Unflatten(Layer):
 class Reshape(Layer):
     """torch.reshape: the whole shape, batch included, one -1 allowed; element counts must match."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     size_args = ("shape",)  # sizes named here can be bound
     example = ({"shape": ["B", -1, 64]}, ("B, T, D",))
 
@@ -153,6 +159,8 @@ class Reshape(Layer):
 
 class Permute(Layer):
     """torch.permute: output dim i is input dim dims[i]."""
+
+    passes_values = True  # the ids of an Embedding keep their range
 
     example = ({"dims": [0, 2, 1]}, ("B, T, D",))
 
@@ -175,6 +183,8 @@ class Permute(Layer):
 
 class Transpose(Layer):
     """torch.transpose: swaps dims dim0 and dim1."""
+
+    passes_values = True  # the ids of an Embedding keep their range
 
     example = ({"dim0": 1, "dim1": 2}, ("B, T, D",))
 
@@ -471,6 +481,8 @@ class Expand(Layer):
     """torch.Tensor.expand(size): dims of size 1 repeated to ``size`` (-1 keeps a dim; new dims may lead).
     Sizes may be symbolic; a dim other than 1 must already have its target size."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     size_args = ("size",)
     needs_shapes = True
     example = ({"size": ["B", -1, -1]}, ("1, T, C",))
@@ -512,6 +524,8 @@ class Repeat(Layer):
     """torch.Tensor.repeat(repeats): tiles the input ``repeats[i]`` times along dim i; extra leading
     repeats add dims. Repeats are positive and may be symbolic."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     size_args = ("repeats",)
     needs_shapes = True
     example = ({"repeats": [1, "K", 1]}, ("B, T, C",))
@@ -537,6 +551,8 @@ class RepeatInterleave(Layer):
     """torch.repeat_interleave(x, repeats, dim=None) with a (positive, maybe symbolic) int ``repeats``:
     each element repeated along ``dim``; over the flattened input when dim is None. Tensor repeats
     give data-dependent sizes and are not supported."""
+
+    passes_values = True  # the ids of an Embedding keep their range
 
     size_args = ("repeats",)
     needs_shapes = True
@@ -567,6 +583,8 @@ class Squeeze(Layer):
     other dims stay. A symbolic dim is never squeezed: it is taken to be other than 1 (after
     binding, a size of 1 is squeezed as torch does)."""
 
+    passes_values = True  # the ids of an Embedding keep their range
+
     example = ({"dim": 1}, ("B, 1, D",))
 
     def __init__(self, dim: Any = None):
@@ -585,6 +603,8 @@ class Squeeze(Layer):
 
 class Unsqueeze(Layer):
     """torch.unsqueeze(x, dim): a new dim of size 1 at ``dim`` (from -rank-1 to rank)."""
+
+    passes_values = True  # the ids of an Embedding keep their range
 
     example = ({"dim": 1}, ("B, D",))
 
@@ -606,6 +626,8 @@ class Unsqueeze(Layer):
 class Roll(Layer):
     """torch.roll(x, shifts, dims=None): elements shifted cyclically along ``dims`` (the flattened
     input when None); shifts are ints, one per dim."""
+
+    passes_values = True  # the ids of an Embedding keep their range
 
     example = ({"shifts": [1, -2], "dims": [1, 2]}, ("B, H, W",))
 
@@ -633,6 +655,8 @@ class Roll(Layer):
 
 class Flip(Layer):
     """torch.flip(x, dims): reverses the order of the elements along each of ``dims``."""
+
+    passes_values = True  # the ids of an Embedding keep their range
 
     example = ({"dims": [-1]}, ("B, T, C",))
 

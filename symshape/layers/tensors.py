@@ -174,6 +174,12 @@ class Arange(Layer):
             return dims.ceildiv(end - self.start, self.step)
         return dims.ceildiv(self.start - end, -self.step)
 
+    def value_range(self, args: Any, *ranges: tuple[Dim, Dim] | None) -> tuple[tuple[Dim, Dim] | None, ...]:
+        if self.floats:
+            return (None,)
+        last = self.start + self.step * (self.length(args.end) - 1)
+        return ((self.start, last) if self.step > 0 else (last, self.start),)
+
     def infer(self, ctx: RuleContext) -> Shape | None:
         n = self.length(ctx.args.end)
         ctx.at_least(n, 1, what="length", actual_desc=lambda: f"start {self.start}, end {ctx.args.end}, "

@@ -176,6 +176,21 @@ def test_bert_sequence_condition_equals_torch():
         assert graph.valid(B=2, T=t) == torch_runs(meta, input_ids=ids), t
 
 
+def test_gpt2_position_table_bounds_the_sequence_exactly_as_torch():
+    """GPT-2 looks its positions up as ``wpe(arange(T))``: the ids' range makes ``T <= n_positions`` a
+    condition (on meta tensors torch cannot see it: the index check needs data, so real ones here)."""
+    factory, inputs = hf_models()["gpt2"]
+    module = factory().eval()
+    graph = ss.from_torch(module, inputs=inputs).infer()
+    assert [str(c) for c in graph.constraints] == ["T <= 64"]
+    for t in (1, 63, 64, 65, 80):
+        ids = torch.zeros(1, t, dtype=torch.long)
+        assert graph.valid(B=1, T=t) == torch_runs(module, input_ids=ids), t
+    with pytest.raises(ss.ShapeError, match="run from 0 to 64"):
+        graph.bind(B=1, T=65)
+
+
+
 # --- the parts of the conversion ------------------------------------------------------------------------
 
 class Heads(nn.Module):

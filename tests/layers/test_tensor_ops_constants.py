@@ -172,6 +172,25 @@ def test_arange_with_a_symbolic_end():
     assert str(graph.output_shapes[0]) == "(T - 3,)" and [str(c) for c in graph.constraints] == ["T >= 4"]
 
 
+@pytest.mark.parametrize("start, shift, limit", [(0, 0, "T <= 16"), (2, 0, "T <= 16"), (0, 3, "T <= 13")])
+def test_positions_from_arange_must_fit_the_embedding_table(start, shift, limit):
+    """``Embedding(arange(start, T) + shift)``: the ids' range gives the condition, exactly where torch's
+    lookup stops raising (checked at every T that leaves the range non-empty)."""
+    positions = ss.Arange(start, "T")(name="pos")
+    if shift:
+        positions = ss.Add(other=shift)(positions, name="shifted")
+    graph = ss.Model([], ss.Embedding(16, 4)(ss.Unsqueeze(0)(positions), name="wpe")).infer()
+    assert [str(c) for c in graph.constraints if "rows" in c.what] == [limit]
+    table = torch.nn.Embedding(16, 4)
+    for t in range(start + 1, 24):
+        try:
+            table(torch.arange(start, t).unsqueeze(0) + shift)
+            runs = True
+        except IndexError:
+            runs = False
+        assert graph.valid(T=t) == runs, t
+
+
 def test_arange_rejects_empty_ranges_and_symbolic_starts():
     with pytest.raises(ss.ShapeMismatchError, match=r"t \(Arange\): length is 0 \(must be at least 1\)"):
         constant(ss.Arange(5, 5))
