@@ -98,7 +98,7 @@ class _Writer:
     def const(self, value: Any, hint: str, dtype: Any = None) -> str:
         name = self._fresh(hint)
         array = np.asarray(value, dtype=dtype)
-        self.initializers[name] = self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name)
+        self.initializers[name] = self.onnx.numpy_helper.from_array(np.array(array, order="C"), name)  # 0-d stays 0-d
         return name
 
     def ints(self, values: list[int], hint: str) -> str:
@@ -576,6 +576,115 @@ def _encoder_layer(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str
     return x if layer.batch_first else w.op("Transpose", [x], name, perm=[1, 0, 2])
 
 
+def _rms_norm(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    """x / sqrt(mean(x^2) + eps) * weight (eps None: the dtype's machine epsilon, as torch)."""
+    layer, x, name = node.layer, xs[0], node.name
+    dtype = w.dtype(node.inputs[0])
+    rank = len(_input_shape(info))
+    eps = np.finfo(np.float64 if dtype == "float64" else np.float32).eps if layer.eps is None else layer.eps
+    axes = w.ints(list(range(rank - len(layer.normalized_shape), rank)), name)
+    mean = w.op("ReduceMean", [w.op("Mul", [x, x], name), axes], name, keepdims=1)
+    y = w.op("Div", [x, w.op("Sqrt", [w.op("Add", [mean, w.const(eps, f"{name}.eps", dtype)], name)], name)], name)
+    weight = w.param(node, "weight")
+    return w.op("Mul", [y, weight], name) if weight else y
+
+
+def _repeat_heads(w: _Writer, t: str, heads: int, groups: int, hint: str) -> str:
+    """np.repeat(t, heads // groups, axis=-3): each key/value head repeated for its query heads (GQA)."""
+    grown = w.op("Expand", [w.op("Unsqueeze", [t, w.ints([-3], hint)], hint), w.ints([heads // groups, 1, 1], hint)],
+                 hint)
+    shape = w.op("Concat", [w.op("Shape", [t], hint, end=-3), w.ints([heads], hint),
+                            w.op("Shape", [t], hint, start=-2)], hint, axis=0)
+    return w.op("Reshape", [grown, shape], hint)
+
+
+def _sdpa(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    """softmax(q @ k^T * scale + mask) @ v; a causal or given mask is added as 0 / -inf scores, and a row
+    with every position masked gives zeros, as torch does."""
+    layer, name = node.layer, node.name
+    q, k, v = xs[:3]
+    dtype = w.dtype(node.inputs[0])
+    shapes = [_input_shape(info, i) for i in range(3)]
+    if layer.enable_gqa:
+        heads = shapes[0][-3]
+        if type(heads) is not int or any(type(shapes[i][-3]) is not int for i in (1, 2)):
+            raise Unsupported("enable_gqa with symbolic head counts; bind them")
+        k, v = (_repeat_heads(w, t, heads, shapes[i][-3], name) if shapes[i][-3] != heads else t
+                for i, t in ((1, k), (2, v)))
+    width = shapes[0][-1]
+    if layer.scale is None and type(width) is not int:
+        raise Unsupported(f"the default scale 1/sqrt({width}) of a symbolic width; bind it or give scale")
+    scale = 1 / np.sqrt(width) if layer.scale is None else layer.scale
+    rank = len(shapes[1])
+    perm = [*range(rank - 2), rank - 1, rank - 2]
+    scores = w.op("Mul", [w.op("MatMul", [q, w.op("Transpose", [k], name, perm=perm)], name),
+                          w.const(scale, f"{name}.scale", dtype)], name)
+    masked = layer.is_causal or len(xs) > 3
+    if layer.is_causal:
+        square = w.op("Shape", [scores], name, start=-2)
+        fill = w.onnx.numpy_helper.from_array(np.asarray([-np.inf], dtype=dtype))
+        blocked = w.op("ConstantOfShape", [square], name, value=fill)
+        scores = w.op("Add", [scores, w.op("Trilu", [blocked, w.ints(1, name)], name, upper=1)], name)
+    elif masked:
+        mask = xs[3]
+        if w.dtype(node.inputs[3]) == "bool":
+            mask = w.op("Where", [mask, w.const(0.0, f"{name}.keep", dtype), w.const(-np.inf, f"{name}.drop", dtype)],
+                        name)
+        scores = w.op("Add", [scores, mask], name)
+    weights = w.op("Softmax", [scores], name, axis=-1)
+    if masked:
+        weights = w.op("Where", [w.op("IsNaN", [weights], name), w.const(0.0, f"{name}.zero", dtype), weights], name)
+    return w.op("MatMul", [weights, v], name)
+
+
+def _arange(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    """start + step * i for i in range(length), in int64 (or float64 when a float is given), then cast."""
+    layer, name = node.layer, node.name
+    length = w.op("Squeeze", [w.dim(info["output_shapes"][0][0], name), w.ints([0], name)], name)
+    steps = w.op("Range", [w.const(np.int64(0), f"{name}.zero"), length, w.const(np.int64(1), f"{name}.one")], name)
+    wide = "float64" if layer.floats else "int64"
+    if layer.floats:
+        steps = w.op("Cast", [steps], name, to=_ELEM[wide])
+    out = w.op("Add", [w.op("Mul", [steps, w.const(layer.step, f"{name}.step", wide)], name),
+                       w.const(layer.start, f"{name}.start", wide)], name)
+    return out if layer.dtype == wide else w.op("Cast", [out], name, to=_ELEM[layer.dtype])
+
+
+def _cast(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    return w.op("Cast", xs, node.name, to=_ELEM[node.layer.dtype])
+
+
+def _expand(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    return w.op("Expand", [xs[0], w.shape(tuple(info["output_shapes"][0]), node.name, infer_one=False)], node.name)
+
+
+def _table(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    """A constant computed from sizes alone (SinusoidalPositionalEncoding): its values as an initializer."""
+    shape = tuple(info["output_shapes"][0])
+    if not all(type(d) is int for d in shape):
+        raise Unsupported(f"the symbolic size {dims.format_shape(shape)}; bind it")
+    return w.const(node.layer.forward({}, [shape]), node.name)
+
+
+def _multihead_attention(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    """Self-attention (query, key and value one tensor), batch-first or not, without masks or weights out."""
+    layer, name = node.layer, node.name
+    if len(set(node.inputs)) != 1 or layer.masks or layer.is_causal or layer.need_weights or layer.add_bias_kv \
+            or layer.add_zero_attn:
+        raise Unsupported("only self-attention (one input as query, key and value) without masks, "
+                          "add_bias_kv, add_zero_attn or need_weights")
+    rank, d_model = len(_input_shape(info)), int(info["args"]["embed_dim"])
+    x = xs[0]
+    if rank == 2:
+        x = w.op("Unsqueeze", [x, w.ints([0], name)], name)
+    elif not layer.batch_first:
+        x = w.op("Transpose", [x], name, perm=[1, 0, 2])
+    y = _attention(w, node, "", x, layer.num_heads, d_model)
+    if rank == 2:
+        return w.op("Squeeze", [y, w.ints([0], name)], name)
+    return y if layer.batch_first else w.op("Transpose", [y], name, perm=[1, 0, 2])
+
+
 EXPORTERS: dict[str, Callable[..., Any]] = {
     **{op: _conv for op in ("Conv1d", "Conv2d", "Conv3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
                             "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LazyConvTranspose1d",
@@ -613,4 +722,6 @@ EXPORTERS: dict[str, Callable[..., Any]] = {
     "Where": _where, "MaskedFill": _masked_fill,
     "Full": _filled, "Zeros": _filled, "Ones": _filled, "Tril": _triangle, "Triu": _triangle,
     "Slice": _slice, "Select": _select, "Index": _index, "Split": _split, "Chunk": _split,
+    "RMSNorm": _rms_norm, "ScaledDotProductAttention": _sdpa, "MultiheadAttention": _multihead_attention,
+    "Arange": _arange, "Cast": _cast, "Expand": _expand, "SinusoidalPositionalEncoding": _table,
 }
