@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint clean docs bench fuzz fuzz-layers zoo
+.PHONY: demo test lint clean docs bench fuzz fuzz-layers zoo onnx-zoo
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -65,3 +65,6 @@ fuzz-layers: $(VENV)/.installed-test
 
 zoo: $(VENV)/.installed-test
 	$(PY) docs/make_zoo.py > docs/zoo.md
+
+onnx-zoo: $(VENV)/.installed-test
+	nice -n 10 $(PY) tests/onnx_zoo.py $(MODELS)
