@@ -24,8 +24,9 @@ from symshape.cli import main
 from symshape.importers._torchvision import ensure_torchvision
 from symshape.importers.onnx import read_onnx
 
-# the input size each model needs at least (Inception's stem, ViT's fixed patch grid)
-SIZES = {"inception_v3": 299, "vit_b_16": 224, "vit_b_32": 224, "vit_l_16": 224, "vit_l_32": 224, "vit_h_14": 224,
+# the input size each model needs (Inception's stem, ViT's fixed patch grid; torch exports AdaptiveAvgPool2d(7)
+# of AlexNet and VGG only where the feature map is a multiple of 7)
+SIZES = {"alexnet": 224, **{f"vgg{n}{bn}": 224 for n in (11, 13, 16, 19) for bn in ("", "_bn")}, "inception_v3": 299, "vit_b_16": 224, "vit_b_32": 224, "vit_l_16": 224, "vit_l_32": 224, "vit_h_14": 224,
          "swin_t": 224, "swin_s": 224, "swin_b": 224, "swin_v2_t": 256, "swin_v2_s": 256, "swin_v2_b": 256,
          "maxvit_t": 224}
 DEFAULT_SIZE = 64
@@ -49,7 +50,7 @@ def export(name: str, path: Path) -> int:
     kwargs = {"aux_logits": False, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
     module = torchvision.models.get_model(name, weights=None, **kwargs).eval()
     size = SIZES.get(name, DEFAULT_SIZE)
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):  # its IR dumps
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (torch.randn(1, 3, size, size),), str(path), dynamo=False, input_names=["x"],
                           output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
