@@ -137,3 +137,21 @@ def test_cli_export_errors(argv: list[str], message: str, tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
     assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob(".*.tmp*"))
+
+
+@pytest.mark.parametrize("mask_dtype", ["bool", "float32"])
+def test_attention_with_a_mask_and_grouped_heads(mask_dtype: str, tmp_path: Path) -> None:
+    """A bool mask with a fully masked row (zeros, as torch) or a float mask; 4 query heads on 2 key heads."""
+    q, k, v = ss.Input("B, 4, L, 8", name="q"), ss.Input("B, 2, S, 8", name="k"), ss.Input("B, 2, S, 8", name="v")
+    mask = ss.Input("L, S", name="mask", dtype=mask_dtype)
+    out = ss.ScaledDotProductAttention(enable_gqa=True)(q, k, v, mask)
+    graph = ss.Model(inputs=[q, k, v, mask], outputs=[out]).infer()
+    ss.to_onnx(graph, tmp_path / "m.onnx")
+    rng = np.random.default_rng(3)
+    feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in
+             (("q", (2, 4, 5, 8)), ("k", (2, 2, 6, 8)), ("v", (2, 2, 6, 8)))}
+    keep = rng.random((5, 6)) > 0.4
+    keep[1] = False
+    feeds["mask"] = keep if mask_dtype == "bool" else rng.standard_normal((5, 6)).astype(np.float32)
+    (expected,) = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, feeds)
+    np.testing.assert_allclose(graph.forward({}, **feeds), expected, rtol=1e-4, atol=1e-5)
