@@ -13,7 +13,6 @@ hold ``num_layers`` copies of it (``layers.0.``, ``layers.1.``, ...); each copy 
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from .. import dims
 from ..dims import Dim, Shape
 from ..errors import SpecError
 from ..params import ParamSpec
+from .activation import gelu_erf
 from .attention import (
     arity_hint,
     attend,
@@ -37,7 +37,7 @@ from .attention import (
     mask_flags,
     merged_mask,
 )
-from .base import LAYERS, Layer, erf
+from .base import LAYERS, Layer
 from .norm import LayerNorm
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0),
-    "gelu": lambda x: 0.5 * x * (1.0 + erf(x / math.sqrt(2.0))),
+    "gelu": gelu_erf,
 }
 Masks = dict[str, np.ndarray]
 
