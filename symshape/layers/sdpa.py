@@ -38,15 +38,18 @@ def causal_mask(length: int, source: int, dtype: np.dtype) -> np.ndarray:
 
 def softmax_attention(scores: np.ndarray, v: np.ndarray, zero_masked_rows: bool) -> tuple[np.ndarray, np.ndarray]:
     """softmax(scores) @ v, stable; a row of -inf scores gives zeros (``zero_masked_rows``, as torch's
-    scaled_dot_product_attention) or NaN (as torch's explicit softmax)."""
+    scaled_dot_product_attention) or NaN (as torch's explicit softmax). The weights are computed in
+    place: ``scores`` must be a fresh array the caller does not read again."""
     top = scores.max(axis=-1, keepdims=True, initial=-np.inf)
     if zero_masked_rows:
         top = np.where(np.isneginf(top), 0, top)
+    weights = scores
     with np.errstate(invalid="ignore"):  # -inf - -inf: the NaN torch's softmax gives such a row
-        weights = np.exp(scores - top)
+        np.subtract(weights, top, out=weights)
+    np.exp(weights, out=weights)
     total = weights.sum(axis=-1, keepdims=True)
     weights /= np.where(total == 0, 1, total) if zero_masked_rows else total
-    return weights @ v, weights
+    return weights @ np.ascontiguousarray(v), weights  # a head-split view of v: BLAS wants it contiguous
 
 
 class ScaledDotProductAttention(Layer):
