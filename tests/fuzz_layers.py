@@ -75,11 +75,16 @@ def _torch_out(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor | None:
 
 def one_case(op: str, rng: random.Random) -> tuple[str, str] | None:
     """None when symshape agrees with torch, else (kind, description)."""
-    cls, torch_cls = LAYERS[op], getattr(torch.nn, op)
-    kwargs = draw(cls, rng)
+    kwargs = draw(LAYERS[op], rng)
     if kwargs is None:
         return None
     shape = tuple(rng.randint(1, 5) for _ in range(rng.randint(1, 5)))
+    return compare(op, kwargs, shape, rng.randrange(2**32))
+
+
+def compare(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int = 0) -> tuple[str, str] | None:
+    """One case: None when symshape agrees with torch on ``op(**kwargs)`` over an input of ``shape``."""
+    cls, torch_cls = LAYERS[op], getattr(torch.nn, op)
     desc = f"{op}({kwargs}) on {shape}"
     try:
         with warnings.catch_warnings():
@@ -93,7 +98,7 @@ def one_case(op: str, rng: random.Random) -> tuple[str, str] | None:
         layer = None
     except Exception as exc:  # noqa: BLE001
         return "internal", f"{desc}: {type(exc).__name__}: {exc}"
-    x = np.random.default_rng(rng.randrange(2**32)).standard_normal(shape).astype(np.float32)
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
     expected = None if module is None else _torch_out(module, torch.from_numpy(x.copy()))
     if layer is None or module is None:  # torch may accept arguments it refuses only when run
         if layer is None and expected is not None:

@@ -296,3 +296,17 @@ def test_20_bind_where_a_bound_size_broadcasts(tmp_path, capsys):
     assert torch.add(torch.randn(2, 5), torch.randn(2, 1)).shape == (2, 5)
     assert main(["check", str(spec), "--bind", "M=1,L=5"]) == 0
     assert "s: (B, 5)" in capsys.readouterr().out
+
+
+# 21. tests/fuzz_layers.py findings: one case of each kind of disagreement, compared as the fuzzer does
+from fuzz_layers import compare  # noqa: E402
+
+FUZZ_CASES = [
+    ("LazyConv2d", {"out_channels": 1, "kernel_size": 3, "groups": 2}, (5, 4)),  # wrong rank: internal error
+    ("LazyConv1d", {"out_channels": 2, "kernel_size": 2, "stride": 3, "padding": 3}, (1, 5, 4, 4, 1)),
+]
+
+
+@pytest.mark.parametrize("op, kwargs, shape", FUZZ_CASES)
+def test_21_fuzz_layers_case_agrees_with_torch(op, kwargs, shape):
+    assert compare(op, kwargs, shape) is None
