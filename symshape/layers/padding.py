@@ -73,15 +73,25 @@ class _PadNd(Layer):
 class _ConstantPadNd(_PadNd):
     mode = "constant"
 
-    def __init__(self, padding: Any, value: float):
-        self._padding(padding)
+    def __init__(self, padding: Any, value: float | None):
+        if isinstance(padding, (list, tuple)) and len(padding) % 2 == 0 and all(type(v) is int for v in padding):
+            self.padding = tuple(padding)  # torch passes any even number of ints to F.pad: pairs from the last dim
+            self.n = len(padding) // 2
+        elif type(padding) is int:
+            self._padding(padding)
+        else:
+            raise SpecError(f"{type(self).__name__}: padding must be an int or an even number of ints (left, right, "
+                            f"...; last dim first), got {padding!r}")
+        if value is None:  # F.pad fills with 0
+            value = 0.0
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SpecError(f"{type(self).__name__}: value must be a number, got {value!r}")
         self.value = float(value)
 
     def ranks(self) -> tuple[tuple[int, ...], str]:
-        """F.pad with a constant takes any rank with enough dims."""
-        return tuple(range(self.n, 64)), "(*, " + ", ".join(("L",) if self.n == 1 else "DHW"[3 - self.n:]) + ")"
+        """F.pad with a constant takes any rank with enough dims for its padding pairs."""
+        n = type(self).n
+        return tuple(range(self.n, 64)), "(*, " + ", ".join(("L",) if n == 1 else "DHW"[3 - n:]) + ")"
 
     def pad(self, x: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
         return np.pad(x, pairs, mode="constant", constant_values=np.asarray(self.value, dtype=x.dtype))

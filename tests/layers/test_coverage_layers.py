@@ -196,7 +196,7 @@ def test_distance_inputs_must_broadcast():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: ss.ZeroPad2d((1, 2)), r"ZeroPad2d: padding must be an int or 4 ints"),
+    (lambda: ss.ZeroPad2d((1, 2, 3)), r"ZeroPad2d: padding must be an int or an even number of ints"),
     (lambda: ss.ConstantPad1d(1, "x"), r"ConstantPad1d: value must be a number"),
     (lambda: ss.Hardtanh(1.0, -1.0), r"Hardtanh: max_val must be greater than min_val"),
     (lambda: ss.Softshrink(-1), r"Softshrink: lambd must be at least 0"),

@@ -304,6 +304,10 @@ from fuzz_layers import compare  # noqa: E402
 FUZZ_CASES = [
     ("LazyConv2d", {"out_channels": 1, "kernel_size": 3, "groups": 2}, (5, 4)),  # wrong rank: internal error
     ("LazyConv1d", {"out_channels": 2, "kernel_size": 2, "stride": 3, "padding": 3}, (1, 5, 4, 4, 1)),
+    ("ConstantPad2d", {"padding": (1, 2), "value": 1}, (3, 5)),  # F.pad takes any even number of ints
+    ("ConstantPad1d", {"padding": 2, "value": None}, (3,)),  # value None pads with 0
+    ("ZeroPad3d", {"padding": (1, 2)}, (2,)),
+    ("ZeroPad2d", {"padding": (1, 2, 3, 4, 5, 6)}, (4, 2, 5)),
 ]
 
 
