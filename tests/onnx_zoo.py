@@ -50,7 +50,7 @@ def export(name: str, path: Path) -> int:
     kwargs = {"aux_logits": False, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
     module = torchvision.models.get_model(name, weights=None, **kwargs).eval()
     size = SIZES.get(name, DEFAULT_SIZE)
-    with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):  # its IR dumps
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # its IR dumps
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (torch.randn(1, 3, size, size),), str(path), dynamo=False, input_names=["x"],
                           output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})

@@ -219,6 +219,8 @@ class _Importer:
             if n and v is None:
                 raise Unsupported(f"input {n!r} is not produced by any earlier node")
         dynamic = any(isinstance(v, str) for v in ins)
+        if node.op_type == "Expand" and isinstance(ins[1], np.ndarray) and ins[1].dtype == object:
+            dynamic = True  # a constant (ViT's class token) expanded to symbolic sizes: an Expand layer
         if not dynamic and node.op_type in STATIC:
             outs = STATIC[node.op_type](self, a, *ins)
         elif node.op_type == "Shape" or (dynamic and node.op_type in HANDLERS):
@@ -439,6 +441,10 @@ STATIC: dict[str, Callable[..., Any]] = {
                   if len(xs) == 2 else np.minimum.reduce(xs)),
     "Reshape": lambda imp, a, x, shape: x.reshape(_ints(shape, "Reshape shape")),
     "Expand": lambda imp, a, x, shape: np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(_ints(shape, "shape")))),
+    "Transpose": lambda imp, a, x: np.transpose(x, a.get("perm")),
+    "MatMul": _numpy(np.matmul),
+    "Pow": _numpy(lambda x, y: np.power(x, y).astype(x.dtype)),  # ONNX: the base's dtype
+    "Exp": _numpy(np.exp), "Log": _numpy(np.log), "Abs": _numpy(np.abs), "Sign": _numpy(np.sign),
     "Range": _numpy(lambda start, limit, delta: np.arange(start.item(), limit.item(), delta.item(),
                                                           dtype=np.result_type(start, limit, delta))),
 }
@@ -689,7 +695,7 @@ def _expand(imp: _Importer, node: Any, a: dict, x: Any, shape: Any) -> Any:
     if not isinstance(shape, np.ndarray):
         raise Unsupported("its target shape is computed from data")
     target = [dims.normalize(v) for v in shape.reshape(-1)]
-    rank = len(imp.shape(x))
+    rank = x.ndim if isinstance(x, np.ndarray) else len(imp.shape(x))
     lead = max(len(target) - rank, 0)
     size = [-1] * (rank - len(target)) + [d if i < lead or d != 1 else -1 for i, d in enumerate(target)]
     return imp.layer(node, "Expand", [x], size)

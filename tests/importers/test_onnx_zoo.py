@@ -10,6 +10,6 @@ import pytest
 from onnx_zoo import round_trip
 
 
-@pytest.mark.parametrize("name", ["squeezenet1_1", "mobilenet_v3_small", "shufflenet_v2_x0_5"])
+@pytest.mark.parametrize("name", ["squeezenet1_1", "mobilenet_v3_small", "shufflenet_v2_x0_5", "vit_b_32"])
 def test_torchvision_round_trip(name: str, tmp_path: Path) -> None:
     round_trip(name, tmp_path)
