@@ -35,9 +35,9 @@ class _BatchNorm(Layer):
         self.affine = self._flag("affine", affine)
         self.has_bias = self._flag("bias", bias)
         self.track_running_stats = self._flag("track_running_stats", track_running_stats)
-        if not self.track_running_stats and self.eps == 0:
-            raise SpecError(f"{self.op}: eps must be positive when batch statistics are used "
-                            "(track_running_stats=False), as torch requires")
+        if not isinstance(self, _InstanceNorm) and (self.eps < 0 or self.eps == 0 and not self.track_running_stats):
+            raise SpecError(f"{self.op}: eps must be non-negative, and positive when batch statistics are used "
+                            f"(track_running_stats=False), as torch's batch_norm requires; got {eps!r}")
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, self.ranks, self.layout):
@@ -92,8 +92,8 @@ def _more_than_one(ctx: RuleContext, count: dims.Dim, what: str, unit: str = "va
 
 
 def _eps(op: str, eps: Any) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
-        raise SpecError(f"{op}: eps must be a non-negative number, got {eps!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):  # torch takes a negative eps too
+        raise SpecError(f"{op}: eps must be a number, got {eps!r}")
     return float(eps)
 
 
@@ -170,6 +170,8 @@ class _InstanceNorm(_BatchNorm):
             return None
         c = x[-n - 1]
         if self.affine or self.track_running_stats:  # without parameters torch only warns on a mismatch
+            if self.op.startswith("Lazy") and len(x) == n + 1 and ctx.args.num_features is None:
+                ctx.args.num_features = x[1]  # torch's lazy norms take input.shape[1], here a spatial size
             lazy = f"Lazy{self.op.removeprefix('Lazy')}()"
             ctx.match("num_features", c, what="num_features", fix=lambda: f"Use num_features={c} or {lazy}.")
         elif ctx.args.num_features is None:
@@ -386,7 +388,10 @@ class SyncBatchNorm(_BatchNorm):
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         if not ctx.rank(x, self.ranks, self.layout):
             return None
-        ctx.match("num_features", x[1], what="num_features", fix=lambda: f"Use num_features={x[1]}.")
+        if self.affine or self.track_running_stats:  # without parameters or buffers torch ignores num_features
+            ctx.match("num_features", x[1], what="num_features", fix=lambda: f"Use num_features={x[1]}.")
+        if not self.track_running_stats:  # batch statistics, in eval mode too
+            _more_than_one(ctx, dims.prod((x[0], *x[2:])), "batch size times spatial size")
         return x
 
 

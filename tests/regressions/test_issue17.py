@@ -308,6 +308,12 @@ FUZZ_CASES = [
     ("ConstantPad1d", {"padding": 2, "value": None}, (3,)),  # value None pads with 0
     ("ZeroPad3d", {"padding": (1, 2)}, (2,)),
     ("ZeroPad2d", {"padding": (1, 2, 3, 4, 5, 6)}, (4, 2, 5)),
+    ("LayerNorm", {"normalized_shape": 2, "eps": -0.5}, (1, 2)),  # a negative eps runs (NaN where var < 0.5)
+    ("InstanceNorm1d", {"num_features": 1, "eps": 0.0}, (4, 1, 4)),
+    ("BatchNorm1d", {"num_features": 2, "eps": -0.5}, (4, 2)),  # batch_norm: eps must be non-negative
+    ("LazyInstanceNorm2d", {"eps": 1.5}, (2, 3, 4)),  # lazy: num_features = input.shape[1], a spatial size
+    ("LazyInstanceNorm2d", {"eps": 1.5}, (3, 3, 4)),
+    ("SyncBatchNorm", {"num_features": 1, "affine": False, "track_running_stats": False}, (2, 5, 3, 2)),
 ]
 
 
