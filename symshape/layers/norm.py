@@ -293,6 +293,9 @@ class GroupNorm(Layer):
             raise SpecError(f"GroupNorm: num_groups must be a positive int, got {num_groups!r}")
         self.num_groups = num_groups
         self.num_channels = self._size("num_channels", num_channels, optional=True)
+        if type(self.num_channels) is int and self.num_channels % num_groups:  # torch's constructor checks it
+            raise SpecError(f"GroupNorm: num_channels ({self.num_channels}) must be divisible by num_groups "
+                            f"({num_groups})")
         self.eps = _eps("GroupNorm", eps)
         self.affine = self._flag("affine", affine)
         self.has_bias = self._flag("bias", bias)

@@ -314,6 +314,7 @@ FUZZ_CASES = [
     ("LazyInstanceNorm2d", {"eps": 1.5}, (2, 3, 4)),  # lazy: num_features = input.shape[1], a spatial size
     ("LazyInstanceNorm2d", {"eps": 1.5}, (3, 3, 4)),
     ("SyncBatchNorm", {"num_features": 1, "affine": False, "track_running_stats": False}, (2, 5, 3, 2)),
+    ("GroupNorm", {"num_groups": 2, "num_channels": 3, "affine": False}, (1, 2, 4)),  # checked on construction
 ]
 
 
