@@ -56,6 +56,9 @@ class _ConvNd(Layer):
             raise SpecError(f"{op}: groups must be a positive int, got {groups!r}")
         if padding_mode not in _PAD_MODES:
             raise SpecError(f"{op}: padding_mode must be one of {', '.join(_PAD_MODES)}, got {padding_mode!r}")
+        for name in ("in_channels", "out_channels"):  # torch's constructor checks both
+            if type(getattr(self, name)) is int and getattr(self, name) % groups:
+                raise SpecError(f"{op}: {name} ({getattr(self, name)}) must be divisible by groups ({groups})")
         self.groups = groups
         self.has_bias = self._flag("bias", bias)
         self.padding_mode = padding_mode

@@ -315,6 +315,7 @@ FUZZ_CASES = [
     ("LazyInstanceNorm2d", {"eps": 1.5}, (3, 3, 4)),
     ("SyncBatchNorm", {"num_features": 1, "affine": False, "track_running_stats": False}, (2, 5, 3, 2)),
     ("GroupNorm", {"num_groups": 2, "num_channels": 3, "affine": False}, (1, 2, 4)),  # checked on construction
+    ("Conv2d", {"in_channels": 1, "out_channels": 2, "kernel_size": 3, "groups": 3}, (1, 1, 4, 2)),  # likewise
 ]
 
 
