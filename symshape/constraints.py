@@ -383,7 +383,7 @@ def summarize(raw: list[Constraint]) -> Summary:
         found = None if any(c.relation not in ("==", "%") for c in group) else _congruence(group, s, start)
         pattern = _pattern(group, s, start) if found is None else None
         if pattern is not None:
-            if pattern[0].relation == "in" and not pattern[0].rhs:
+            if pattern and pattern[0].relation == "in" and not pattern[0].rhs:  # [] : holds for all
                 impossible.extend(group)
             for c in pattern:
                 if c.relation == ">=" and c.lhs == s:
