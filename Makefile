@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint clean docs bench fuzz fuzz-layers zoo onnx-zoo
+.PHONY: demo test lint clean docs bench fuzz fuzz-layers zoo onnx-zoo conditions-zoo
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -68,3 +68,6 @@ zoo: $(VENV)/.installed-test
 
 onnx-zoo: $(VENV)/.installed-test
 	nice -n 10 $(PY) tests/onnx_zoo.py $(MODELS)
+
+conditions-zoo: $(VENV)/.installed-test
+	SYMSHAPE_CONDITIONS_FULL=1 nice -n 10 $(PY) -W ignore tests/importers/test_import_conditions.py

@@ -701,7 +701,7 @@ EXPORTERS: dict[str, Callable[..., Any]] = {
     "Reciprocal": _simple("Reciprocal"),
     "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
     **{op: _identity for op in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
-                                "FeatureAlphaDropout", "Identity")},
+                                "FeatureAlphaDropout", "Identity", "AssertSize")},
     "MaxPool1d": _max_pool, "MaxPool2d": _max_pool, "MaxPool3d": _max_pool,
     "AvgPool1d": _avg_pool, "AvgPool2d": _avg_pool, "AvgPool3d": _avg_pool,
     "AdaptiveAvgPool1d": _adaptive_avg_pool, "AdaptiveAvgPool2d": _adaptive_avg_pool,

@@ -20,7 +20,7 @@ from .. import dims
 from ..errors import SpecError
 from ..wiring import InputSpec, Model
 from .convert import Converter, Unsupported
-from .values import Tensor, Weight
+from .values import Tensor, Weight, assert_pins
 
 
 def _example_value(d: dims.Dim, symbol_values: dict[str, int]) -> int:
@@ -135,16 +135,18 @@ def _convert(module: Any, specs: list[InputSpec], name: str, gm: Any, output_nam
                     symbols[fake.node.expr] = d
                 elif isinstance(d, sympy.Symbol):
                     pinned[d] = int(fake)
-    if pinned:
-        specs = [InputSpec(s.name, dims.substitute_shape(s.shape, pinned), s.dtype) for s in specs]
-        symbols = {k: dims.substitute(v, pinned) for k, v in symbols.items()}
+    symbols = {k: dims.substitute(v, pinned) for k, v in symbols.items()}
+    converter = Converter(module, specs, name)
+    tensors = {s.name: Tensor(s.name) for s in specs}
+    assert_pins(converter, tensors, specs, pinned, "TorchDynamo specializes it: the module's forward "
+                "only runs at that size")
     placeholders: dict[str, Any] = {}
     for node in gm.graph.nodes:
         if node.op != "placeholder":
             continue
         example = node.meta.get("example_value")
         if node.target in inputs:
-            placeholders[node.target] = Tensor(inputs[node.target].name)
+            placeholders[node.target] = tensors[inputs[node.target].name]
         elif node.target in state:
             placeholders[node.target] = Weight(*state[node.target])
         elif isinstance(example, torch.SymInt):
@@ -152,7 +154,6 @@ def _convert(module: Any, specs: list[InputSpec], name: str, gm: Any, output_nam
         else:
             raise SpecError(f"from_torch: the captured graph reads {node.target}, which is neither an input nor "
                             "a parameter or buffer of the module")
-    converter = Converter(module, specs, name)
     model = converter.run(gm.graph, placeholders, lambda c, n, a, k: handle_captured(c, n, a, k, symbols))
     return Model._from_parts(model.inputs, model.nodes, model.outputs, name, output_names)
 

@@ -32,7 +32,7 @@ from ..errors import SpecError
 from ..wiring import InputSpec, Model
 from .convert import Converter, Unsupported
 from .torch_modules import layer_from_module
-from .values import Pin, Tensor, Weight
+from .values import Pin, Tensor, Weight, assert_pins
 
 
 def require_torch() -> Any:
@@ -136,19 +136,19 @@ def _convert_fx(module: Any, specs: list[InputSpec], name: str) -> Model:
     arguments = [p for p in inspect.signature(module.forward).parameters.values()
                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     nodes = [n for n in graph.nodes if n.op == "placeholder"]
+    pins: dict[Any, int] = {}
     while True:
         converter = Converter(module, specs, name)
-        placeholders = {n.target: Tensor(p.name) if p.name in given else p.default for p, n in zip(arguments, nodes)}
+        tensors = {s.name: Tensor(s.name) for s in specs}
+        assert_pins(converter, tensors, specs, pins, f"{type(module).__name__}.forward asserts it")
+        placeholders = {n.target: tensors[p.name] if p.name in given else p.default for p, n in zip(arguments, nodes)}
         try:
             return converter.run(graph, placeholders, handle_fx)
         except Pin as pin:
-            specs = pin_inputs(specs, pin)
-
-
-def pin_inputs(specs: list[InputSpec], pin: Pin) -> list[InputSpec]:
-    """The input specs with the pinned size substituted."""
-    values = {pin.symbol: pin.value}
-    return [InputSpec(s.name, dims.substitute_shape(s.shape, values), s.dtype) for s in specs]
+            if pin.symbol in pins:
+                raise SpecError(f"from_torch: {type(module).__name__}.forward asserts {pin} after fixing "
+                                f"{pin.symbol} = {pins[pin.symbol]}") from None
+            pins[pin.symbol] = pin.value
 
 
 def handle_fx(c: Converter, node: Any, args: tuple, kwargs: dict) -> Any:

@@ -63,3 +63,16 @@ class Pin(Exception):
     def __init__(self, symbol: Any, value: int):
         super().__init__(f"{symbol} = {value}")
         self.symbol, self.value = symbol, value
+
+
+def assert_pins(c: Any, tensors: dict[str, Any], specs: list[Any], pins: dict[Any, int], reason: str) -> None:
+    """Each pinned input size as an AssertSize on the first input that declares it, so the size keeps its
+    name and the model states its value as a condition; ``tensors`` (input name -> tensor) is updated so
+    the graph reads the asserted tensor, whose dim is the number."""
+    for symbol, value in pins.items():
+        for spec in specs:
+            if spec.shape is not None and symbol in spec.shape:
+                axis = list(spec.shape).index(symbol)
+                tensors[spec.name] = c.op("AssertSize", [tensors[spec.name]], f"assert_{symbol}", dim=axis,
+                                          size=value, reason=reason)
+                break

@@ -1,4 +1,4 @@
-"""Layers that move, copy or reduce elements: Flatten, Unflatten, Reshape/View, Permute, Transpose,
+"""Layers that move, copy or reduce elements: AssertSize, Flatten, Unflatten, Reshape/View, Permute, Transpose,
 Expand, Repeat, RepeatInterleave, Squeeze, Unsqueeze, Roll, Flip, Pad, OneHot, Stack, Cumsum,
 Split and Chunk (several outputs), and the reductions (Mean, Sum, Prod, Amax/Amin, Max/Min with
 their indices, Argmax/Argmin, Var/Std). Names, arguments and dtypes are torch's."""
@@ -71,6 +71,36 @@ def _fill(ctx: RuleContext, total: Dim, target: tuple[Dim, ...], what: str) -> t
         ctx.divisible(total, known, what=what, actual_desc=lambda: f"{ctx.input_desc()} has {total} elements there")
         quotient = dims.floordiv(total, known)
     return tuple(quotient if d == -1 else d for d in target)
+
+
+class AssertSize(Layer):
+    """``torch._assert(x.shape[dim] == size)``: passes ``x`` through and requires one dim to be ``size``.
+    An importer writes it where torch fixes a size the input declared symbolic (torchvision's ViT asserts
+    ``H == image_size``), so the size keeps its name and the fixed value is a condition on it."""
+
+    passes_values = True  # the ids of an Embedding keep their range
+
+    size_args = ("size",)
+    example = ({"dim": 1, "size": 16}, ("B, D",))
+
+    def __init__(self, dim: int, size: Any, reason: str = ""):
+        self.dim = int_arg("AssertSize", "dim", dim)
+        self.size = self._size("size", size)
+        if not isinstance(reason, str):
+            raise SpecError(f"AssertSize: reason must be a string, got {reason!r}")
+        self.reason = reason
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
+        axis = axis_arg(ctx, self.dim, len(x))
+        if axis is None:
+            return None
+        size = ctx.match("size", x[axis], what=f"dim {self.dim}",
+                         fix=lambda: f"The model needs size {ctx.show(ctx.args.size)} there"
+                         + (f" ({self.reason})." if self.reason else "."))
+        return (*x[:axis], size, *x[axis + 1:])
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return x
 
 
 class Flatten(Layer):

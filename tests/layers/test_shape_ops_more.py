@@ -239,3 +239,23 @@ def test_reductions_symbolic_and_errors():
         infer(ss.Argmax(3), (2, 3, 4))
     with pytest.raises(ss.SpecError, match="dim must be an int"):
         ss.Max([0, 1])
+
+
+def _asserting(dim, size):
+    def fn(x):
+        torch._assert(x.shape[dim] == size, "size")
+        return x
+    return fn
+
+
+def test_assert_size_passes_the_tensor_and_pins_the_size_as_torch_asserts():
+    parity(ss.AssertSize(1, 4), _asserting(1, 4), _array((3, 4)))
+    x = ss.Input("B, 3, H, W", name="x")
+    g = ss.Model([x], ss.Flatten()(ss.AssertSize(2, 8, reason="traced at 8")(x))).infer()
+    assert g.fixed_sizes == {"H": 8}
+    assert [str(c) for c in g.constraints] == ["H == 8"]
+    assert g.valid(H=8) and not g.valid(H=7)
+    with pytest.raises(AssertionError):
+        _asserting(2, 8)(torch.zeros(1, 3, 7, 5))
+    with pytest.raises(ss.ShapeError, match=r"dim 2 is 8 .* has 7\. The model needs size 8 there \(traced at 8\)"):
+        g.bind(H=7)
