@@ -190,6 +190,21 @@ def test_gpt2_position_table_bounds_the_sequence_exactly_as_torch():
         graph.bind(B=1, T=65)
 
 
+def test_gpt2_lm_head_tied_to_the_token_table_counts_once_and_materializes_tied():
+    """GPT2LMHeadModel ties lm_head.weight to transformer.wte.weight: both names are in state_dict, torch
+    counts the tensor once, and a materialized model holds one array under both names."""
+    t = transformers
+    module = t.GPT2LMHeadModel(t.GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=100,
+                                            bos_token_id=0, eos_token_id=0)).eval()
+    model = ss.from_torch(module, inputs={"input_ids": "B, T"})
+    ids = np.random.default_rng(0).integers(0, 100, (2, 9))
+    graph = assert_matches_torch(module, model, {"input_ids": ids})
+    assert graph.num_params == sum(p.numel() for p in module.parameters())
+    w = graph.bind(B=1, T=4).materialize(seed=0)
+    assert np.shares_memory(w["lm_head.weight"], w["transformer.wte.weight"]) or \
+        np.array_equal(w["lm_head.weight"], w["transformer.wte.weight"])
+
+
 
 # --- the parts of the conversion ------------------------------------------------------------------------
 
