@@ -1,9 +1,11 @@
 """The analysis record: a model analysed for given input shapes, frozen, with read-only views.
 
 ``propagate.analyse`` makes it; every later stage (init, forward, costs, explain, solve, weights,
-stream, report, draw) is a function of it. Its ``graph`` is a frozen ``networkx.DiGraph``.
+stream, report, draw) is a function of it. Its nodes and edges are plain dicts (``node_data``,
+``edge_data``); ``graph``, the frozen ``networkx.DiGraph`` of them, is built on first use, so an
+analysis alone (``symshape check``) does not import networkx.
 
-Node attributes (``a.graph.nodes[name]``):
+Node attributes (``a.node(name)``, ``a.graph.nodes[name]``):
   ``kind``           ``"input"`` or ``"layer"``
   ``shape``, ``dtype``   (inputs) the input's shape and dtype
   ``op``, ``layer``  (layers) the class name and the Layer object
@@ -13,15 +15,15 @@ Node attributes (``a.graph.nodes[name]``):
   ``args``           the layer's size arguments as resolved here (``in_features`` of a lazy layer)
   ``params``         ``{local name: ParamSpec}``, empty for a node sharing another's layer
   ``owner``          for a sharing node, the name of the node owning the parameters
-Edge attributes (producer -> consumer): ``shapes``, the shapes of the tensors passed along it.
+Edge attributes (``a.edge_data[producer, consumer]``): ``shapes``, the shapes of the tensors passed along it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import sympy
 
 from . import dims
@@ -31,6 +33,9 @@ from .errors import Conflict, ShapeMismatchError, UnresolvedShapeError
 from .params import ParamSpec
 from .wiring import Model, state_name
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
@@ -38,17 +43,28 @@ class Analysis:
 
     model: Model
     declared: dict[str, Shape]  # the input shapes asked for, before any size was substituted
-    graph: nx.DiGraph
+    node_data: dict[str, dict[str, Any]]  # node attributes by name, inputs first, then the layers in order
+    edge_data: dict[tuple[str, str], dict[str, Any]]  # edge attributes by (producer, consumer)
     shapes: dict[str, Shape | None]  # every tensor by reference
     values: dict[sympy.Symbol, Dim]  # sizes bound or pinned, by symbol
     origins: dict[sympy.Symbol, str]  # who fixed each: "bind" or the layer and rule
     constraints: list[Constraint]
     errors: list[Conflict]
 
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The frozen ``networkx.DiGraph`` of the nodes and edges, with their attributes."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_nodes_from(self.node_data.items())
+        g.add_edges_from((u, v, data) for (u, v), data in self.edge_data.items())
+        return nx.freeze(g)
+
     # --- tensors --------------------------------------------------------------------------------
     @property
     def inputs(self) -> dict[str, Shape]:
-        return {s.name: self.graph.nodes[s.name]["shape"] for s in self.model.inputs}
+        return {s.name: self.node_data[s.name]["shape"] for s in self.model.inputs}
 
     @property
     def outputs(self) -> dict[str, Shape | None]:
@@ -59,13 +75,13 @@ class Analysis:
         return list(self.outputs.values())
 
     def node(self, name: str) -> dict[str, Any]:
-        return self.graph.nodes[name]
+        return self.node_data[name]
 
     # --- parameters -----------------------------------------------------------------------------
     def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:
         every: dict[str, ParamSpec] = {}
         for node in self.model.nodes:
-            for local, spec in self.graph.nodes[node.name]["params"].items():
+            for local, spec in self.node_data[node.name]["params"].items():
                 every[state_name(node.name, local)] = spec
         for name, target in self.model.tied.items():  # a tied tensor is its target, under a second name
             if name in every and target in every:

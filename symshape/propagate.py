@@ -2,18 +2,18 @@
 ``RuleContext``; a rule that pins a symbol (``D = 20``) restarts the pass with it substituted.
 
 This module is the whole engine: the rule context layers state their conditions in, the solver
-state (known sizes, conflicts, constraints), restarts, and the pass that builds the
-``networkx.DiGraph`` the analysis record reads (its attribute schema is in ``analysis.py``).
+state (known sizes, conflicts, constraints), restarts, and the pass that builds the nodes and
+edges the analysis record reads (their attribute schema is in ``analysis.py``).
 """
 
 from __future__ import annotations
 
 import gc
 import random
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable, Union
 
-import networkx as nx
 import sympy
 
 from . import dims
@@ -27,6 +27,15 @@ from .smt import Undecided, satisfiable
 from .wiring import Model, owning_node, ref_name, source_of, state_name
 
 Text = Union[str, Callable[[], str]]  # message pieces are built only when a message is needed
+
+
+@dataclass
+class Shaped:
+    """What a pass shaped: node attributes by name, edge attributes by (producer, consumer), as
+    ``analysis.py`` documents them (plain dicts: an analysis alone does without networkx)."""
+
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def _text(piece: Text) -> str:
@@ -199,29 +208,29 @@ def analyse(model: Model, declared: dict[str, Shape], values: dict | None = None
     """The model analysed for the declared input shapes, with ``values`` (symbol -> size) known."""
     solver = Solver(values or {}, origins or {})
     solver.input_symbols = dims.shape_symbols(declared.values())
-    graph, shapes = propagate(model, declared, solver)
+    shaped, shapes = propagate(model, declared, solver)
     summary = summarize(solver.constraints)
     errors = list(solver.conflicts) + [
         Conflict(c.node, c.op, c.what, f"a size with {c}", "no size of the inputs satisfies that")
         for c in summary.impossible]
     constraints = solver.pinned_constraints() + summary.statements
-    errors += _tie_conflicts(model, graph)
+    errors += _tie_conflicts(model, shaped.nodes)
     if not errors and _jointly_impossible(constraints):
         errors.append(Conflict(constraints[-1].node, constraints[-1].op, "the sizes",
                                "constrained by " + ", ".join(map(str, constraints)),
                                "no sizes satisfy all of these together"))
-    return Analysis(model, dict(declared), nx.freeze(graph), shapes, solver.values, solver.origins,
+    return Analysis(model, dict(declared), shaped.nodes, shaped.edges, shapes, solver.values, solver.origins,
                     constraints, errors)
 
 
-def _tie_conflicts(model: Model, graph: nx.DiGraph) -> list[Conflict]:
+def _tie_conflicts(model: Model, nodes: dict[str, dict[str, Any]]) -> list[Conflict]:
     """Each tied parameter exists, its target exists, and the two have the same shape."""
-    specs = {state_name(n, local): (n, spec) for n in graph.nodes if graph.nodes[n]["kind"] == "layer"
-             for local, spec in graph.nodes[n]["params"].items()}
+    specs = {state_name(n, local): (n, spec) for n, data in nodes.items() if data["kind"] == "layer"
+             for local, spec in data["params"].items()}
     conflicts = []
     for name, target in model.tied.items():
-        node = owning_node(name, graph.nodes) or name
-        op = graph.nodes[node]["op"] if node in graph.nodes and graph.nodes[node]["kind"] == "layer" else "tie"
+        node = owning_node(name, nodes) or name
+        op = nodes[node]["op"] if node in nodes and nodes[node]["kind"] == "layer" else "tie"
         if name not in specs or target not in specs:
             missing = name if name not in specs else target
             conflicts.append(Conflict(node, op, "the tied tensor", f"{name} = {target}",
@@ -344,8 +353,8 @@ def _working_equal_sizes(analysis: Analysis, names: list[str]) -> str:
 
 # --- the pass ------------------------------------------------------------------------------------
 
-def propagate(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[nx.DiGraph, dict[str, Shape | None]]:
-    """Run passes until one completes without pinning a size: the shaped graph and every tensor's shape.
+def propagate(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[Shaped, dict[str, Shape | None]]:
+    """Run passes until one completes without pinning a size: the shaped nodes and edges and every tensor's shape.
 
     Python's garbage collector is paused meanwhile (it adds ~20% to building a large graph)."""
     gc_was_enabled = gc.isenabled()
@@ -362,14 +371,15 @@ def propagate(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
             gc.enable()
 
 
-def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[nx.DiGraph, dict[str, Shape | None]]:
-    g = nx.DiGraph()
+def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple[Shaped, dict[str, Shape | None]]:
+    shaped = Shaped()
+    nodes, edges = shaped.nodes, shaped.edges
     shapes: dict[str, Shape | None] = {}
     dtypes: dict[str, str] = {}
     ranges: dict[str, tuple[Dim, Dim] | None] = {}
     for spec in model.inputs:
         shape = dims.substitute_shape(declared[spec.name], solver.values)
-        g.add_node(spec.name, kind="input", shape=shape, dtype=spec.dtype)
+        nodes[spec.name] = {"kind": "input", "shape": shape, "dtype": spec.dtype}
         shapes[spec.name] = shape
         dtypes[spec.name] = spec.dtype or DEFAULT_DTYPE
     resolved: dict[int, dict[str, Dim]] = {}
@@ -381,7 +391,7 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
             out_shapes, args, params = [None] * layer.n_outputs, {}, {}
         else:
             in_ranges = [ranges.get(r) for r in node.inputs]
-            ctx = RuleContext(solver, node.name, layer, [describe_source(g, r) for r in node.inputs],
+            ctx = RuleContext(solver, node.name, layer, [describe_source(nodes, r) for r in node.inputs],
                               in_shapes, resolved.get(id(layer)), in_ranges)
             result = layer.infer(ctx, *in_shapes)
             for i, value_range in enumerate(layer.value_range(ctx.args, *in_ranges)):
@@ -400,22 +410,18 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
         for i, s in enumerate(out_shapes):
             shapes[ref_name(node.name, i)] = s
             dtypes[ref_name(node.name, i)] = out_dtypes[i]
-        g.add_node(node.name, kind="layer", op=layer.op, layer=layer, inputs=node.inputs,
-                   input_shapes=in_shapes, output_shapes=out_shapes, output_dtypes=list(out_dtypes),
-                   args=args, params=params, owner=node.owner)
+        nodes[node.name] = {"kind": "layer", "op": layer.op, "layer": layer, "inputs": node.inputs,
+                            "input_shapes": in_shapes, "output_shapes": out_shapes,
+                            "output_dtypes": list(out_dtypes), "args": args, "params": params, "owner": node.owner}
         for ref, s in zip(node.inputs, in_shapes):
-            source = source_of(ref)
-            if g.has_edge(source, node.name):
-                g.edges[source, node.name]["shapes"].append(s)
-            else:
-                g.add_edge(source, node.name, shapes=[s])
+            edges.setdefault((source_of(ref), node.name), {"shapes": []})["shapes"].append(s)
     missing = [r for r in model.outputs if r not in shapes]
     if missing:
         raise SpecError(f"outputs {missing} name no node or input of the model")
-    return g, shapes
+    return shaped, shapes
 
 
-def describe_source(g: nx.DiGraph, ref: str) -> str:
+def describe_source(nodes: dict[str, dict[str, Any]], ref: str) -> str:
     """``input x`` or ``conv1 (Conv2d)``: where a tensor comes from, for messages."""
-    data = g.nodes[source_of(ref)]
+    data = nodes[source_of(ref)]
     return f"input {ref}" if data["kind"] == "input" else f"{ref} ({data['op']})"

@@ -8,13 +8,13 @@ their layers are named under the instance (``layer1.0.conv1``), as torchvision n
 from __future__ import annotations
 
 import difflib
+import heapq
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import yaml
 
 from . import dims
@@ -468,20 +468,44 @@ class _Builder:
             raise exc.located(file=self.origin, entry=e.where, key=named) from None
 
     def _order(self, by_name: dict[str, _Entry]) -> list[str]:
+        order = _file_order({name: {source_of(r) for r in e.inputs} & by_name.keys() for name, e in by_name.items()})
+        if order is None:
+            raise self._cycle(by_name)
+        return order
+
+    def _cycle(self, by_name: dict[str, _Entry]) -> SpecError:
+        """The error naming a cycle among the entries."""
+        import networkx as nx
+
         g = nx.DiGraph()
-        position = {name: i for i, name in enumerate(by_name)}
         g.add_nodes_from(by_name)
         for name, e in by_name.items():
-            for r in e.inputs:
-                base = source_of(r)
-                if base in by_name:
-                    g.add_edge(base, name)
-        try:
-            return list(nx.lexicographical_topological_sort(g, key=position.__getitem__))
-        except nx.NetworkXUnfeasible:
-            cycle = [u for u, _ in nx.find_cycle(g)]
-            raise self.fail(by_name[cycle[0]].where, "the layers form a cycle: "
-                            + " -> ".join(cycle + [cycle[0]])) from None
+            g.add_edges_from((base, name) for base in map(source_of, e.inputs) if base in by_name)
+        cycle = [u for u, _ in nx.find_cycle(g)]
+        return self.fail(by_name[cycle[0]].where, "the layers form a cycle: " + " -> ".join(cycle + [cycle[0]]))
+
+
+def _file_order(reads: dict[str, set[str]]) -> list[str] | None:
+    """The names of ``reads`` (name -> the names it reads) with each after those it reads, the earliest
+    first: networkx's lexicographical topological sort by position, without importing networkx. None
+    if they form a cycle."""
+    names = list(reads)
+    position = {name: i for i, name in enumerate(names)}
+    readers: dict[str, list[str]] = {name: [] for name in names}
+    for name, sources in reads.items():
+        for source in sources:
+            readers[source].append(name)
+    waiting = {name: len(sources) for name, sources in reads.items()}
+    ready = [position[name] for name in names if not waiting[name]]  # a heap of positions
+    order = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(name)
+        for reader in readers[name]:
+            waiting[reader] -= 1
+            if not waiting[reader]:
+                heapq.heappush(ready, position[reader])
+    return order if len(order) == len(names) else None
 
 
 def _takes_no_input(raw: dict[str, Any]) -> bool:

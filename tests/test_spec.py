@@ -88,3 +88,31 @@ def test_json_spec_errors_name_the_file(tmp_path):
     path.write_text(json.dumps({"inputs": {"x": [1, 2]}, "layers": [{"op": "Linear"}]})[:-3])
     with pytest.raises(ss.SpecError, match=r"bad\.json: not valid JSON \(line 1, column \d+"):
         ss.load_spec(path)
+
+
+def test_file_order_is_networkx_lexicographical_topological_sort():
+    """The entries' order, computed without networkx, is networkx's sort by file position; None for a cycle."""
+    import random
+
+    import networkx as nx
+
+    from symshape.spec import _file_order
+
+    draw = random.Random(0)
+    for _ in range(300):
+        names = [f"n{i}" for i in draw.sample(range(100), draw.randint(1, 20))]
+        order = draw.sample(names, len(names))  # an order the reads respect, unless they may be cyclic
+        cyclic = draw.random() < 0.2
+        reads = {}
+        for n in names:
+            pool = names if cyclic else order[:order.index(n)]
+            reads[n] = set(draw.sample(pool, min(len(pool), draw.randint(0, 3))))
+        g = nx.DiGraph()
+        g.add_nodes_from(names)
+        g.add_edges_from((s, n) for n in names for s in reads[n])
+        position = {n: i for i, n in enumerate(names)}
+        try:
+            expected = list(nx.lexicographical_topological_sort(g, key=position.__getitem__))
+        except nx.NetworkXUnfeasible:
+            expected = None
+        assert _file_order(reads) == expected, reads
