@@ -361,9 +361,10 @@ def substitute(d: Dim, values: Mapping[sympy.Symbol, Dim]) -> Dim:
         return d
     if isinstance(d, tuple):
         return tuple(substitute(x, values) for x in d)
-    if not (d.free_symbols & values.keys()):
+    free = d.free_symbols
+    if not (free & values.keys()):
         return d
-    if all(type(v) is int for v in values.values()) and d.free_symbols <= values.keys():
+    if free <= values.keys() and all(type(values[s]) is int for s in free):
         return evaluate(d, values)
     return normalize(d.xreplace({k: sympy.Integer(v) if type(v) is int else v for k, v in values.items()}))
 

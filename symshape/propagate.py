@@ -154,7 +154,9 @@ class Solver:
 
     ``values`` maps symbols to what is known of them (a bound int, a size pinned by a layer, or
     another symbol's expression); ``origins`` says who fixed each. When a rule pins a symbol the
-    pass restarts with it substituted, so a pass that completes has seen every size it could.
+    pass restarts with it substituted, so a pass that completes has seen every size it could. Inside
+    ``propagate`` the restart waits for the end of the pass (``fresh_pins``), so one pass may pin many
+    sizes (2,000 inputs each pinned by its own layer take 2 passes, not 2,000).
     """
 
     def __init__(self, values: dict, origins: dict):
@@ -164,6 +166,7 @@ class Solver:
         self.constraints: list[Constraint] = []
         self.pinned: dict[sympy.Symbol, tuple[str, str, str]] = {}  # symbol -> (node, op, rule) that pinned it
         self.input_symbols: set[sympy.Symbol] = set()  # the sizes of the declared input shapes
+        self.fresh_pins: set[sympy.Symbol] | None = None  # pinned in this pass, when the restart is deferred
 
     def pinned_constraints(self) -> list[Constraint]:
         """Each size a layer pinned, as the condition it states (``C == 4``)."""
@@ -184,6 +187,8 @@ class Solver:
             self.require(ctx, actual, "==", expected, what)
             return
         s, value = solution
+        if self.fresh_pins is not None and s in self.fresh_pins:
+            return  # these shapes predate the pin: the next pass compares them with its value
         if isinstance(value, sympy.Basic) and value.is_number:
             ctx.conflict(what, ctx.show(expected),
                          lambda: f"{_text(actual_desc)}, and no whole positive {s} gives that ({s} would be {value})",
@@ -194,8 +199,10 @@ class Solver:
                          lambda: f"{_text(actual_desc)}, and no positive {s} gives that ({s} would be {value})", fix)
             return
         self.pinned[s] = (ctx.node, ctx.layer.op, what)
-        self.pin(s, value, f"{ctx.node} ({ctx.layer.op}) {what}")
-        raise Restart
+        self.pin(s, dims.substitute(value, self.values), f"{ctx.node} ({ctx.layer.op}) {what}")
+        if self.fresh_pins is None:
+            raise Restart
+        self.fresh_pins.add(s)
 
     def require(self, ctx, lhs: Dim, relation: str, rhs: Dim, what: str) -> None:
         self.constraints.append(Constraint(ctx.node, ctx.layer.op, what, lhs, relation, rhs))
@@ -359,14 +366,17 @@ def propagate(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
     Python's garbage collector is paused meanwhile (it adds ~20% to building a large graph)."""
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    deferred = solver.fresh_pins
     try:
         while True:
-            try:
-                return _one_pass(model, declared, solver)
-            except Restart:
-                solver.conflicts.clear()
-                solver.constraints.clear()
+            solver.fresh_pins = set()
+            result = _one_pass(model, declared, solver)
+            if not solver.fresh_pins:
+                return result
+            solver.conflicts.clear()
+            solver.constraints.clear()
     finally:
+        solver.fresh_pins = deferred
         if gc_was_enabled:
             gc.enable()
 

@@ -7,8 +7,11 @@ folder and DIR the folder ``make_files`` fills with input arrays and weights fil
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +177,11 @@ CASES = [
      "check SPEC", 2, r"the spec contains itself \(a YAML alias refers to its own anchor\)"),
     ("yaml-alias-bomb", BOMB + "inputs:\n  x: *a7\nlayers:\n  - {op: ReLU}\n",
      "check SPEC", 2, r"the spec expands to more than 1,000,000 values"),
+    ("spec-nested-a-million-deep", "[" * 10**6 + "]" * 10**6, "check SPEC", 2, r"nested too deeply to read"),
+    ("input-header-claims-784-PiB", None, "run LENET --seed 0 --input x=DIR/huge-header.npy -o OUT.npy", 2,
+     r"the header declares \(281474976710656, 1, 28, 28\) float32 \([0-9,]+ bytes\) but the file holds 64"),
+    ("weights-npz-zip-bomb", None, "run LENET --weights DIR/bomb.npz --input x=DIR/x.npy -o OUT.npy", 2,
+     r"conv1.weight has shape \(939524096,\), the model needs \(6, 1, 5, 5\)"),
     ("duplicate-yaml-key", "inputs:\n  x: [B, 4]\ninputs:\n  x: [B, 5]\nlayers:\n  - {op: ReLU}\n",
      "check SPEC", 2, r"key 'inputs' is given twice \(line 3\); each key may appear once"),
     ("duplicate-key-in-layer", spec_with("  - {name: a, op: ReLU, name: b}\n"),
@@ -194,6 +202,26 @@ CASES = [
 ]
 
 
+
+
+def zip_bomb(path: Path, member: str, values: int) -> None:
+    """An .npz whose one member declares ``values`` float32 zeros, a few MB on disk (deflate runs of
+    zeros; the stream is a repeated block, so making it costs no time). Sizes stay below zip64's."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (values,)})
+    mib = bytes(2**20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = packer.compress(header.getvalue()) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(mib) + packer.flush(zlib.Z_FULL_FLUSH)
+    assert packer.compress(mib) + packer.flush(zlib.Z_FULL_FLUSH) == block  # history is reset at each flush
+    data = head + block * (values * 4 // len(mib)) + packer.flush()
+    size = len(header.getvalue()) + values * 4
+    name = member.encode()
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(data), size, len(name), 0) + name
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(data), size, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    path.write_bytes(local + data + central + end)
 
 
 def make_files(d: Path) -> Path:
@@ -219,6 +247,10 @@ def make_files(d: Path) -> Path:
     nan.flat[[0, 5, 9]] = np.nan
     nan.flat[12] = np.inf
     np.save(d / "nan.npy", nan)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**48, 1, 28, 28)})
+    (d / "huge-header.npy").write_bytes(header.getvalue() + bytes(64))  # declares 784 PiB
+    zip_bomb(d / "bomb.npz", "conv1.weight.npy", 7 * 2**27)  # 3.5 GiB of zeros in 3.6 MB
 
 
     return d
