@@ -8,10 +8,8 @@ in which parameters are materialized, nor on which other parameters exist.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterator, Mapping
@@ -229,6 +227,8 @@ def _parse_choice(choice: Any) -> tuple[Initializer, dict[str, Any], str]:
 
 
 def _stream(seed: int | None, name: str) -> np.random.Generator:
+    import hashlib  # here, as ThreadPoolExecutor below: the analysis alone (symshape check) needs neither
+
     if seed is None:
         return np.random.default_rng()
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
@@ -298,6 +298,8 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
     names = sorted((n for n in specs if n not in aliases), key=lambda n: -_numel(specs[n]))
     workers = min(os.cpu_count() or 1, 8)
     if workers > 1 and len(names) > 1 and _sink.get() is None and sum(_numel(specs[n]) for n in names) > 1_000_000:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(workers) as pool:
             made = dict(zip(names, pool.map(make, names)))
     else:
