@@ -29,7 +29,7 @@ import sympy
 from . import dims
 from .constraints import Constraint
 from .dims import Dim, Shape
-from .errors import Conflict, ShapeMismatchError, UnresolvedShapeError
+from .errors import Conflict, ShapeMismatchError, SpecError, UnresolvedShapeError
 from .params import ParamSpec
 from .wiring import Model, state_name
 
@@ -75,7 +75,13 @@ class Analysis:
         return list(self.outputs.values())
 
     def node(self, name: str) -> dict[str, Any]:
-        return self.node_data[name]
+        """The attributes of one node (schema above)."""
+        try:
+            return self.node_data[name]
+        except (KeyError, TypeError):
+            raise SpecError(f"node(): {name!r} is no layer or input of the model "
+                            f"({', '.join(list(self.node_data)[:8])}{', ...' if len(self.node_data) > 8 else ''})"
+                            ) from None
 
     # --- parameters -----------------------------------------------------------------------------
     def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:

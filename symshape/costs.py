@@ -12,10 +12,10 @@ from functools import lru_cache
 import numpy as np
 import sympy
 
-from . import dims
+from . import arguments, dims
 from .analysis import Analysis
 from .dims import Dim
-from .dtypes import itemsize
+from .dtypes import TABLE, itemsize
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _numel(shape) -> Dim:
 
 
 def costs(graph: Analysis, dtype: str = "float32") -> Costs:
-    size = itemsize(dtype)
+    size = itemsize(arguments.choice("costs()", "dtype", dtype, tuple(TABLE)))
     nodes: dict[str, NodeCost] = {}
     for node in graph.model.nodes:
         data = graph.node(node.name)

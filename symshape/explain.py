@@ -3,7 +3,7 @@ the model's input dims, with the conditions that chain imposes."""
 
 from __future__ import annotations
 
-from . import dims
+from . import arguments, dims
 from .analysis import Analysis
 from .errors import SpecError
 from .wiring import parse_ref, source_of
@@ -37,6 +37,7 @@ def _chain(graph: Analysis, start: str) -> list[str]:
 def explain(graph: Analysis, name: str) -> str:
     """Text explaining the shape of a parameter (``fc1.weight``), a node output (``conv2``, ``lstm:1``)
     or an input, back to the input dims."""
+    arguments.name("explain()", name)
     lines: list[str] = []
     owner = _owner(graph, name)
     if owner is not None:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import dims, dtypes
+from . import arguments, dims, dtypes
 from .analysis import Analysis
 from .errors import Conflict, ShapeMismatchError, SpecError
 from .layers.base import Layer
@@ -39,6 +39,7 @@ _PLANS_PER_GRAPH = 16  # input signatures kept per graph (the oldest is dropped)
 
 def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: dict) -> Any:
     """Outputs of the model for the given input arrays: one array, or a tuple for several outputs."""
+    arguments.arrays_by_name("forward()", "params", params)
     inputs = _name_inputs(graph, arrays, named)
     plan = _plan(graph, inputs)
     bound = plan.bound or graph

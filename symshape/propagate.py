@@ -16,7 +16,7 @@ from typing import Any, Callable, Union
 
 import sympy
 
-from . import dims
+from . import arguments, dims
 from .analysis import Analysis
 from .constraints import Constraint, describe_symbol, joined, never_one, summarize
 from .dims import Dim, Shape
@@ -301,8 +301,15 @@ def bind_from_arrays(analysis: Analysis, arrays: dict[str, Any]) -> Analysis:
     """Bind the symbols of the input shapes from the arrays' shapes."""
     sizes: dict[str, int] = {}
     conflicts: list[Conflict] = []
+    arguments.arrays_by_name("bind_from_arrays()", "arrays", arrays)
     for name, shape in analysis.inputs.items():
-        array_shape = arrays[name].shape
+        if name not in arrays:
+            raise SpecError(f"bind_from_arrays(): no array for input {name!r}; the inputs are "
+                            f"{', '.join(analysis.inputs)}")
+        array_shape = getattr(arrays[name], "shape", None)
+        if not isinstance(array_shape, tuple):
+            raise SpecError(f"bind_from_arrays(): input {name!r} must be a numpy array, got "
+                            f"{type(arrays[name]).__name__}")
         if len(array_shape) != len(shape):
             conflicts.append(Conflict(name, "input", "rank", f"{len(shape)} {dims.format_shape(shape)}",
                                       f"the array has shape {tuple(array_shape)}"))

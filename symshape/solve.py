@@ -23,6 +23,13 @@ def valid(graph: Analysis, **sizes: Any) -> bool:
     return not bound.errors and satisfiable(bound.constraints)
 
 
+def _size(what: str, value: Any) -> Dim:
+    try:
+        return dims.parse_dim(value)
+    except (dims.DimSyntaxError, TypeError) as exc:
+        raise SpecError(f"solve: {what} {value!r} is not a size expression: {exc}") from None
+
+
 def solve(graph: Analysis, target: Dim | str, *, equals: Any = None, at_most: Any = None, at_least: Any = None,
           minimize: str | None = None, maximize: str | None = None, limit: int = 10) -> list[dict[str, int]]:
     """Sizes that make ``target`` (a size expression, or ``"num_params"``) meet the wish, within
@@ -30,14 +37,14 @@ def solve(graph: Analysis, target: Dim | str, *, equals: Any = None, at_most: An
     minimizes / maximizes a named size)."""
     if isinstance(target, str):
         if target != "num_params":
-            target = dims.parse_dim(target)
+            target = _size("target", target)
         else:
             target = graph.num_params
-    wishes = [(">=", at_least), ("<=", at_most), ("==", equals)]
-    if all(v is None for _, v in wishes):
+    wishes = [(">=", "at_least", at_least), ("<=", "at_most", at_most), ("==", "equals", equals)]
+    if all(v is None for _, _, v in wishes):
         raise SpecError("solve: say what the target must be: equals=, at_most= or at_least=")
-    constraints = list(graph.constraints) + [Constraint("solve", "solve", "target", target, rel, dims.parse_dim(v))
-                                             for rel, v in wishes if v is not None]
+    constraints = list(graph.constraints) + [Constraint("solve", "solve", "target", target, rel, _size(f"{k}=", v))
+                                             for rel, k, v in wishes if v is not None]
     problem, variables = problem_of(constraints, [target])
     z3 = z3_module()
     chosen = minimize or maximize

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import dims
+from . import arguments, dims
 from .dtypes import INPUT_DTYPES
 from .errors import SpecError
 from .files import atomic_write, read_text
@@ -145,7 +145,7 @@ def load_spec(source: str | Path | dict[str, Any]) -> Model:
     """A Model from a spec file (``.yaml``, ``.yml`` or ``.json``) or an already parsed dict."""
     if isinstance(source, dict):
         return _Builder(source, "spec").build()
-    return _Builder(read_spec_file(source), str(source)).build()
+    return _Builder(read_spec_file(arguments.path("load_spec()", source)), str(source)).build()
 
 
 @dataclass
@@ -592,6 +592,8 @@ def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[
 
 def save_spec(model: Model, path: str | Path, input_shapes: dict[str, Any] | None = None) -> None:
     """Write the model as a YAML (``.yaml``/``.yml``) or JSON (``.json``) spec, atomically."""
+    if not isinstance(model, Model):
+        raise SpecError(f"save_spec(): expected a symshape Model, got {type(model).__name__}")
     data = spec_dict(model, input_shapes)
     p = Path(path)
     if p.suffix.lower() == ".json":

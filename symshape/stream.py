@@ -25,9 +25,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import arguments
 from . import init as initializers
 from .analysis import Analysis
-from .dtypes import TABLE, format_bytes
+from .dtypes import PARAM_DTYPES, TABLE, format_bytes
 from .errors import ShapeError, SpecError
 from .files import mode_for, temp_beside
 from .params import ParamSpec
@@ -110,11 +111,22 @@ def materialize(graph: Analysis, seed: int | None = 0, init: Any = None, dtype: 
                 only: list[str] | None = None, on_tensor: Any = None) -> dict[str, np.ndarray]:
     """Every parameter and buffer (or ``only`` some) in memory, after checking that they fit."""
     graph.require_concrete("materialize()", params_only=True)
+    arguments.seed("materialize()", seed)
+    dtype = arguments.choice("materialize()", "dtype", dtype if isinstance(dtype, str) else _dtype_name(dtype),
+                             PARAM_DTYPES)
     specs = graph.param_specs
     if only is not None:
-        specs = {k: specs[k] for k in only}
-    check_memory(specs, str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype)
+        specs = {k: specs[k] for k in arguments.names_of("materialize()", "only", only, specs)}
+    check_memory(specs, dtype)
     return initializers.materialize(specs, seed=seed, init=init, dtype=dtype, on_tensor=on_tensor)
+
+
+def _dtype_name(dtype: Any) -> Any:
+    """numpy's name of a dtype object (``np.float64`` -> ``"float64"``), or the object itself if it is none."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return dtype
 
 
 def _shards(specs: dict[str, ParamSpec], dtype: str, shard_bytes: int | None) -> list[list[str]]:

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import dims
+from . import arguments, dims
 from .analysis import Analysis
 from .dtypes import format_bytes, numpy_kind
 from .errors import SpecError
@@ -35,7 +35,8 @@ def _format(path: str | Path) -> str:
 
 def save_weights(params: dict[str, np.ndarray], path: str | Path) -> None:
     """Write ``{state_dict name: array}`` to ``path``; a failed write leaves no file."""
-    fmt = _format(path)
+    arguments.arrays_by_name("save_weights()", "params", params)
+    fmt = _format(arguments.path("save_weights()", path))
     arrays = {k: np.ascontiguousarray(v) if np.ndim(v) else np.asarray(v) for k, v in params.items()}
 
     def write(tmp: Path) -> None:
