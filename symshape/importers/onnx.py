@@ -225,6 +225,8 @@ class _Importer:
             outs = STATIC[node.op_type](self, a, *ins)
         elif node.op_type == "Shape" or (dynamic and node.op_type in HANDLERS):
             outs = HANDLERS[node.op_type](self, node, a, *ins)
+        elif not dynamic and all(v is None or v.dtype != object for v in ins):
+            outs = _reference(node, ins)
         else:
             raise Unsupported(f"no mapping for {node.op_type}" + ("" if dynamic else " on constants"))
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
@@ -331,6 +333,9 @@ def _static_div(imp: _Importer, a: dict, x: np.ndarray, y: np.ndarray) -> np.nda
 
 
 def _static_equal(imp: _Importer, a: dict, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if x.dtype != object and y.dtype != object:
+        return np.equal(x, y)
+
     def equal(p: Any, q: Any) -> bool:
         p, q = dims.normalize(p), dims.normalize(q)
         if type(p) is int and type(q) is int or dims.definitely_equal(p, q):
@@ -404,6 +409,19 @@ def _static_concat(imp: _Importer, a: dict, *xs: np.ndarray) -> np.ndarray:
     if any(x.dtype == object for x in xs):
         xs = tuple(x.astype(object) for x in xs)
     return np.concatenate(xs, axis=a.get("axis", 0))
+
+
+def _reference(node: Any, ins: list[np.ndarray | None]) -> list[np.ndarray]:
+    """Any other op on numeric constants (swin_v2's relative-position MLP, Swin's ScatterND-built
+    masks), evaluated by ONNX's own reference implementation."""
+    from onnx.reference import ReferenceEvaluator
+
+    feeds = {name: value for name, value in zip(node.input, ins) if name}
+    try:
+        return ReferenceEvaluator(node).run(None, feeds)
+    except Exception as exc:  # the reference raises anything from NotImplementedError to IndexError
+        raise Unsupported(f"onnx.reference cannot evaluate it on constants ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:200]})") from None
 
 
 def _numpy(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
@@ -779,6 +797,61 @@ def _prelu(imp: _Importer, node: Any, a: dict, x: Any, slope: Any) -> Any:
     return imp.fold(node, LAYERS["PReLU"](weight.size), {"weight": (weight, node.input[1])}, [x])
 
 
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+def _pad(imp: _Importer, node: Any, a: dict, x: Any, pads: Any = None, value: Any = None, axes: Any = None) -> Any:
+    """ONNX pads (all begins, then all ends, first axis first) -> torch's (last dim's before, after, ...)."""
+    mode = _PAD_MODES.get(a.get("mode", "constant"))
+    if mode is None:
+        raise Unsupported(f"mode={a.get('mode')!r}")
+    pads = np.asarray(a["pads"]) if pads is None and "pads" in a else pads
+    if not isinstance(x, str) or not isinstance(pads, np.ndarray):
+        raise Unsupported("its pads are computed from data")
+    pads = _ints(pads, "Pad pads")
+    rank = len(imp.shape(x))
+    wanted = list(range(rank)) if axes is None else [v % rank for v in _ints(axes, "Pad axes")]
+    half = len(pads) // 2
+    pairs = {axis: (pads[i], pads[half + i]) for i, axis in enumerate(wanted)}
+    padded = [axis for axis in range(rank) if pairs.get(axis, (0, 0)) != (0, 0)]
+    if not padded:
+        return x
+    first = min(padded) if mode == "constant" else min(min(padded), max(rank - 2, 0))
+    if mode != "constant" and rank - first > 3:
+        raise Unsupported(f"{a.get('mode')} padding of axes {padded} of a rank-{rank} tensor (torch pads the "
+                          "last 1-3 dims)")
+    fill = _scalar(value) if value is not None and mode == "constant" else None
+    if value is not None and mode == "constant" and fill is None:
+        raise Unsupported("its constant_value is computed in the graph")
+    torch_pad = [p for axis in range(rank - 1, first - 1, -1) for p in pairs.get(axis, (0, 0))]
+    return imp.layer(node, "Pad", [x], torch_pad, mode, None if fill is None else float(fill))
+
+
+def _reduce_l2(imp: _Importer, node: Any, a: dict, x: Any, axes: Any = None) -> Any:
+    """sqrt(sum(x * x)) over the axes (F.normalize's norm)."""
+    squares = imp.layer(node, "Mul", [x, x])
+    return imp.layer(node, "Sqrt", [_reduce("Sum")(imp, node, a, squares, axes)])
+
+
+def _scatter_nd(imp: _Importer, node: Any, a: dict, data: Any, indices: Any, updates: Any) -> Any:
+    """``data[indices] = updates`` with constant indices and updates on a computed tensor of known sizes:
+    Where(the scattered positions, the scattered constants, data)."""
+    if a.get("reduction", "none") != "none":
+        raise Unsupported(f"reduction={a['reduction']!r}")
+    if not isinstance(indices, np.ndarray) or not isinstance(updates, np.ndarray) or indices.dtype == object:
+        raise Unsupported("its indices or updates are computed in the graph")
+    shape = imp.shape(data)
+    if any(type(d) is not int for d in shape):
+        raise Unsupported(f"scattering into a tensor of symbolic sizes {shape}")
+    mask = _reference(node, [np.zeros(shape, bool), indices, np.ones(updates.shape, bool)])[0]
+    values = _reference(node, [np.zeros(shape, updates.dtype), indices, updates])[0]
+    return imp.layer(node, "Where", [mask, values, data])
+
+
+def _einsum(imp: _Importer, node: Any, a: dict, *xs: Any) -> Any:
+    return imp.layer(node, "Einsum", list(xs), a["equation"])
+
+
 def _hard_sigmoid(imp: _Importer, node: Any, a: dict, x: Any) -> Any:
     if not np.isclose(a.get("alpha", 0.2), 1 / 6) or not np.isclose(a.get("beta", 0.5), 0.5):
         raise Unsupported("HardSigmoid with alpha other than 1/6 (torch's)")
@@ -811,5 +884,6 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     "MaxPool": _pool("Max"), "AveragePool": _pool("Avg"),
     "GlobalAveragePool": _global_pool("Avg"), "GlobalMaxPool": _global_pool("Max"),
     "ReduceMean": _reduce("Mean"), "ReduceSum": _reduce("Sum"), "ReduceMax": _reduce("Amax"),
-    "ReduceMin": _reduce("Amin"),
+    "ReduceMin": _reduce("Amin"), "ReduceL2": _reduce_l2,
+    "Pad": _pad, "Einsum": _einsum, "ScatterND": _scatter_nd,
 }

@@ -314,3 +314,118 @@ def test_cli_bad_inputs_exit_2_with_one_paragraph(case: str, argv: list[str], me
     assert code == 2
     assert message in err and "Traceback" not in err and err.count("\n") == 1
     assert not (tmp_path / "o.yaml").exists() and not (tmp_path / "spec.txt").exists()
+
+
+# --- single ops on hand-built graphs, against onnxruntime -------------------------------------------------
+
+
+def _const(name: str, value: np.ndarray) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=onnx.numpy_helper.from_array(np.asarray(value), name))
+
+
+def _against_onnxruntime(tmp_path: pytest.TempPathFactory, nodes: list, inputs: dict[str, tuple], feeds: dict,
+                         initializers: tuple = (), opset: int = 17) -> ss.Model:
+    """Save the graph (inputs with symbolic dims), import it, and check forward against onnxruntime."""
+    values = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(feeds[n].dtype), s)
+              for n, s in inputs.items()]
+    graph = helper.make_graph(nodes, "g", values, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[onnx.numpy_helper.from_array(v, n) for n, v in initializers])
+    path = str(tmp_path / "op.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
+    imported = read_onnx(path)
+    expected = ort.InferenceSession(path).run(None, feeds)[0]
+    got = imported.model.infer().forward(imported.weights, *feeds.values())
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    return imported.model
+
+
+@pytest.mark.parametrize("mode, value", [("constant", None), ("constant", 1.5), ("reflect", None), ("edge", None),
+                                         ("wrap", None)])
+def test_pad(tmp_path: pytest.TempPathFactory, mode: str, value: float | None) -> None:
+    """ONNX pads (begins then ends, first axis first) on H and W of an (N, C, H, W) input; the pads are an
+    initializer, the fill a Constant."""
+    pads = np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)
+    nodes = ([_const("v", np.array(value, np.float32))] if value is not None else []) + [
+        helper.make_node("Pad", ["x", "pads"] + (["v"] if value is not None else []), ["y"], mode=mode)]
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    model = _against_onnxruntime(tmp_path, nodes, {"x": ["N", 3, 4, 5]}, {"x": x}, [("pads", pads)], opset=19)
+    assert model.infer().output_shapes == [(ss.sym("N"), 3, 7, 8)]
+
+
+def test_pad_with_axes_and_folded_pads(tmp_path: pytest.TempPathFactory) -> None:
+    """Opset 18's axes input, and pads computed from constants (Concat of two Constants)."""
+    nodes = [_const("begin", np.array([1, 0], np.int64)), _const("end", np.array([0, 3], np.int64)),
+             _const("axes", np.array([-2, -1], np.int64)),
+             helper.make_node("Concat", ["begin", "end"], ["pads"], axis=0),
+             helper.make_node("Pad", ["x", "pads", "", "axes"], ["y"])]
+    x = np.random.default_rng(1).standard_normal((2, 4, 5)).astype(np.float32)
+    model = _against_onnxruntime(tmp_path, nodes, {"x": ["N", 4, 5]}, {"x": x}, opset=18)
+    assert model.infer().output_shapes == [(ss.sym("N"), 5, 8)]
+
+
+def test_scatter_nd_on_constants_folds(tmp_path: pytest.TempPathFactory) -> None:
+    """Swin's attention mask: zeros, then ``mask[h, w] = count`` per region (ScatterND on constants),
+    added to the input; nothing of it is left in the model but the folded mask."""
+    indices = np.array([[[0, 0], [0, 1]], [[2, 3], [3, 3]]], np.int64)
+    nodes = [_const("shape", np.array([4, 4], np.int64)),
+             helper.make_node("ConstantOfShape", ["shape"], ["zeros"],
+                              value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])),
+             _const("idx", indices), _const("upd", np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)),
+             helper.make_node("ScatterND", ["zeros", "idx", "upd"], ["mask"]),
+             helper.make_node("Relu", ["mask"], ["relu"]),  # another op on constants: onnx.reference folds it
+             helper.make_node("Add", ["x", "relu"], ["y"])]
+    x = np.random.default_rng(2).standard_normal((3, 4, 4)).astype(np.float32)
+    model = _against_onnxruntime(tmp_path, nodes, {"x": ["N", 4, 4]}, {"x": x})
+    assert {type(s.layer).__name__ for s in model.nodes} == {"Parameter", "Add"}
+
+
+def test_scatter_nd_into_a_computed_tensor(tmp_path: pytest.TempPathFactory) -> None:
+    """Constant updates written into a tensor computed from the input: a Where on the scattered positions."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), _const("idx", np.array([[1], [3]], np.int64)),
+             _const("upd", np.full((2, 5), -7.0, np.float32)),
+             helper.make_node("ScatterND", ["r", "idx", "upd"], ["y"])]
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    model = _against_onnxruntime(tmp_path, nodes, {"x": [4, 5]}, {"x": x})
+    assert "Where" in {type(s.layer).__name__ for s in model.nodes}
+
+
+def test_scatter_nd_of_computed_updates_is_reported(tmp_path: pytest.TempPathFactory) -> None:
+    path = _graph_file(str(tmp_path / "s.onnx"), [_const("idx", np.array([[0]], np.int64)),
+                                                  helper.make_node("ScatterND", ["x", "idx", "x"], ["y"], name="s")])
+    with pytest.raises(ss.SpecError, match="ScatterND s: its indices or updates are computed in the graph"):
+        ss.from_onnx(path)
+
+
+@pytest.mark.parametrize("equation", ["B G H I D, B G H J D -> B G H I J", "bhij,bhjd->bhid"])
+def test_einsum_of_two_inputs(tmp_path: pytest.TempPathFactory, equation: str) -> None:
+    """MaxViT's attention einsums (as torch's exporter writes them: capitals and spaces)."""
+    rng = np.random.default_rng(4)
+    if equation.startswith("B"):
+        shapes, dims_ = ((2, 3, 2, 5, 4), (2, 3, 2, 6, 4)), (["N", 3, 2, 5, 4], ["N", 3, 2, 6, 4])
+        out = (ss.sym("N"), 3, 2, 5, 6)
+    else:
+        shapes, dims_ = ((2, 2, 5, 6), (2, 2, 6, 4)), (["N", 2, 5, 6], ["N", 2, 6, 4])
+        out = (ss.sym("N"), 2, 5, 4)
+    feeds = {"a": rng.standard_normal(shapes[0]).astype(np.float32),
+             "b": rng.standard_normal(shapes[1]).astype(np.float32)}
+    model = _against_onnxruntime(tmp_path, [helper.make_node("Einsum", ["a", "b"], ["y"], equation=equation)],
+                                 dict(zip("ab", dims_)), feeds)
+    assert model.infer().output_shapes == [out]
+
+
+def test_einsum_with_a_weight(tmp_path: pytest.TempPathFactory) -> None:
+    w = np.random.default_rng(5).standard_normal((4, 3)).astype(np.float32)
+    x = np.random.default_rng(6).standard_normal((2, 4)).astype(np.float32)
+    _against_onnxruntime(tmp_path, [helper.make_node("Einsum", ["x", "w"], ["y"], equation="ni,ij->nj")],
+                         {"x": ["N", 4]}, {"x": x}, [("w", w)])
+
+
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_reduce_l2(tmp_path: pytest.TempPathFactory, keepdims: int) -> None:
+    """F.normalize's norm (swin_v2's cosine attention): sqrt of the sum of squares over the axes."""
+    nodes = [_const("axes", np.array([-1], np.int64)),
+             helper.make_node("ReduceL2", ["x", "axes"], ["y"], keepdims=keepdims)]
+    x = np.random.default_rng(7).standard_normal((2, 3, 5)).astype(np.float32)
+    model = _against_onnxruntime(tmp_path, nodes, {"x": ["N", 3, 5]}, {"x": x}, opset=18)
+    assert model.infer().output_shapes == [(ss.sym("N"), 3) + ((1,) if keepdims else ())]
