@@ -29,9 +29,12 @@ def torch_deep_mlp(n: int) -> nn.Sequential:
     return nn.Sequential(*[layer for _ in range(n) for layer in (nn.LazyLinear(64), nn.ReLU())])
 
 
-def d2l_mlp() -> tuple[ss.Sequential, nn.Sequential]:
-    return (ss.Sequential(ss.LazyLinear(256), ss.ReLU(), ss.LazyLinear(10)),
-            nn.Sequential(nn.LazyLinear(256), nn.ReLU(), nn.LazyLinear(10)))
+def d2l_mlp() -> ss.Sequential:
+    return ss.Sequential(ss.LazyLinear(256), ss.ReLU(), ss.LazyLinear(10))
+
+
+def torch_d2l_mlp() -> nn.Sequential:
+    return nn.Sequential(nn.LazyLinear(256), nn.ReLU(), nn.LazyLinear(10))
 
 
 def lenet() -> tuple[ss.Model, nn.Module]:

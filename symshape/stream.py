@@ -93,9 +93,14 @@ def tensor_bytes(spec: ParamSpec, dtype: str) -> int:
     return int(np.prod([int(d) for d in spec.shape])) * np.dtype(spec.dtype or dtype).itemsize
 
 
+SMALL = 16 * 2**20  # allocations below this are not checked: reading the limits costs more than they do
+
+
 def check_memory(specs: dict[str, ParamSpec], dtype: str) -> None:
     """Refuse up front, with the figures, an allocation that does not fit in the available memory."""
     needed = sum(tensor_bytes(s, dtype) for s in specs.values())
+    if needed < SMALL:
+        return
     free = available_memory()
     if free is not None and needed > 0.9 * free:
         largest = max(tensor_bytes(s, dtype) for s in specs.values())

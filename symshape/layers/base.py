@@ -9,6 +9,7 @@ A layer declares four things and nothing else:
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
     from ..propagate import RuleContext
 
 LAYERS: dict[str, type[Layer]] = {}
+
+
+@functools.cache
+def _constructor(cls: type) -> tuple[inspect.Signature, list[str], bool]:
+    """The signature of a layer class's ``__init__``, its argument names and whether it takes any keyword."""
+    signature = inspect.signature(cls.__init__)
+    accepted = [p for p in signature.parameters if p != "self"]
+    return signature, accepted, any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
 
 
 class Layer:
@@ -43,9 +52,7 @@ class Layer:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         self = super().__new__(cls)
-        signature = inspect.signature(cls.__init__)
-        accepted = [p for p in signature.parameters if p != "self"]
-        takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+        signature, accepted, takes_any = _constructor(cls)
         for key in kwargs:
             if key not in accepted and not takes_any:
                 close = difflib.get_close_matches(key, accepted, n=2)
@@ -67,7 +74,7 @@ class Layer:
         """The constructor arguments, so that copy and pickle rebuild the layer (its state follows)."""
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
-        parameters = inspect.signature(type(self).__init__).parameters
+        parameters = _constructor(type(self))[0].parameters
         for name, value in self._config.items():
             kind = parameters[name].kind
             if kind == inspect.Parameter.VAR_POSITIONAL:
