@@ -30,7 +30,12 @@ SIZES = {"alexnet": 224, **{f"vgg{n}{bn}": 224 for n in (11, 13, 16, 19) for bn 
          "swin_t": 224, "swin_s": 224, "swin_b": 224, "swin_v2_t": 256, "swin_v2_s": 256, "swin_v2_b": 256,
          "maxvit_t": 224}
 DEFAULT_SIZE = 64
-TOLERANCE = dict(rtol=1e-4, atol=1e-4)
+
+
+def assert_close(got: np.ndarray, expected: np.ndarray) -> None:
+    """rtol 1e-4, atol 1e-4 scaled by the output's magnitude (test_from_torch's rule): float32 sums over
+    deep untrained nets (resnet101's logits reach 1e4) drift by more than 1e-4 in absolute terms."""
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
 
 
 def classification_models() -> list[str]:
@@ -67,13 +72,13 @@ def round_trip(name: str, folder: Path) -> None:
     assert out[0] == ss.sym("batch"), f"the output shape {out} lost the batch symbol"
     x = np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
     expected = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
-    np.testing.assert_allclose(graph.forward(imported.weights, x), expected, **TOLERANCE)
+    assert_close(graph.forward(imported.weights, x), expected)
     np.save(folder / "x.npy", x)
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         code = main(["run", str(path), "--input", f"x={folder / 'x.npy'}", "-o", str(folder / "y.npz")])
     assert code == 0, f"symshape run exited {code}: {err.getvalue().strip()}"
-    np.testing.assert_allclose(np.load(folder / "y.npz")["y"], expected, **TOLERANCE)
+    assert_close(np.load(folder / "y.npz")["y"], expected)
 
 
 def main_sweep(argv: list[str] | None = None) -> int:
