@@ -98,9 +98,10 @@ def _block_row(graph: Analysis, name: str, members: list[str], level: int, folde
         for ref in graph.node(member)["inputs"]:
             if source_of(ref) not in inside:
                 entering.setdefault(ref)
-    for u, v in graph.graph.edges:
-        if u in inside and v not in inside:
-            leaving.update({r: None for r in graph.node(v)["inputs"] if source_of(r) == u})
+    position = {n: i for i, n in enumerate(graph.node_data)}
+    crossing = [(u, v) for u, v in graph.edge_data if u in inside and v not in inside]
+    for u, v in sorted(crossing, key=lambda edge: position[edge[0]]):  # by producer, as networkx lists edges
+        leaving.update({r: None for r in graph.node(v)["inputs"] if source_of(r) == u})
     leaving.update({r: None for r in graph.model.outputs if source_of(r) in inside})
     count = dims.total(_node_count(graph.node(m)) for m in members)
     kind = graph.model.block_kinds.get(name)  # as torchinfo names a module by its class

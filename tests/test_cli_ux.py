@@ -34,9 +34,11 @@ def test_help_and_version_import_no_library():
     assert not _modules_after("import symshape") & set(HEAVY)
 
 
-def test_check_imports_only_what_it_needs():
+@pytest.mark.parametrize("argv", [["check", "examples/lenet.yaml"], ["summary", "examples/resnet18.yaml", "--depth", "1"]])
+def test_analysis_commands_import_only_what_they_need(argv):
+    """networkx is for the graph features (draw, graphml): the analysis and its tables do without it."""
     loaded = _modules_after("from symshape.cli import main\nimport contextlib, io\n"
-                            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['check', 'examples/lenet.yaml'])")
+                            f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})")
     assert {"sympy", "yaml"} <= loaded
     assert not loaded & {"networkx", "rich", "scipy", "z3", "matplotlib", "onnx", "torch", "graphviz"}
 
