@@ -70,18 +70,25 @@ def merged_mask(batch: int, heads: int, dtype: np.dtype, key_padding_mask: np.nd
 
 def attend(p: dict[str, np.ndarray], q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int,
            add_zero_attn: bool = False, average: bool = True, mask: np.ndarray | None = None,
-           causal: bool = False, need_weights: bool = True) -> tuple[np.ndarray, np.ndarray]:
+           causal: bool = False, need_weights: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Batch-first multi-head attention: (N, L, E), (N, S, kdim), (N, S, vdim) -> (N, L, E) and the
     weights (N, L, S'), or (N, heads, L, S') when not averaged over the heads. ``mask`` is additive,
     broadcastable to (N, heads, L, S); ``causal`` replaces it by the causal mask. As in torch, a fully
-    masked row gives NaN with ``need_weights`` (an explicit softmax) and zeros without (SDPA)."""
+    masked row gives NaN with ``need_weights`` (an explicit softmax) and zeros without (SDPA), and no
+    weights (None) are returned."""
     e = q.shape[-1]
-    if "in_proj_weight" in p:
-        wq, wk, wv = np.split(p["in_proj_weight"], 3)
+    if "in_proj_weight" in p and q is k and k is v:  # self-attention: one matmul for the three projections
+        qkv = q @ p["in_proj_weight"].T
+        if "in_proj_bias" in p:
+            qkv += p["in_proj_bias"]
+        q, k, v = np.split(qkv, 3, axis=-1)
     else:
-        wq, wk, wv = p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"]
-    bq, bk, bv = np.split(p["in_proj_bias"], 3) if "in_proj_bias" in p else (0, 0, 0)
-    q, k, v = q @ wq.T + bq, k @ wk.T + bk, v @ wv.T + bv
+        if "in_proj_weight" in p:
+            wq, wk, wv = np.split(p["in_proj_weight"], 3)
+        else:
+            wq, wk, wv = p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"]
+        bq, bk, bv = np.split(p["in_proj_bias"], 3) if "in_proj_bias" in p else (0, 0, 0)
+        q, k, v = q @ wq.T + bq, k @ wk.T + bk, v @ wv.T + bv
     batch = q.shape[0]
     if "bias_k" in p:
         k = np.concatenate([k, np.broadcast_to(p["bias_k"][0], (batch, 1, e))], axis=1)
@@ -106,6 +113,8 @@ def attend(p: dict[str, np.ndarray], q: np.ndarray, k: np.ndarray, v: np.ndarray
     out = out @ p["out_proj.weight"].T
     if "out_proj.bias" in p:
         out = out + p["out_proj.bias"]
+    if not need_weights:
+        return out.astype(q.dtype, copy=False), None
     weights = weights.mean(axis=1) if average else weights
     return out.astype(q.dtype, copy=False), weights.astype(q.dtype, copy=False)
 
@@ -285,11 +294,18 @@ class MultiheadAttention(Layer):
     def forward(self, p: dict[str, np.ndarray], q: np.ndarray, k: np.ndarray, v: np.ndarray,
                 *masks: np.ndarray) -> tuple[np.ndarray, ...]:
         unbatched = q.ndim == 2
-        q, k, v = (t[None] if unbatched else t if self.batch_first else t.swapaxes(0, 1) for t in (q, k, v))
+
+        def batch_first(t: np.ndarray) -> np.ndarray:
+            return t[None] if unbatched else t if self.batch_first else t.swapaxes(0, 1)
+
+        same_k, same_v = k is q, v is k  # one view of a tensor given twice: attend sees self-attention
+        q = batch_first(q)
+        k = q if same_k else batch_first(k)
+        v = k if same_v else batch_first(v)
         given = dict(zip(self.masks, masks))
         out, weights = self.apply(p, q, k, v, given.get("key_padding_mask"), given.get("attn_mask"))
         if unbatched:
-            out, weights = out[0], weights[0]
+            out, weights = out[0], None if weights is None else weights[0]
         elif not self.batch_first:
             out = np.ascontiguousarray(out.swapaxes(0, 1))
         return (out, weights) if self.need_weights else out
