@@ -1,10 +1,11 @@
 """Differential fuzzer of single layers: every registered layer that torch.nn has under the same name,
 its constructor arguments drawn from domains read off its signature (defaults, names), invalid values
 included, on inputs of random rank and sizes. Compared with torch 2.13: the verdict (construct and run,
-or refuse), the output shape and the forward values with the same weights (rtol 1e-4). Any exception
-other than symshape's own errors is an internal error.
+or refuse), the output shape, the state_dict and the forward values with the same weights (rtol 1e-4).
+Any exception other than symshape's own errors is an internal error. Cases are counted per layer family
+and disagreements per kind; every registered layer the fuzzer does not draw is listed with the reason.
 
-    python tests/fuzz_layers.py --per-layer 200 --seed 0
+    python tests/fuzz_layers.py --per-layer 200 --seed 0 [--out summary.txt]
 """
 
 from __future__ import annotations
@@ -25,7 +26,39 @@ from symshape.layers import LAYERS
 
 SIZES = ("features", "channels", "size", "dim", "embed", "hidden", "d_model", "num_embeddings")
 WINDOWS = ("kernel_size", "stride", "padding", "dilation", "output_padding", "output_size")
-SKIP = {"Identity"}  # no arguments to fuzz
+SKIP = {"Identity": "no arguments to fuzz"}
+SUBLAYER = {"encoder_layer": "TransformerEncoderLayer", "decoder_layer": "TransformerDecoderLayer"}
+IDS = ("Embedding", "EmbeddingBag")  # take integer ids in [0, num_embeddings)
+FAMILIES = {"conv": "conv", "pool": "pool", "norm": "norm", "activation": "activation", "recurrent": "recurrent",
+            "attention": "attention/transformer", "transformer": "attention/transformer",
+            "sdpa": "attention/transformer", "shape_ops": "shape/tensor ops", "pixel_shuffle": "shape/tensor ops",
+            "fold": "shape/tensor ops", "resize": "upsample/pad", "padding": "upsample/pad",
+            "linear": "linear/embedding", "embedding": "linear/embedding", "loss": "loss/distance",
+            "distance": "loss/distance"}
+
+
+def family(op: str) -> str:
+    """The layer family of ``op``: the symshape module it is defined in, grouped."""
+    module = LAYERS[op].__module__.rsplit(".", 1)[-1]
+    return FAMILIES.get(module, module)
+
+
+def excluded(op: str, kwargs: dict[str, Any], expected: Any) -> str | None:
+    """Why a disagreement is out of scope (documented, narrow), or None.
+
+    - zero-size: torch returns an empty tensor (an adaptive pool's output_size 0, a transposed conv whose
+      output length is 0); symshape's domain has sizes >= 1 (CONTRACT section 5), so it refuses.
+    - lazy-groups: torch's LazyConvTranspose*d with bias=False never checks out_channels % groups (its
+      eager ConvTranspose*d refuses; with a bias it fails when run) and silently gives
+      groups * (out_channels // groups) channels; symshape refuses as the eager constructor does.
+    """
+    if expected is not None and 0 in tuple(expected.shape):
+        return "zero-size"
+    if (op.startswith("LazyConvTranspose") and not kwargs.get("bias", True) and isinstance(kwargs.get("groups"), int)
+            and kwargs["groups"] > 0 and isinstance(kwargs.get("out_channels"), int)
+            and kwargs["out_channels"] % kwargs["groups"]):
+        return "lazy-groups"
+    return None
 
 
 def domain(name: str, default: Any) -> list[Any]:
@@ -56,6 +89,10 @@ def draw(cls: type, rng: random.Random) -> dict[str, Any] | None:
         if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         default = None if p.default is inspect.Parameter.empty else p.default
+        if name in SUBLAYER:
+            sub = draw(LAYERS[SUBLAYER[name]], rng)
+            kwargs[name] = (SUBLAYER[name], {k: v for k, v in sub.items() if "mask" not in k and "causal" not in k})
+            continue
         values = domain(name, default)
         if p.default is inspect.Parameter.empty and values == [None]:
             return None
@@ -63,52 +100,95 @@ def draw(cls: type, rng: random.Random) -> dict[str, Any] | None:
     return kwargs
 
 
-def _torch_out(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+def _torch_kwargs(torch_cls: type, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``kwargs`` split into torch's constructor arguments and its forward arguments (symshape takes the
+    forward flags on construction; a mask flag adds an input, so cases with one never reach forward)."""
+    init = inspect.signature(torch_cls.__init__).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in init.values())
+    forward = inspect.signature(torch_cls.forward).parameters
+    ctor = {k: _torch_value(v) for k, v in kwargs.items() if takes_any or k in init}
+    return ctor, {k: v for k, v in kwargs.items() if k not in ctor and k in forward and "mask" not in k}
+
+
+def _torch_value(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] in SUBLAYER.values():
+        return getattr(torch.nn, value[0])(**_torch_kwargs(getattr(torch.nn, value[0]), value[1])[0])
+    return value
+
+
+def _ss_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: LAYERS[v[0]](**v[1]) if k in SUBLAYER else v for k, v in kwargs.items()}
+
+
+def _torch_out(module: torch.nn.Module, x: torch.Tensor, forward: dict[str, Any],
+               n: int = 1) -> torch.Tensor | None:
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = module(x)
+            out = module(*[x] * n, **forward)
     except (RuntimeError, ValueError, IndexError, TypeError, AssertionError):
         return None
     return out[0] if isinstance(out, tuple) else out
 
 
-def one_case(op: str, rng: random.Random) -> tuple[str, str] | None:
+def one_case(op: str, rng: random.Random, stages: Counter | None = None) -> tuple[str, str] | None:
     """None when symshape agrees with torch, else (kind, description)."""
     kwargs = draw(LAYERS[op], rng)
     if kwargs is None:
         return None
-    shape = tuple(rng.randint(1, 5) for _ in range(rng.randint(1, 5)))
-    return compare(op, kwargs, shape, rng.randrange(2**32))
+    sizes = [v for v in kwargs.values() if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 8]
+    shape = tuple(rng.choice(sizes) if sizes and rng.random() < 0.5 else rng.randint(1, 5)  # some dims fit
+                  for _ in range(rng.randint(1, 5)))
+    return compare(op, kwargs, shape, rng.randrange(2**32), stages)
 
 
-def compare(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int = 0) -> tuple[str, str] | None:
-    """One case: None when symshape agrees with torch on ``op(**kwargs)`` over an input of ``shape``."""
+def _input(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if op in IDS:
+        n = kwargs.get("num_embeddings")
+        return rng.integers(0, n if isinstance(n, int) and n > 0 else 1, shape).astype(np.int64)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def compare(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int = 0,
+            stages: Counter | None = None) -> tuple[str, str] | None:
+    """One case: None when symshape agrees with torch on ``op(**kwargs)`` over an input of ``shape``;
+    ("excluded:<reason>", ...) for a documented exclusion (see ``excluded``). ``stages`` counts the cases
+    that got past the arguments to the input's verdict ("input") and to the forward values ("values")."""
+    stages = Counter() if stages is None else stages
     cls, torch_cls = LAYERS[op], getattr(torch.nn, op)
     desc = f"{op}({kwargs}) on {shape}"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = torch_cls(**kwargs).eval()
+            ctor, forward = _torch_kwargs(torch_cls, kwargs)
+            module = torch_cls(**ctor).eval()
     except Exception:  # noqa: BLE001  (torch refuses the arguments in its own ways)
-        module = None
+        module, forward = None, {}
     try:
-        layer = cls(**kwargs)
+        layer = cls(**_ss_kwargs(kwargs))
     except ss.SpecError:
         layer = None
     except Exception as exc:  # noqa: BLE001
         return "internal", f"{desc}: {type(exc).__name__}: {exc}"
-    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    expected = None if module is None else _torch_out(module, torch.from_numpy(x.copy()))
+    x = _input(op, kwargs, shape, seed)
+    expected = None if module is None else _torch_out(module, torch.from_numpy(x.copy()), forward)
     if layer is None or module is None:  # torch may accept arguments it refuses only when run
         if layer is None and expected is not None:
+            reason = excluded(op, kwargs, expected)
+            if reason:
+                return f"excluded:{reason}", desc
             return "arguments", f"{desc}: symshape refuses the arguments, torch runs"
         lazy = any(kwargs.get(a, 0) is None for a in cls.size_args)  # symshape infers a None size; torch cannot
         return ("arguments", f"{desc}: torch refuses the arguments, symshape accepts") if layer and not lazy else None
-    if layer.n_inputs != 1:
+    n = _n_inputs(op, layer)
+    if n is None:
         return None
+    if n > 1:
+        expected = _torch_out(module, torch.from_numpy(x.copy()), forward, n)
+    stages["input"] += 1
     try:
-        graph = ss.Sequential(layer).infer(shape)
+        graph = _graph(layer, shape, n)
     except ss.ShapeMismatchError:
         graph = None
     except ss.SpecError as exc:
@@ -122,20 +202,44 @@ def compare(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int =
     got_shape = tuple(graph.output_shapes[0])
     if got_shape != tuple(expected.shape):
         return "shape", f"{desc}: symshape {got_shape}, torch {tuple(expected.shape)}"
-    return _compare_values(graph, module, x, desc)
+    stages["values"] += 1
+    return _compare_values(graph, module, x, forward, n, desc)
 
 
-def _compare_values(graph: Any, module: torch.nn.Module, x: np.ndarray, desc: str) -> tuple[str, str] | None:
-    params = graph.materialize(seed=0)
-    state = {f"0.{k}": v for k, v in module.state_dict().items()}
+def _n_inputs(op: str, layer: ss.Layer) -> int | None:
+    """How many inputs the case feeds (the same tensor to each: self-attention), None for arguments only."""
+    n = layer.n_inputs
+    n = n[0] if isinstance(n, tuple) else n
+    return n if n == 1 or family(op) == "attention/transformer" else None
+
+
+def _graph(layer: ss.Layer, shape: tuple[int, ...], n: int) -> Any:
+    if n == 1:
+        return ss.Sequential(layer).infer(shape)
+    x = ss.Input(shape, name="x")
+    out = layer(*[x] * n)
+    return ss.Model(inputs=[x], outputs=[out[0] if isinstance(out, tuple) else out]).infer()
+
+
+def _compare_values(graph: Any, module: torch.nn.Module, x: np.ndarray, forward: dict[str, Any], n: int,
+                    desc: str) -> tuple[str, str] | None:
+    params = {k.split(".", 1)[1]: v for k, v in graph.materialize(seed=0).items()}  # the layer's own names
+    state = module.state_dict()
     if set(state) != set(params):
         return "state", f"{desc}: state_dict {sorted(state)} vs {sorted(params)}"
-    module.load_state_dict({k[2:]: torch.from_numpy(np.asarray(v)) for k, v in params.items()})
-    expected = _torch_out(module, torch.from_numpy(x.copy()))  # in-place modules write their input
+    if any(tuple(state[k].shape) != np.shape(v) for k, v in params.items()):
+        return "state", f"{desc}: state_dict shapes differ"
+    module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in params.items()})
+    params = graph.materialize(seed=0)
+    expected = _torch_out(module, torch.from_numpy(x.copy()), forward, n)  # in-place modules write their input
     try:
         got = graph.forward(params, x)
+    except ss.ShapeError as exc:
+        return None if expected is None else ("forward", f"{desc}: symshape's forward refuses ({exc}), torch runs")
     except Exception as exc:  # noqa: BLE001
         return "internal", f"{desc}: forward {type(exc).__name__}: {exc}"
+    if expected is None:
+        return "forward", f"{desc}: torch's forward refuses, symshape's runs"
     got = got[0] if isinstance(got, tuple) else got
     if expected.dtype.is_floating_point and not np.allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5,
                                                             equal_nan=True):
@@ -143,23 +247,68 @@ def _compare_values(graph: Any, module: torch.nn.Module, x: np.ndarray, desc: st
     return None
 
 
+def _is_module(op: str) -> bool:
+    return isinstance(getattr(torch.nn, op, None), type) and issubclass(getattr(torch.nn, op), torch.nn.Module)
+
+
+def skipped() -> dict[str, str]:
+    """Every registered layer the fuzzer does not draw, with the reason."""
+    reasons = {}
+    for op in sorted(LAYERS):
+        if op.startswith("_"):
+            reasons[op] = "abstract base class, not a layer of its own"
+        elif op in SKIP:
+            reasons[op] = SKIP[op]
+        elif not _is_module(op):
+            reasons[op] = "tensor op with no torch.nn module of its name (tests/fuzz.py and the importers' tests)"
+    return reasons
+
+
 def fuzzed_ops() -> list[str]:
-    return sorted(op for op in LAYERS if op not in SKIP and isinstance(getattr(torch.nn, op, None), type)
-                  and issubclass(getattr(torch.nn, op), torch.nn.Module))
+    return sorted(op for op in LAYERS if op not in skipped())
 
 
 def run(per_layer: int, seed: int, ops: list[str] | None = None) -> tuple[Counter, list[tuple[str, str]]]:
-    """Cases tried per op and the disagreements found."""
+    """Cases tried per op and the disagreements found (documented exclusions left out, see ``excluded``)."""
+    tried, _, found = run_counted(per_layer, seed, ops)
+    return tried, [f for f in found if not f[0].startswith("excluded:")]
+
+
+def run_counted(per_layer: int, seed: int,
+                ops: list[str] | None = None) -> tuple[Counter, Counter, list[tuple[str, str]]]:
+    """Cases tried per op, cases compared beyond the arguments (shapes or values) per op, every finding."""
     tried: Counter = Counter()
+    deep: Counter = Counter()
     found: list[tuple[str, str]] = []
     for op in ops or fuzzed_ops():
         rng = random.Random(f"{seed}:{op}")
+        stages: Counter = Counter()
         for _ in range(per_layer):
             tried[op] += 1
-            result = one_case(op, rng)
+            result = one_case(op, rng, stages)
             if result is not None:
                 found.append(result)
-    return tried, found
+        deep[op, "input"], deep[op, "values"] = stages["input"], stages["values"]
+    return tried, deep, found
+
+
+def summary(tried: Counter, deep: Counter, found: list[tuple[str, str]]) -> list[str]:
+    """Lines: cases per family (and how many reached the input's verdict and the values), findings by kind,
+    the layers skipped and why."""
+    lines = [f"{'family':24} {'layers':>6} {'cases':>7} {'input':>7} {'values':>7}"]
+    fams: dict[str, list[str]] = {}
+    for op in tried:
+        fams.setdefault(family(op), []).append(op)
+    for fam, ops in sorted(fams.items()):
+        lines.append(f"{fam:24} {len(ops):6} {sum(tried[o] for o in ops):7} "
+                     f"{sum(deep[o, 'input'] for o in ops):7} {sum(deep[o, 'values'] for o in ops):7}")
+    kinds = Counter(kind for kind, _ in found)
+    disagreements = {k: n for k, n in kinds.items() if not k.startswith("excluded:")}
+    lines.append(f"total: {sum(tried.values())} cases over {len(tried)} layers; "
+                 f"disagreements by kind: {disagreements or 0}; documented exclusions: "
+                 f"{ {k[9:]: n for k, n in kinds.items() if k.startswith('excluded:')} or 0}")
+    lines += [f"skipped {op}: {why}" for op, why in skipped().items()]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,14 +316,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-layer", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--op", action="append", help="fuzz only these ops")
+    parser.add_argument("--out", help="also write the summary to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    tried, found = run(args.per_layer, args.seed, args.op)
-    kinds = Counter(kind for kind, _ in found)
-    for kind, text in found:
-        print(f"[{kind}] {text}")
-    print(f"{sum(tried.values())} cases over {len(tried)} ops; disagreements: {dict(kinds) or 0}")
-    return 1 if found else 0
+    tried, deep, found = run_counted(args.per_layer, args.seed, args.op)
+    report = [f"[{kind}] {text}" for kind, text in found if not kind.startswith("excluded:")]
+    report += summary(tried, deep, found)
+    print("\n".join(report))
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(f"python tests/fuzz_layers.py --per-layer {args.per_layer} --seed {args.seed}\n")
+            f.write("\n".join(report) + "\n")
+    return 1 if any(not kind.startswith("excluded:") for kind, _ in found) else 0
 
 
 if __name__ == "__main__":
