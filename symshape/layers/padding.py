@@ -33,6 +33,14 @@ class _PadNd(Layer):
                             f"got {padding!r}")
         self.padding = items
 
+    def _padding_pairs(self, padding: Any) -> None:
+        """Reflect and replicate: torch keeps a tuple as given and F.pad takes 2, 4 or 6 ints whatever the
+        class (ReflectionPad3d((1, 2)) pads the last dim of a 2-d or 3-d input)."""
+        if isinstance(padding, (list, tuple)) and len(padding) in (2, 4, 6) and all(type(v) is int for v in padding):
+            self.padding, self.n = tuple(padding), len(padding) // 2
+        else:
+            self._padding(padding)
+
     def pairs(self, rank: int) -> list[tuple[int, int]]:
         """(before, after) per dim of a rank-``rank`` input, first dim first."""
         padded = [(self.padding[2 * i], self.padding[2 * i + 1]) for i in range(self.n)][::-1]
@@ -106,7 +114,7 @@ class _ReflectionPadNd(_PadNd):
     mode = "reflect"
 
     def __init__(self, padding: Any):
-        self._padding(padding)
+        self._padding_pairs(padding)
 
     def check_size(self, ctx: RuleContext, length: Any, axis: int, before: int, after: int) -> None:
         widest = max(before, after)
@@ -120,7 +128,7 @@ class _ReplicationPadNd(_PadNd):
     mode = "edge"
 
     def __init__(self, padding: Any):
-        self._padding(padding)
+        self._padding_pairs(padding)
 
 
 class _CircularPadNd(_PadNd):

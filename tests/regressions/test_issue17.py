@@ -316,6 +316,9 @@ FUZZ_CASES = [
     ("SyncBatchNorm", {"num_features": 1, "affine": False, "track_running_stats": False}, (2, 5, 3, 2)),
     ("GroupNorm", {"num_groups": 2, "num_channels": 3, "affine": False}, (1, 2, 4)),  # checked on construction
     ("Conv2d", {"in_channels": 1, "out_channels": 2, "kernel_size": 3, "groups": 3}, (1, 1, 4, 2)),  # likewise
+    ("ReflectionPad3d", {"padding": (1, 2)}, (5, 4)),  # reflect/replicate: 2, 4 or 6 ints whatever the class
+    ("ReplicationPad1d", {"padding": (1, 2, 0, 1)}, (2, 3, 5, 4)),
+    ("ReflectionPad2d", {"padding": (1, 2)}, (2, 3, 5, 4)),  # 2 ints on a 4-d input: torch refuses
 ]
 
 
