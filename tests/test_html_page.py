@@ -50,8 +50,12 @@ def pages(tmp_path_factory):
 
 
 def _open(browser, path: Path) -> None:
+    """Load the page and wait (a loaded machine may take seconds) until its script says it is ready."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get(path.as_uri())
-    assert browser.execute_script("return document.body.dataset.ready") == "true"
+    WebDriverWait(browser, 60, poll_frequency=0.05).until(
+        lambda b: b.execute_script("return document.body.dataset.ready") == "true")
 
 
 def _screenshot(browser, name: str) -> None:
