@@ -34,8 +34,8 @@ class _PadNd(Layer):
         self.padding = items
 
     def _padding_pairs(self, padding: Any) -> None:
-        """Reflect and replicate: torch keeps a tuple as given and F.pad takes 2, 4 or 6 ints whatever the
-        class (ReflectionPad3d((1, 2)) pads the last dim of a 2-d or 3-d input)."""
+        """Reflect, replicate and circular: torch keeps a tuple as given and F.pad takes 2, 4 or 6 ints
+        whatever the class (ReflectionPad3d((1, 2)) pads the last dim of a 2-d or 3-d input)."""
         if isinstance(padding, (list, tuple)) and len(padding) in (2, 4, 6) and all(type(v) is int for v in padding):
             self.padding, self.n = tuple(padding), len(padding) // 2
         else:
@@ -135,7 +135,16 @@ class _CircularPadNd(_PadNd):
     mode = "wrap"
 
     def __init__(self, padding: Any):
-        self._padding(padding)
+        self._padding_pairs(padding)
+        if not self.ranks()[0]:
+            raise SpecError(f"{type(self).__name__}: {len(self.padding)} padding ints fit no input rank it takes "
+                            f"({_LAYOUTS[type(self).n]}): F.pad pads len(padding) // 2 last dims of an input of "
+                            f"that many dims plus 1 or 2")
+
+    def ranks(self) -> tuple[tuple[int, ...], str]:
+        """The class's ranks that F.pad also takes for this many padding ints (CircularPad2d((1, 2)): 3-d)."""
+        n = type(self).n
+        return tuple(r for r in (n + 1, n + 2) if r in (self.n + 1, self.n + 2)), _LAYOUTS[n]
 
     def check_size(self, ctx: RuleContext, length: Any, axis: int, before: int, after: int) -> None:
         widest, kept = max(before, after), length + min(before, 0) + min(after, 0)

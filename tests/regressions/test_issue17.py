@@ -319,6 +319,9 @@ FUZZ_CASES = [
     ("ReflectionPad3d", {"padding": (1, 2)}, (5, 4)),  # reflect/replicate: 2, 4 or 6 ints whatever the class
     ("ReplicationPad1d", {"padding": (1, 2, 0, 1)}, (2, 3, 5, 4)),
     ("ReflectionPad2d", {"padding": (1, 2)}, (2, 3, 5, 4)),  # 2 ints on a 4-d input: torch refuses
+    ("CircularPad2d", {"padding": (1, 2)}, (3, 1, 5)),  # circular: the class's ranks F.pad takes for them
+    ("CircularPad2d", {"padding": (1, 2)}, (2, 3, 1, 5)),
+    ("CircularPad1d", {"padding": (1, 2, 0, 1)}, (2, 3, 5)),
 ]
 
 
