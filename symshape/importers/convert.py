@@ -9,6 +9,7 @@ Every unmapped node is collected with its target and source line and reported at
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
 from ..errors import SpecError
@@ -212,6 +213,8 @@ class Converter:
                 continue
             try:
                 env[node] = handle(self, node, args, kwargs)
+                if node.target is operator.setitem:
+                    env[_mutated(node)] = env[node]
             except Unsupported as exc:
                 self.problems.append(f"{describe(node)}: {exc}")
                 env[node] = UNKNOWN
@@ -262,6 +265,18 @@ def _flatten(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
         else:
             out.append((key, value))
     return out
+
+
+def _mutated(node: Any) -> Any:
+    """The node ``x`` of ``x[i] = v``, checked to have no use before the assignment but other assignments
+    (a view of it taken before would see the new values in torch, not here)."""
+    target = node.args[0]
+    for user in target.users:
+        if user is node:
+            break
+        if user.target is not operator.setitem:
+            raise Unsupported(f"item assignment into {target.name}, which {user.name} used before it")
+    return target
 
 
 def _map(value: Any, env: dict) -> Any:

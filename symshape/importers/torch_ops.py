@@ -126,6 +126,50 @@ def _getitem(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
     return index_tensor(c, obj, index)
 
 
+@handles("operator.setitem")
+def _setitem(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    """``x[a:b, c:d] = v`` (a number, int bounds) as a new tensor: ``x`` masked-filled where every dim's
+    position is inside its slice. The converter then binds ``x``'s node to it (see Converter.run)."""
+    x, index, value = args
+    items = list(index) if isinstance(index, tuple) else [index]
+    if not isinstance(x, Tensor) or isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not all(isinstance(i, slice) and i.step in (None, 1) and all(
+                b is None or type(b) is int for b in (i.start, i.stop)) for i in items):
+        raise Unsupported("item assignment is supported for a number into a block of int step-1 slices of "
+                          "a tensor computed in forward")
+    shape = c.shape(x)
+    mask = None
+    for axis, item in enumerate(items):
+        inside = _inside(c, shape[axis], item.start, item.stop)
+        if inside is None:
+            continue
+        for _ in range(len(shape) - 1 - axis):
+            inside = c.op("Unsqueeze", [inside], "setitem", dim=-1)
+        mask = inside if mask is None else c.op("LogicalAnd", [mask, inside], "setitem")
+    if mask is None:
+        return c.op("Full", [], "setitem", size=list(shape), fill_value=value, dtype=c.dtype(x))
+    return c.op("MaskedFill", [x, mask], "setitem", value=value)
+
+
+def _inside(c: Converter, length: Any, start: int | None, stop: int | None) -> Any:
+    """The bool vector of the positions ``0..length-1`` inside ``[start:stop]`` (Python's clamping), or
+    None for the whole dim. A negative bound is compared with the position counted from the end
+    (``i - length``), so no bound depends on the size."""
+    position = c.op("Arange", [], "setitem", start=0, end=length, dtype="int64")
+    from_end = None
+    tests = []
+    for bound, op in ((start, "Ge"), (stop, "Lt")):
+        if bound is None or (op == "Ge" and bound == 0):
+            continue
+        if bound < 0 and from_end is None:  # i - length, as -(length - 1 - i) - 1
+            flipped = c.op("Flip", [position], "setitem", dims=[0])
+            from_end = c.op("Sub", [c.op("Neg", [flipped], "setitem")], "setitem", other=1)
+        tests.append(c.op(op, [from_end if bound < 0 else position], "setitem", other=bound))
+    if not tests:
+        return None
+    return tests[0] if len(tests) == 1 else c.op("LogicalAnd", tests, "setitem")
+
+
 def index_tensor(c: Converter, x: Any, index: Any) -> Any:
     """``x[...]`` with ints (Select), slices (Slice), None (Unsqueeze) and one Ellipsis."""
     items = list(index) if isinstance(index, tuple) else [index]
@@ -520,8 +564,38 @@ def _roll(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
 
 @handles("F.pad")
 def _pad(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
-    return c.op("Pad", [args[0]], "pad", pad=list(arg(args, kwargs, 1, "pad")),
-                mode=arg(args, kwargs, 2, "mode", "constant"), value=arg(args, kwargs, 3, "value"))
+    pad, mode, value = list(arg(args, kwargs, 1, "pad")), arg(args, kwargs, 2, "mode", "constant"), \
+        arg(args, kwargs, 3, "value")
+    if all(type(v) is int for v in pad) or mode != "constant":
+        return c.op("Pad", [args[0]], "pad", pad=pad, mode=mode, value=value)
+    return _pad_symbolic(c, args[0], pad, 0.0 if value is None else value)
+
+
+def _pad_symbolic(c: Converter, x: Any, pad: list, value: Any) -> Any:
+    """Constant padding by amounts that are expressions of the input sizes (Swin pads to a multiple of
+    its window: ``(w - W % w) % w``), exact and without a Pad layer with symbolic amounts: a block of
+    ``amount + 1`` values is concatenated and the one extra value sliced off again (an amount may be 0
+    and symshape sizes are positive). Each symbolic amount must be known to be non-negative."""
+    out = x
+    rank = len(c.shape(x))
+    for i in range(len(pad) // 2):
+        axis = rank - 1 - i
+        for k, amount in ((0, pad[2 * i]), (1, pad[2 * i + 1])):
+            if amount == 0:
+                continue
+            if type(amount) is not int and not (is_size(amount) and size(amount).is_nonnegative):
+                raise Unsupported(f"F.pad by {amount}, which is not known to be non-negative")
+            if type(amount) is int and amount < 0:
+                out = c.op("Slice", [out], "pad", dim=axis, start=-amount if k == 0 else 0,
+                           end=None if k == 0 else amount, step=1)
+                continue
+            block = list(c.shape(out))
+            block[axis] = dims.total([size(amount), 1])
+            fill = c.op("Full", [], "pad", size=block, fill_value=float(value), dtype=c.dtype(out))
+            joined = c.op("Concat", [fill, out] if k == 0 else [out, fill], "pad", dim=axis)
+            out = c.op("Slice", [joined], "pad", dim=axis, start=1 if k == 0 else 0,
+                       end=None if k == 0 else -1, step=1)
+    return out
 
 
 # --- reductions and normalizations --------------------------------------------------------------------

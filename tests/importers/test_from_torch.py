@@ -307,3 +307,23 @@ def test_importing_symshape_does_not_import_torch():
     code = "import sys, symshape; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# --- Swin: symbolic padding to the window and the shifted-window mask (TorchDynamo capture) --------------
+
+def small_swin():
+    """torchvision's Swin with swin_t's structure (patch 4, window 7, a shifted block, a PatchMerging) but two
+    small stages: swin_t itself takes minutes to capture with dynamic sizes."""
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    torch.manual_seed(0)
+    return SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 1], num_heads=[1, 2], window_size=[7, 7],
+                           num_classes=10).eval()
+
+
+def test_swin_matches_torch_with_and_without_padding():
+    module = small_swin()
+    model = ss.from_torch(module, inputs={"x": "B, 3, H, W"})
+    for h, w in ((224, 224), (200, 172)):  # 56 and 28 are multiples of the window; 50 and 43 are padded
+        x = np.random.default_rng(0).standard_normal((1, 3, h, w)).astype(np.float32)
+        assert_matches_torch(module, model, {"x": x})
