@@ -321,9 +321,23 @@ def small_swin():
                            num_classes=10).eval()
 
 
-def test_swin_matches_torch_with_and_without_padding():
+@pytest.fixture(scope="module")
+def swin():
     module = small_swin()
-    model = ss.from_torch(module, inputs={"x": "B, 3, H, W"})
+    return module, ss.from_torch(module, inputs={"x": "B, 3, H, W"})
+
+
+def test_swin_matches_torch_with_and_without_padding(swin):
+    module, model = swin
     for h, w in ((224, 224), (200, 172)):  # 56 and 28 are multiples of the window; 50 and 43 are padded
         x = np.random.default_rng(0).standard_normal((1, 3, h, w)).astype(np.float32)
         assert_matches_torch(module, model, {"x": x})
+
+
+def test_swin_conditions_equal_torch(swin):
+    module, model = swin
+    graph = model.infer()
+    meta = copy.deepcopy(module).to("meta")
+    for h, w in ((224, 224), (100, 60), (31, 33), (7, 7), (4, 4), (3, 8), (8, 3)):
+        x = torch.empty(1, 3, h, w, device="meta")
+        assert graph.valid(B=1, H=h, W=w) == torch_runs(meta, x=x), (h, w)
