@@ -54,6 +54,8 @@ def excluded(op: str, kwargs: dict[str, Any], expected: Any) -> str | None:
       the layer documents, (N, C, H, W) or (C, H, W) (5-d/4-d for 3d).
     - one-value-groups: see ``_one_value_groups`` (a forward-values exclusion).
     - recompute-scale: symshape refuses a true ``recompute_scale_factor`` (Upsample*) as not supported, and says so.
+    - int-hint: torch takes any truthy value for an ``Optional[bool]`` causal hint (``is_causal=3``);
+      symshape wants a bool or None.
     - lazy-groups: torch's LazyConvTranspose*d with bias=False never checks out_channels % groups (its
       eager ConvTranspose*d refuses; with a bias it fails when run) and silently gives
       groups * (out_channels // groups) channels; symshape refuses as the eager constructor does.
@@ -63,6 +65,8 @@ def excluded(op: str, kwargs: dict[str, Any], expected: Any) -> str | None:
     n = {"AdaptiveAvgPool2d": 2, "AdaptiveAvgPool3d": 3}.get(op)
     if n and expected is not None and expected.dim() not in (n + 1, n + 2) and set(expected.shape[-n:]) == {1}:
         return "global-mean"
+    if any("causal" in k and type(v) is int for k, v in kwargs.items()):
+        return "int-hint"
     if op.startswith("Upsampl") and kwargs.get("recompute_scale_factor"):
         return "recompute-scale"
     if (op.startswith("LazyConvTranspose") and not kwargs.get("bias", True) and isinstance(kwargs.get("groups"), int)
