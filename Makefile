@@ -64,7 +64,7 @@ fuzz-layers: $(VENV)/.installed-test
 	$(PY) -W ignore tests/fuzz_layers.py --per-layer $(PER_LAYER)
 
 zoo: $(VENV)/.installed-test
-	$(PY) docs/make_zoo.py > docs/zoo.md
+	$(PY) docs/make_zoo.py > docs/zoo.md.tmp && mv docs/zoo.md.tmp docs/zoo.md
 
 onnx-zoo: $(VENV)/.installed-test
 	nice -n 10 $(PY) tests/onnx_zoo.py $(MODELS)

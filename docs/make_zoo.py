@@ -11,6 +11,8 @@ symshape accepts (transformers: batch 2, sequence length 7); otherwise the reaso
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 import traceback
@@ -23,6 +25,28 @@ import symshape as ss
 from symshape.importers._torchvision import ensure_torchvision
 
 SIZES = (32, 64, 96, 128, 224)
+LIMIT = int(os.environ.get("ZOO_LIMIT", "90"))  # seconds per model; a row says when one did not finish
+
+
+class OutOfTime(BaseException):
+    """Raised by the alarm; a BaseException, so that no ``except Exception`` on the way turns it into an error."""
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise OutOfTime
+
+
+def within_limit(name: str, make: Any) -> Row:
+    """``make(name)``, or a row saying it did not finish within LIMIT seconds."""
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(LIMIT)
+    try:
+        return make(name)
+    except OutOfTime:
+        return Row(name, status=f"not finished in {LIMIT} s (import + check; TorchDynamo's capture of this model "
+                                "is slow)")
+    finally:
+        signal.alarm(0)
 
 
 @dataclass
@@ -200,7 +224,7 @@ def main(names: list[str]) -> None:
     hf_rows: list[Row] = []
     for name in names:
         into, make = (hf_rows, hf_row) if name in hugging_face_models() else (rows, zoo_row)
-        into.append(make(name))
+        into.append(within_limit(name, make))
         print(f"{name}: {into[-1].status}", file=sys.stderr, flush=True)
     sys.stdout.write(render(rows, hf_rows))
 
