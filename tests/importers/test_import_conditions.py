@@ -19,6 +19,7 @@ from symshape.importers._torchvision import ensure_torchvision
 ensure_torchvision()
 import torchvision.models as tvm  # noqa: E402
 import transformers  # noqa: E402
+from test_from_torch import torch_runs  # noqa: E402
 
 FULL = os.environ.get("SYMSHAPE_CONDITIONS_FULL") == "1"
 
@@ -26,15 +27,6 @@ TORCHVISION = ["alexnet", "googlenet", "inception_v3", "squeezenet1_0", "squeeze
                "resnet18", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x0_5", "regnet_x_400mf",
                "mnasnet0_5", "convnext_tiny", "vit_b_16"]
 FIXED_SIZE = {"vit_b_16": 224}  # torchvision's ViT asserts the image size
-
-
-def torch_runs(module: torch.nn.Module, **inputs: torch.Tensor) -> bool:
-    try:
-        with torch.no_grad():
-            module(**inputs)
-    except (RuntimeError, ValueError, IndexError, AssertionError):
-        return False
-    return True
 
 
 def image_grid(centre: int | None, limit: int = 100) -> list[tuple[int, int]]:
