@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from . import dims
+from . import arguments, dims
 from .constraints import Constraint
 from .dims import Dim, Shape
 from .errors import Conflict, ShapeMismatchError, SpecError, UnresolvedShapeError
@@ -80,8 +80,7 @@ class Analysis:
             return self.node_data[name]
         except (KeyError, TypeError):
             raise SpecError(f"node(): {name!r} is no layer or input of the model "
-                            f"({', '.join(list(self.node_data)[:8])}{', ...' if len(self.node_data) > 8 else ''})"
-                            ) from None
+                            f"({arguments.some(self.node_data, 8)})") from None
 
     # --- parameters -----------------------------------------------------------------------------
     def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:

@@ -33,15 +33,20 @@ def choice(call: str, what: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def some(names: Any, n: int = 6) -> str:
+    """The first ``n`` of ``names``, comma-separated, with ``...`` when there are more."""
+    names = list(names)
+    return ", ".join(map(str, names[:n])) + (", ..." if len(names) > n else "")
+
+
 def names_of(call: str, what: str, value: Any, known: Mapping | set) -> list[str]:
-    """A list of names, each one of ``known`` (a close match suggested for a typo)."""
+    """A list of names, each one of ``known``."""
     if isinstance(value, str) or not isinstance(value, (list, tuple, set)) or \
             not all(isinstance(v, str) for v in value):
         raise SpecError(f"{call}: {what} must be a list of names, got {value!r}")
     unknown = [v for v in value if v not in known]
     if unknown:
-        raise SpecError(f"{call}: {what} names {unknown[0]!r}, which the model does not have "
-                        f"({', '.join(list(known)[:6])}{', ...' if len(known) > 6 else ''})")
+        raise SpecError(f"{call}: {what} names {unknown[0]!r}, which the model does not have ({some(known)})")
     return list(value)
 
 

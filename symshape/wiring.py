@@ -126,8 +126,13 @@ def _check_arity(layer: Layer, n: int) -> None:
 
 
 def _tensors(what: str, value: Any) -> list[Any]:
-    """The symbolic tensors of a Model's ``inputs`` or ``outputs`` argument (one tensor or a list)."""
-    items = list(value) if isinstance(value, (list, tuple)) else None
+    """The symbolic tensors of a Model's ``inputs`` or ``outputs`` argument (one tensor or an iterable)."""
+    if isinstance(value, SymbolicTensor):
+        return [value]
+    try:
+        items = list(value)
+    except TypeError:
+        items = None
     if items is None or not all(isinstance(t, SymbolicTensor) for t in items):
         raise SpecError(f"Model: {what} must be a symbolic tensor or a list of them (from ss.Input(...) and "
                         f"layer calls), got {type(value).__name__}")
@@ -142,8 +147,7 @@ class Model:
                  tied: dict[str, str] | None = None):
         """``tied`` maps state_dict names to the tensor each one is (``{"lm_head.weight":
         "transformer.wte.weight"}``): weight tying across layers, as torch shares one Parameter."""
-        inputs = [inputs] if isinstance(inputs, SymbolicTensor) else _tensors("inputs", inputs)
-        outputs = [outputs] if isinstance(outputs, SymbolicTensor) else _tensors("outputs", outputs)
+        inputs, outputs = _tensors("inputs", inputs), _tensors("outputs", outputs)
         if not outputs:
             raise SpecError("Model: give at least one output tensor")
         if not all(isinstance(t, SymbolicTensor) and isinstance(t.producer, InputSpec) for t in inputs):

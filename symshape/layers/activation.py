@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -233,21 +233,20 @@ def gelu_tanh(x: np.ndarray) -> np.ndarray:
     if x.dtype != np.float32:
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
         return (0.5 * x * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
-    flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty_like(flat)
-    with np.errstate(over="ignore", invalid="ignore"):  # x^3 of a huge |x| is inf, tanh(inf) = 1, as torch
-        for start in range(0, flat.size, _BLOCK):
-            xs, z = flat[start:start + _BLOCK], out[start:start + _BLOCK]
-            np.square(xs, out=z)
-            z *= np.float32(0.044715)
-            z += np.float32(1)
-            z *= xs  # x + 0.044715 x^3
-            z *= np.float32(math.sqrt(2.0 / math.pi))
-            np.tanh(z, out=z)
-            z += np.float32(1)
-            z *= xs
-            z *= np.float32(0.5)
-    return out.reshape(x.shape)
+    return _by_blocks(x, _gelu_tanh_block, scratch=0)
+
+
+def _gelu_tanh_block(x: np.ndarray, out: np.ndarray) -> None:
+    """``out = gelu_tanh(x)`` for one block (x^3 of a huge |x| is inf and tanh(inf) = 1, as torch)."""
+    np.square(x, out=out)
+    out *= np.float32(0.044715)
+    out += np.float32(1)
+    out *= x  # x + 0.044715 x^3
+    out *= np.float32(math.sqrt(2.0 / math.pi))
+    np.tanh(out, out=out)
+    out += np.float32(1)
+    out *= x
+    out *= np.float32(0.5)
 
 
 _ERFC = (0.3275911, 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
@@ -259,21 +258,28 @@ def gelu_erf(x: np.ndarray) -> np.ndarray:
     loops, about 5x faster than scipy's erf; other dtypes take scipy's erf."""
     if x.dtype != np.float32:
         return (0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
-    flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty_like(flat)
-    scratch = np.empty((3, min(_BLOCK, flat.size)), dtype=np.float32)
-    with np.errstate(over="ignore", invalid="ignore"):  # z^2 of a huge |x|: exp(-inf) = 0, as torch
-        for start in range(0, flat.size, _BLOCK):
-            stop = min(start + _BLOCK, flat.size)
-            _gelu_block(flat[start:stop], out[start:stop], *scratch[:, :stop - start])
-    return out.reshape(x.shape)
+    return _by_blocks(x, _gelu_block, scratch=3)
 
 
 _BLOCK = 65536  # elements per block: the dozen passes over a block stay in the cache (4x faster than whole arrays)
 
 
+def _by_blocks(x: np.ndarray, kernel: Callable[..., None], scratch: int) -> np.ndarray:
+    """``kernel(x_block, out_block, *scratch_blocks)`` over a float32 array in blocks of _BLOCK elements;
+    overflow to inf and the NaN of inf * 0 are what torch gives too, so they are not warned of."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    buffers = np.empty((scratch, min(_BLOCK, flat.size)), dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, flat.size, _BLOCK):
+            stop = min(start + _BLOCK, flat.size)
+            kernel(flat[start:stop], out[start:stop], *buffers[:, :stop - start])
+    return out.reshape(x.shape)
+
+
 def _gelu_block(x: np.ndarray, out: np.ndarray, z: np.ndarray, t: np.ndarray, poly: np.ndarray) -> None:
-    """``out = gelu(x)`` for one block, with scratch arrays of its size."""
+    """``out = gelu(x)`` for one block, with scratch arrays of its size (z^2 of a huge |x| is inf:
+    exp(-inf) = 0, as torch)."""
     p, *a = (np.float32(c) for c in _ERFC)
     np.abs(x, out=z)
     z *= np.float32(1 / math.sqrt(2.0))
