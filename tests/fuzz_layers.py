@@ -19,10 +19,12 @@ import warnings
 from collections import Counter
 from typing import Any
 
+import fuzz_inputs
 import numpy as np
 import torch
 
 import symshape as ss
+from symshape import dims
 from symshape.layers import LAYERS
 
 SIZES = ("features", "channels", "size", "dim", "embed", "hidden", "d_model", "num_embeddings")
@@ -30,6 +32,12 @@ WINDOWS = ("kernel_size", "stride", "padding", "dilation", "output_padding", "ou
 SKIP = {"Identity": "no arguments to fuzz"}
 SUBLAYER = {"encoder_layer": "TransformerEncoderLayer", "decoder_layer": "TransformerDecoderLayer"}
 IDS = ("Embedding", "EmbeddingBag")  # take integer ids in [0, num_embeddings)
+DEFAULT = 0.35  # the share of optional arguments left at their default (so that more cases fit together)
+MASKLESS = 0.8  # the share of mask flags (an extra input each) left at their default
+FIT_ARGS, REDRAWS = 0.6, 12  # the share of cases whose arguments are redrawn (up to REDRAWS times) to fit
+FIT = 0.8  # the share of cases whose inputs are fitted to the layer (fuzz_inputs.fitted)
+STAGES = ("input", "values", "conditions")  # the depths counted: input verdict, forward values, size points
+CONDITIONS = 0.25  # the share of agreeing cases that then check the symbolic conditions at random sizes
 FAMILIES = {"conv": "conv", "pool": "pool", "norm": "norm", "activation": "activation", "recurrent": "recurrent",
             "attention": "attention/transformer", "transformer": "attention/transformer",
             "sdpa": "attention/transformer", "shape_ops": "shape/tensor ops", "pixel_shuffle": "shape/tensor ops",
@@ -76,24 +84,24 @@ def excluded(op: str, kwargs: dict[str, Any], expected: Any) -> str | None:
     return None
 
 
-def domain(name: str, default: Any) -> list[Any]:
-    """The values drawn for one constructor argument."""
+def domain(name: str, default: Any, required: bool = False) -> list[Any]:
+    """The values drawn for one constructor argument (a ``required`` one has no default: ``default`` is None)."""
     if name in ("device", "dtype"):
         return [None]
     if isinstance(default, bool):
         return [True, False]
     if name in WINDOWS:
-        return [0, 1, 2, 3, (1, 2), (2, 3, 1)] + ([None] if default is None else [])
+        return [0, 1, 2, 3, (1, 2), (2, 3, 1)] + ([None] if default is None and not required else [])
     if isinstance(default, float) or name in ("p", "dropout", "eps", "momentum", "negative_slope", "alpha"):
         return [default, 0.0, 0.5, 1.0, 1.5, -0.5] if default is not None else [None, 0.5]
     if isinstance(default, int):
         return [default, 0, 1, 2, 3, -1]
     if isinstance(default, str):
         return [default]
+    if any(s in name for s in SIZES) or name.startswith("num_") or name.endswith("_size"):
+        return [1, 2, 3, 4, 6, 0] + ([None] if default is None else [])
     if default is None:
         return [None, 1, 2, 3]
-    if any(s in name for s in SIZES) or name.startswith("num_") or name.endswith("_size"):
-        return [1, 2, 3, 4, 6, 0]
     return [default]
 
 
@@ -108,10 +116,12 @@ def draw(cls: type, rng: random.Random) -> dict[str, Any] | None:
             sub = draw(LAYERS[SUBLAYER[name]], rng)
             kwargs[name] = (SUBLAYER[name], {k: v for k, v in sub.items() if "mask" not in k and "causal" not in k})
             continue
-        values = domain(name, default)
-        if p.default is inspect.Parameter.empty and values == [None]:
+        required = p.default is inspect.Parameter.empty
+        values = domain(name, default, required)
+        if required and values == [None]:
             return None
-        kwargs[name] = rng.choice(values)
+        keep = DEFAULT if "mask" not in name else MASKLESS  # mask flags add inputs the fitted cases do not feed
+        kwargs[name] = default if not required and rng.random() < keep else rng.choice(values)
     return kwargs
 
 
@@ -135,26 +145,63 @@ def _ss_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: LAYERS[v[0]](**v[1]) if k in SUBLAYER else v for k, v in kwargs.items()}
 
 
-def _torch_out(module: torch.nn.Module, x: torch.Tensor, forward: dict[str, Any],
-               n: int = 1) -> torch.Tensor | None:
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = module(*[x] * n, **forward)
-    except (RuntimeError, ValueError, IndexError, TypeError, AssertionError):
-        return None
-    return out[0] if isinstance(out, tuple) else out
-
-
 def one_case(op: str, rng: random.Random, stages: Counter | None = None) -> tuple[str, str] | None:
-    """None when symshape agrees with torch, else (kind, description)."""
+    """None when symshape agrees with torch, else (kind, description). A share of the cases redraws the
+    arguments until both symshape and torch construct the layer; most cases feed inputs fitted to the
+    layer (``fuzz_inputs.fitted``), the rest one input of random rank and sizes; a share of the cases then
+    checks the layer's symbolic conditions at random sizes (``conditions``)."""
     kwargs = draw(LAYERS[op], rng)
+    for _ in range(REDRAWS if rng.random() < FIT_ARGS else 0):  # arguments both constructors take
+        if kwargs is None or None not in _build(op, kwargs)[:2]:
+            break
+        kwargs = draw(LAYERS[op], rng)
     if kwargs is None:
         return None
-    sizes = [v for v in kwargs.values() if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 8]
-    shape = tuple(rng.choice(sizes) if sizes and rng.random() < 0.5 else rng.randint(1, 5)  # some dims fit
-                  for _ in range(rng.randint(1, 5)))
-    return compare(op, kwargs, shape, rng.randrange(2**32), stages)
+    shape: Any = _fitted(op, kwargs, rng) if rng.random() < FIT else None
+    if shape is None:
+        sizes = [v for v in kwargs.values() if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 8]
+        shape = tuple(rng.choice(sizes) if sizes and rng.random() < 0.5 else rng.randint(1, 5)  # some dims fit
+                      for _ in range(rng.randint(1, 5)))
+    found = compare(op, kwargs, shape, rng.randrange(2**32), stages)
+    if found is None and rng.random() < CONDITIONS:
+        found = conditions(op, kwargs, rng, stages)
+    return found
+
+
+def _inputs_of(layer: ss.Layer) -> int | None:
+    """How many inputs the layer's example declares, when the layer takes that many (masks not fed)."""
+    n, allowed = len(layer.example[1]), layer.n_inputs
+    if getattr(layer, "masks", ()):
+        return None
+    return n if (allowed is None and n >= 2) or n == allowed or (isinstance(allowed, tuple) and n in allowed) else None
+
+
+def _fitted(op: str, kwargs: dict[str, Any], rng: random.Random) -> list[tuple[int, ...]] | None:
+    try:
+        layer = LAYERS[op](**_ss_kwargs(kwargs))
+    except Exception:  # noqa: BLE001  (compare reports the arguments' verdict)
+        return None
+    n = _inputs_of(layer)
+    return None if n is None else fuzz_inputs.fitted(layer, LAYERS[op], n, rng)
+
+
+def _build(op: str, kwargs: dict[str, Any]) -> tuple[Any, torch.nn.Module | None, dict[str, Any]]:
+    """symshape's layer (None when it refuses the arguments, the exception when it fails otherwise), torch's
+    module (None when it refuses) and its forward arguments."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ctor, forward = _torch_kwargs(getattr(torch.nn, op), kwargs)
+            module = getattr(torch.nn, op)(**ctor).eval()
+    except Exception:  # noqa: BLE001  (torch refuses the arguments in its own ways)
+        module, forward = None, {}
+    try:
+        layer = LAYERS[op](**_ss_kwargs(kwargs))
+    except ss.SpecError:
+        layer = None
+    except Exception as exc:  # noqa: BLE001
+        layer = exc
+    return layer, module, forward
 
 
 def _input(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -165,47 +212,49 @@ def _input(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int) -
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def compare(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int = 0,
+def _feed(op: str, kwargs: dict[str, Any], module: torch.nn.Module | None, forward: dict[str, Any], shape: Any,
+          seed: int) -> tuple[torch.Tensor | None, list[np.ndarray]]:
+    """torch's output and the arrays fed: one per shape of a list (value kinds torch takes), else one array."""
+    if isinstance(shape, list) and op not in IDS:
+        return fuzz_inputs.feed(op, module, forward, shape, seed)
+    arrays = [_input(op, kwargs, s, seed) for s in (shape if isinstance(shape, list) else [shape])]
+    return (None if module is None else fuzz_inputs.torch_out(module, arrays, forward)), arrays
+
+
+def compare(op: str, kwargs: dict[str, Any], shape: Any, seed: int = 0,
             stages: Counter | None = None) -> tuple[str, str] | None:
-    """One case: None when symshape agrees with torch on ``op(**kwargs)`` over an input of ``shape``;
+    """One case: None when symshape agrees with torch on ``op(**kwargs)`` over inputs of ``shape`` (one shape,
+    the same tensor fed to every input as self-attention, or a list of shapes, one per input);
     ("excluded:<reason>", ...) for a documented exclusion (see ``excluded``). ``stages`` counts the cases
     that got past the arguments to the input's verdict ("input") and to the forward values ("values")."""
     stages = Counter() if stages is None else stages
-    cls, torch_cls = LAYERS[op], getattr(torch.nn, op)
     desc = f"{op}({kwargs}) on {shape}"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ctor, forward = _torch_kwargs(torch_cls, kwargs)
-            module = torch_cls(**ctor).eval()
-    except Exception:  # noqa: BLE001  (torch refuses the arguments in its own ways)
-        module, forward = None, {}
-    try:
-        layer = cls(**_ss_kwargs(kwargs))
-    except ss.SpecError:
-        layer = None
-    except Exception as exc:  # noqa: BLE001
-        return "internal", f"{desc}: {type(exc).__name__}: {exc}"
-    x = _input(op, kwargs, shape, seed)
-    expected = None if module is None else _torch_out(module, torch.from_numpy(x.copy()), forward)
+    layer, module, forward = _build(op, kwargs)
+    if isinstance(layer, Exception):
+        return "internal", f"{desc}: {type(layer).__name__}: {layer}"
+    expected, arrays = _feed(op, kwargs, module, forward, shape, seed)
     if layer is None or module is None:  # torch may accept arguments it refuses only when run
         if layer is None and expected is not None:
             reason = excluded(op, kwargs, expected)
             if reason:
                 return f"excluded:{reason}", desc
             return "arguments", f"{desc}: symshape refuses the arguments, torch runs"
-        lazy = any(kwargs.get(a, 0) is None for a in cls.size_args)  # symshape infers a None size; torch cannot
+        lazy = any(kwargs.get(a, 0) is None for a in LAYERS[op].size_args)  # symshape infers a None size
         if layer is None or lazy or not _analyses(op, layer, shape):  # arguments that do not fit together
             return None  # are refused by the analysis (a model error, CONTRACT section 5)
         return "arguments", f"{desc}: torch refuses the arguments, symshape accepts and analyses the model"
-    n = _n_inputs(op, layer)
-    if n is None:
-        return None
-    if n > 1:
-        expected = _torch_out(module, torch.from_numpy(x.copy()), forward, n)
+    if isinstance(shape, list):
+        n = len(shape)
+    else:
+        n = _n_inputs(op, layer)
+        if n is None:
+            return None
+        if n > 1:
+            arrays = arrays * n
+            expected = fuzz_inputs.torch_out(module, arrays, forward)
     stages["input"] += 1
     try:
-        graph = _graph(layer, shape, n)
+        graph = _graph(layer, shape, arrays)
     except ss.ShapeMismatchError:
         graph = None
     except ss.SpecError as exc:
@@ -214,6 +263,8 @@ def compare(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int =
         return "internal", f"{desc}: {type(exc).__name__}: {exc}"
     if graph is None and expected is not None and excluded(op, kwargs, expected):
         return f"excluded:{excluded(op, kwargs, expected)}", desc
+    if graph is not None and expected is None and _values_refused(graph, arrays):
+        return None
     if (graph is None) != (expected is None):
         return "verdict", f"{desc}: torch {'refuses' if expected is None else 'runs'}, symshape does not"
     if graph is None:
@@ -222,7 +273,50 @@ def compare(op: str, kwargs: dict[str, Any], shape: tuple[int, ...], seed: int =
     if got_shape != tuple(expected.shape):
         return "shape", f"{desc}: symshape {got_shape}, torch {tuple(expected.shape)}"
     stages["values"] += 1
-    return _compare_values(op, kwargs, graph, module, x, forward, n, desc)
+    return _compare_values(op, kwargs, graph, module, arrays, forward, desc)
+
+
+def conditions(op: str, kwargs: dict[str, Any], rng: random.Random,
+               stages: Counter | None = None) -> tuple[str, str] | None:
+    """The layer's symbolic conditions at random sizes (``fuzz_inputs.condition_cases``) against torch:
+    "conditions" when the conditions the analysis states, "bind" when ``graph.valid``, accept other sizes
+    than those at which torch runs. Counted in ``stages["conditions"]``."""
+    stages = Counter() if stages is None else stages
+    layer, module, forward = _build(op, kwargs)
+    if not isinstance(layer, ss.Layer) or module is None or _inputs_of(layer) is None:
+        return None
+    def feed(sizes: list[tuple[int, ...]], seed: int) -> torch.Tensor | None:  # a fresh module: lazy ones keep
+        return _feed(op, kwargs, _build(op, kwargs)[1], forward, sizes, seed)[0]  # their first input's sizes
+
+    try:
+        cases = fuzz_inputs.condition_cases(layer, LAYERS[op], feed, _inputs_of(layer), rng)
+    except Exception as exc:  # noqa: BLE001
+        return "internal", f"{op}({kwargs}) conditions: {type(exc).__name__}: {exc}"
+    for says, valid, expected, point, shapes in cases:
+        stages["conditions"] += 1
+        runs = expected is not None
+        if runs and not (says and valid) and excluded(op, kwargs, expected):
+            continue
+        desc = f"{op}({kwargs}) on {[tuple(map(str, s)) for s in shapes]} at {point}: torch {'runs' if runs else 'refuses'}"
+        if says != runs:
+            return "conditions", f"{desc}, the analysis' conditions {'accept' if says else 'refuse'}"
+        if valid != runs:
+            return "bind", f"{desc}, graph.valid says {valid}"
+    return None
+
+
+def _values_refused(graph: Any, arrays: list[np.ndarray]) -> bool:
+    """Whether symshape's forward refuses these values too, where torch refuses every value kind tried
+    (CTCLoss: concatenated targets hold sum(target_lengths) labels): a data error, not a shape verdict."""
+    if len(arrays) < 2:
+        return False
+    try:
+        graph.forward(graph.materialize(seed=0), *list({id(a): a for a in arrays}.values()))
+    except ss.ShapeError:
+        return True
+    except Exception:  # noqa: BLE001  (reported by the verdict)
+        return False
+    return False
 
 
 def _one_value_groups(op: str, kwargs: dict[str, Any], shape: tuple[int, ...]) -> bool:
@@ -233,35 +327,36 @@ def _one_value_groups(op: str, kwargs: dict[str, Any], shape: tuple[int, ...]) -
 
 
 def _n_inputs(op: str, layer: ss.Layer) -> int | None:
-    """How many inputs the case feeds (the same tensor to each: self-attention), None for arguments only."""
+    """How many inputs a one-shape case feeds (the same tensor to each: self-attention), None for arguments only."""
     n = layer.n_inputs
     n = n[0] if isinstance(n, tuple) else n
     masked = bool(getattr(layer, "masks", ()))  # masks are inputs of their own: not fed x
     return n if n == 1 or (family(op) == "attention/transformer" and not masked) else None
 
 
-def _analyses(op: str, layer: ss.Layer, shape: tuple[int, ...]) -> bool:
-    """Whether symshape's analysis of ``layer`` on symbolic sizes of ``shape``'s rank succeeds."""
-    n = _n_inputs(op, layer) or 1
-    if n == 1 and layer.n_inputs not in (1, (1, 2), (1, 3)):
-        return False  # a loss or a binary layer: only its arguments are compared
-    try:
-        _graph(layer, ", ".join(f"S{i}" for i in range(len(shape))), n)
-    except ss.ShapeError:
-        return False
-    return True
+def _analyses(op: str, layer: ss.Layer, shape: Any) -> bool:
+    """Whether symshape's analysis of ``layer`` on symbolic sizes of ``shape``'s ranks succeeds."""
+    shapes = shape if isinstance(shape, list) else [shape] * (_n_inputs(op, layer) or 1)
+    if not isinstance(shape, list) and len(shapes) == 1 and layer.n_inputs not in (1, (1, 2), (1, 3)):
+        return False  # a loss or a binary layer fed one shape: only its arguments are compared
+    symbolic = [tuple(dims.sym(f"S{i}_{a}") for a in range(len(s))) for i, s in enumerate(shapes)]
+    graph = fuzz_inputs.analyse(layer, symbolic, ["float32"] * len(symbolic))
+    return graph is not None and not graph.errors
 
 
-def _graph(layer: ss.Layer, shape: Any, n: int) -> Any:
-    if n == 1:
-        return ss.Sequential(layer).infer(shape)
-    x = ss.Input(shape, name="x")
-    out = layer(*[x] * n)
-    return ss.Model(inputs=[x], outputs=[out[0] if isinstance(out, tuple) else out]).infer()
+def _graph(layer: ss.Layer, shape: Any, arrays: list[np.ndarray]) -> Any:
+    if len(arrays) == 1:
+        return ss.Sequential(layer).infer(shape[0] if isinstance(shape, list) else shape)
+    if isinstance(shape, list):
+        xs = [ss.Input(s, name=f"x{i}", dtype=fuzz_inputs.dtype_of(a)) for i, (s, a) in enumerate(zip(shape, arrays))]
+    else:
+        xs = [ss.Input(shape, name="x")] * len(arrays)
+    out = layer(*xs)
+    return ss.Model(inputs=list(dict.fromkeys(xs)), outputs=[out[0] if isinstance(out, tuple) else out]).infer()
 
 
-def _compare_values(op: str, kwargs: dict[str, Any], graph: Any, module: torch.nn.Module, x: np.ndarray,
-                    forward: dict[str, Any], n: int, desc: str) -> tuple[str, str] | None:
+def _compare_values(op: str, kwargs: dict[str, Any], graph: Any, module: torch.nn.Module, arrays: list[np.ndarray],
+                    forward: dict[str, Any], desc: str) -> tuple[str, str] | None:
     params = {k.split(".", 1)[1]: v for k, v in graph.materialize(seed=0).items()}  # the layer's own names
     state = module.state_dict()
     if set(state) != set(params):
@@ -270,9 +365,10 @@ def _compare_values(op: str, kwargs: dict[str, Any], graph: Any, module: torch.n
         return "state", f"{desc}: state_dict shapes differ"
     module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in params.items()})
     params = graph.materialize(seed=0)
-    expected = _torch_out(module, torch.from_numpy(x.copy()), forward, n)  # in-place modules write their input
+    expected = fuzz_inputs.torch_out(module, arrays, forward)  # copies: in-place modules write their input
+    distinct = list({id(a): a for a in arrays}.values())
     try:
-        got = graph.forward(params, x)
+        got = graph.forward(params, *distinct)
     except ss.ShapeError as exc:
         return None if expected is None else ("forward", f"{desc}: symshape's forward refuses ({exc}), torch runs")
     except Exception as exc:  # noqa: BLE001
@@ -280,7 +376,7 @@ def _compare_values(op: str, kwargs: dict[str, Any], graph: Any, module: torch.n
     if expected is None:
         return "forward", f"{desc}: torch's forward refuses, symshape's runs"
     got = got[0] if isinstance(got, tuple) else got
-    if _one_value_groups(op, kwargs, x.shape):
+    if _one_value_groups(op, kwargs, arrays[0].shape):
         return "excluded:one-value-groups", desc
     if expected.dtype.is_floating_point and not np.allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5,
                                                             equal_nan=True):
@@ -329,20 +425,21 @@ def run_counted(per_layer: int, seed: int,
             result = one_case(op, rng, stages)
             if result is not None:
                 found.append(result)
-        deep[op, "input"], deep[op, "values"] = stages["input"], stages["values"]
+        for stage in STAGES:
+            deep[op, stage] = stages[stage]
     return tried, deep, found
 
 
 def summary(tried: Counter, deep: Counter, found: list[tuple[str, str]]) -> list[str]:
     """Lines: cases per family (and how many reached the input's verdict and the values), findings by kind,
     the layers skipped and why."""
-    lines = [f"{'family':24} {'layers':>6} {'cases':>7} {'input':>7} {'values':>7}"]
+    lines = [f"{'family':24} {'layers':>6} {'cases':>7} " + " ".join(f"{s:>10}" for s in STAGES)]
     fams: dict[str, list[str]] = {}
     for op in tried:
         fams.setdefault(family(op), []).append(op)
     for fam, ops in sorted(fams.items()):
         lines.append(f"{fam:24} {len(ops):6} {sum(tried[o] for o in ops):7} "
-                     f"{sum(deep[o, 'input'] for o in ops):7} {sum(deep[o, 'values'] for o in ops):7}")
+                     + " ".join(f"{sum(deep[o, s] for o in ops):10}" for s in STAGES))
     kinds = Counter(kind for kind, _ in found)
     disagreements = {k: n for k, n in kinds.items() if not k.startswith("excluded:")}
     lines.append(f"total: {sum(tried.values())} cases over {len(tried)} layers; "
