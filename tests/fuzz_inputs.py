@@ -176,11 +176,11 @@ def dtype_of(a: np.ndarray) -> str:
 
 
 def condition_cases(layer: ss.Layer, cls: type, feed: Callable[[list, int], Any], n: int, rng: random.Random,
-                    points: int = 3) -> list[tuple[bool, bool, Any, dict, Any]]:
+                    points: int = 3) -> list[tuple[bool, bool, Any, dict, Any, Any]]:
     """The symbolic conditions at random sizes: the layer analysed on its templates with some dims
     symbolic (the rest fixed), then at ``points`` random values of the symbolic ones, (whether the
-    conditions accept them, whether ``graph.valid`` does, torch's output ``feed(shapes, seed)`` or None,
-    the sizes, the shapes analysed)."""
+    conditions accept them, whether ``graph.valid`` does, ``feed(shapes, seed)``: torch's output or None and
+    the arrays, the sizes, the shapes analysed, the concrete shapes)."""
     declared = templates(cls, n, rng)
     if declared is None:
         return []
@@ -199,10 +199,10 @@ def condition_cases(layer: ss.Layer, cls: type, feed: Callable[[list, int], Any]
         sizes = concrete(shapes, {**fixed, **point})
         if sizes is None or graph is None:
             continue
-        expected = feed(sizes, rng.randrange(2**32))
+        fed = feed(sizes, rng.randrange(2**32))
         try:
             valid = graph.valid(**{s.name: v for s, v in point.items()})
         except ss.SpecError:
             valid = False
-        cases.append((predicted(graph, point), valid, expected, {s.name: v for s, v in point.items()}, partial))
+        cases.append((predicted(graph, point), valid, fed, {s.name: v for s, v in point.items()}, partial, sizes))
     return cases

@@ -248,19 +248,22 @@ class MarginRankingLoss(_Loss):
 
 
 class MultiLabelSoftMarginLoss(_Loss):
-    """(N, C) or (C,), targets in {0, 1} broadcast: the mean over C of the binary cross-entropies, (N,) unreduced."""
+    """(*, C), targets in {0, 1} broadcast: the binary cross-entropies summed over the input's last dim and
+    divided by its size C (torch's class_dim), that dim dropped when unreduced."""
 
     def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
         self._setup(size_average, reduce, reduction, weight)
 
     def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
         shape = broadcast(ctx, [x, target], [0, 1])
-        if not ctx.rank(shape, (1, 2), "(N, C) or (C,)"):
+        if not x:
+            ctx.conflict("input rank", "at least 1 ((*, C))", f"{ctx.input_desc()} has rank 0")
             return None
-        return shape[:-1]
+        return shape[: len(x) - 1] + shape[len(x):]
 
-    def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return -(t * _log_sigmoid(x) + (1 - t) * _log_sigmoid(-x)).mean(axis=-1)
+    def forward(self, p: dict, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        loss = -(t * _log_sigmoid(x) + (1 - t) * _log_sigmoid(-x))
+        return self.reduce(loss.sum(axis=x.ndim - 1) / x.shape[-1], x.dtype)
 
 
 class _PairLoss(_Loss):
@@ -288,9 +291,18 @@ class _PairLoss(_Loss):
 
 
 class CosineEmbeddingLoss(_PairLoss):
-    """x1, x2 (N, D) or (D,), target (N,) or (): 1 - cos(x1, x2) where target is 1, max(0, cos - margin) where -1."""
+    """x1, x2 (N, D) or (D,), target (N,) or (): 1 - cos(x1, x2) where target is 1, max(0, cos - margin) where -1.
+
+    As in torch, x1 and x2 broadcast, and so do their cosines (N,) and the target."""
 
     layout = "x1, x2 (N, D) or (D,); target (N,) or ()"
+
+    def loss_shape(self, ctx: RuleContext, x1: Shape, x2: Shape, target: Shape) -> Shape | None:
+        if not ctx.rank(target, (0, 1), self.layout, i=2):
+            return None
+        if not ctx.rank(x1, (len(target) + 1,), self.layout) or not ctx.rank(x2, (len(target) + 1,), self.layout, i=1):
+            return None
+        return broadcast(ctx, [broadcast(ctx, [x1, x2], [0, 1])[:-1], target], [0, 2])
 
     def __init__(self, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
         self._setup(size_average, reduce, reduction)
@@ -307,10 +319,21 @@ class CosineEmbeddingLoss(_PairLoss):
 
 
 class TripletMarginLoss(_PairLoss):
-    """anchor, positive, negative (N, D) or (D,): max(0, margin + d(a, p) - d(a, n)), d the p-norm distance."""
+    """anchor, positive, negative (*, D) of one rank: max(0, margin + d(a, p) - d(a, n)), d the p-norm distance
+    over the last dim; as in torch (pairwise_distance), each pair broadcasts."""
 
     example = ({"reduction": "none"}, ("N, D", "N, D", "N, D"))
-    layout = "(N, D) or (D,), all three alike"
+    layout = "(*, D), all three of one rank"
+
+    def loss_shape(self, ctx: RuleContext, a: Shape, pos: Shape, neg: Shape) -> Shape | None:
+        if not ctx.rank(a, tuple(range(1, 64)), self.layout):
+            return None
+        if not ctx.rank(pos, (len(a),), self.layout, i=1) or not ctx.rank(neg, (len(a),), self.layout, i=2):
+            return None
+        d_ap, d_an = broadcast(ctx, [a, pos], [0, 1])[:-1], broadcast(ctx, [a, neg], [0, 2])[:-1]
+        if self.swap:
+            d_an = broadcast(ctx, [d_an, broadcast(ctx, [pos, neg], [1, 2])[:-1]], [2, 2])
+        return broadcast(ctx, [d_ap, d_an], [1, 2])
 
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
                  size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
@@ -572,9 +595,9 @@ class CTCLoss(_Loss):
             if batch:
                 ctx.equal(batch[0], shape[0], what=f"the length of input {i}", expected_desc=lambda: f"{batch[0]} (N)",
                           actual_desc=lambda: f"{ctx.input_desc(i)} has {shape[0]}")
-        if type(log_probs[-1]) is int and self.blank >= log_probs[-1]:
-            ctx.conflict("blank", f"{self.blank}, a class index", f"{ctx.input_desc()} has {log_probs[-1]} classes",
-                         "Use a blank below the number of classes.")
+        ctx.at_least(log_probs[-1], self.blank + 1, what=f"the class count (blank is {self.blank}, a class index)",
+                     actual_desc=lambda: f"{ctx.input_desc()} has {log_probs[-1]} classes",
+                     fix="Use a blank below the number of classes.")
         return batch
 
     def forward(self, p: dict, log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray,

@@ -1,0 +1,48 @@
+"""Disagreements the deepened layer fuzzer (issue 17: inputs fitted to each layer, symbolic conditions at
+random sizes) found, each compared with torch as the fuzzer does."""
+
+import numpy as np
+import pytest
+import torch
+from fuzz_layers import compare
+
+import symshape as ss
+
+CASES = [
+    # torch's multilabel_soft_margin_loss sums the input's last dim (any rank >= 1) and divides by its size
+    ("MultiLabelSoftMarginLoss", {"reduction": "none"}, [(3, 6, 5), (3, 6, 5)]),
+    ("MultiLabelSoftMarginLoss", {"reduction": "mean"}, [(5, 1), (5, 4)]),
+    # triplet losses: any rank, each pair broadcast (pairwise_distance)
+    ("TripletMarginLoss", {"reduction": "none"}, [(5, 5, 1), (5, 5, 1), (5, 5, 1)]),
+    ("TripletMarginLoss", {"reduction": "none", "swap": True}, [(6, 3, 6), (6, 1, 6), (6, 3, 1)]),
+    ("TripletMarginWithDistanceLoss", {"reduction": "none"}, [(2, 1), (2, 6), (2, 1)]),
+    # cosine embedding: x1 and x2 broadcast, and so do their cosines and the target
+    ("CosineEmbeddingLoss", {"reduction": "none"}, [(1, 1), (3, 1), (3,)]),
+    ("CosineEmbeddingLoss", {"reduction": "none"}, [(6,), (1,), ()]),
+]
+
+
+@pytest.mark.parametrize("op, kwargs, shapes", CASES)
+def test_fuzz_case_agrees_with_torch(op, kwargs, shapes):
+    assert compare(op, kwargs, shapes) is None
+
+
+def test_loss_shape_follows_torch():
+    a, p, n = torch.randn(6, 3, 6), torch.randn(6, 1, 6), torch.randn(6, 3, 1)
+    expected = torch.nn.TripletMarginLoss(reduction="none", swap=True)(a, p, n).shape
+    xs = [ss.Input(tuple(t.shape), name=f"x{i}") for i, t in enumerate((a, p, n))]
+    out = ss.LAYERS["TripletMarginLoss"](reduction="none", swap=True)(*xs)
+    assert tuple(ss.Model(inputs=xs, outputs=[out]).infer().output_shapes[0]) == tuple(expected)
+
+
+def test_ctc_blank_is_a_class_index_at_symbolic_class_counts():
+    xs = [ss.Input("T, N, C", name="lp"), ss.Input("N, S", name="t", dtype="int64"),
+          ss.Input("N", name="il", dtype="int64"), ss.Input("N", name="tl", dtype="int64")]
+    out = ss.LAYERS["CTCLoss"](blank=3)(*xs)
+    graph = ss.Model(inputs=xs, outputs=[out]).infer()
+    assert not graph.valid(C=3) and graph.valid(C=4)
+    with pytest.raises(RuntimeError):  # torch: blank must be in label range
+        torch.nn.CTCLoss(blank=3)(torch.randn(2, 1, 3).log_softmax(-1), torch.ones(1, 1, dtype=torch.long),
+                                  torch.tensor([2]), torch.tensor([1]))
+    assert np.isfinite(torch.nn.CTCLoss(blank=3)(torch.randn(2, 1, 4).log_softmax(-1), torch.ones(1, 1, dtype=torch.long),
+                                                 torch.tensor([2]), torch.tensor([1])).item())
