@@ -143,10 +143,23 @@ class HuberLoss(_Loss):
 
 
 class SoftMarginLoss(_Loss):
-    """log(1 + exp(-target * input)), reduced; targets are 1 or -1."""
+    """log(1 + exp(-target * input)), reduced; targets are 1 or -1. The loss has the input's shape: as in
+    torch (which writes it into an input-shaped output), the target broadcasts to the input, not the reverse."""
 
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
         self._setup(size_average, reduce, reduction)
+
+    def loss_shape(self, ctx: RuleContext, x: Shape, target: Shape) -> Shape | None:
+        if len(target) > len(x):
+            ctx.conflict("the target's rank", f"at most {len(x)}, the input's (the target broadcasts to the input)",
+                         f"{ctx.input_desc(1)} has rank {len(target)}")
+            return None
+        for axis, (a, b) in enumerate(zip(x[len(x) - len(target):], target), len(x) - len(target)):
+            if b != 1 and a != b:
+                ctx.equal(a, b, what=f"dim {axis} of the target", expected_desc=lambda: f"{a} or 1, as on the input",
+                          actual_desc=lambda: f"{ctx.input_desc(1)} has {b}",
+                          fix="The target broadcasts to the input's shape, not the reverse.")
+        return x
 
     def pointwise(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         return np.logaddexp(0, -t * x)
@@ -595,9 +608,12 @@ class CTCLoss(_Loss):
             if batch:
                 ctx.equal(batch[0], shape[0], what=f"the length of input {i}", expected_desc=lambda: f"{batch[0]} (N)",
                           actual_desc=lambda: f"{ctx.input_desc(i)} has {shape[0]}")
-        ctx.at_least(log_probs[-1], self.blank + 1, what=f"the class count (blank is {self.blank}, a class index)",
-                     actual_desc=lambda: f"{ctx.input_desc()} has {log_probs[-1]} classes",
-                     fix="Use a blank below the number of classes.")
+        if type(log_probs[-1]) is int and self.blank >= log_probs[-1]:
+            ctx.conflict("blank", f"{self.blank}, a class index", f"{ctx.input_desc()} has {log_probs[-1]} classes",
+                         "Use a blank below the number of classes.")
+        elif type(log_probs[-1]) is not int:  # a symbolic class count: the condition C > blank
+            ctx.at_least(log_probs[-1], self.blank + 1, what=f"the class count (blank is {self.blank})",
+                         actual_desc=lambda: f"{ctx.input_desc()} has {log_probs[-1]} classes")
         return batch
 
     def forward(self, p: dict, log_probs: np.ndarray, targets: np.ndarray, input_lengths: np.ndarray,

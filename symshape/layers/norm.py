@@ -29,12 +29,14 @@ class _BatchNorm(Layer):
 
     def __init__(self, num_features: Any, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *, bias: bool = True):
-        self.num_features = self._size("num_features", num_features, optional=True)
         self.eps = _eps(self.op, eps)
         self.momentum = momentum
         self.affine = self._flag("affine", affine)
         self.has_bias = self._flag("bias", bias)
         self.track_running_stats = self._flag("track_running_stats", track_running_stats)
+        unused = not (self.affine or self.track_running_stats)  # torch ignores num_features: any int goes
+        ignored = unused and type(num_features) is int and num_features <= 0
+        self.num_features = None if ignored else self._size("num_features", num_features, optional=True)
         if not isinstance(self, _InstanceNorm) and (self.eps < 0 or self.eps == 0 and not self.track_running_stats):
             raise SpecError(f"{self.op}: eps must be non-negative, and positive when batch statistics are used "
                             f"(track_running_stats=False), as torch's batch_norm requires; got {eps!r}")

@@ -114,7 +114,7 @@ def test_loss_symbolic_shapes():
     (ss.GaussianNLLLoss(), [(3, 4), (3, 4), (3, 1, 1)], r"var's rank is 2 or 1 .* has rank 3"),
     (ss.GaussianNLLLoss(), [(3, 4, 2), (3, 4, 2), (1, 1, 2)], r"var's shape is the input's \(3, 4, 2\), with at "
                                                                r"most one dim 1"),
-    (ss.TripletMarginLoss(), [(5, 3), (5, 3), (5, 4)], r"dim 1 of input 2 is 3, as on input 0 but .* has 4"),
+    (ss.TripletMarginLoss(), [(5, 3), (5, 3), (5, 4)], r"dim -1 is 3 on input 0 .* input 2 \(5, 4\) .* has 4"),
     (ss.MultiMarginLoss(), [(2, 3, 4), (2, 4)], r"input rank is 1 or 2 \(\(N, C\) or \(C,\)\)"),
 ])
 def test_loss_misuse_messages(layer, inputs, message):

@@ -46,3 +46,15 @@ def test_ctc_blank_is_a_class_index_at_symbolic_class_counts():
                                   torch.tensor([2]), torch.tensor([1]))
     assert np.isfinite(torch.nn.CTCLoss(blank=3)(torch.randn(2, 1, 4).log_softmax(-1), torch.ones(1, 1, dtype=torch.long),
                                                  torch.tensor([2]), torch.tensor([1])).item())
+
+
+@pytest.mark.parametrize("shapes", [[(4, 1), (4, 5)], [(5,), (4, 5)], [(4, 5), (4, 1)], [(4, 5), (5,)]])
+def test_soft_margin_target_broadcasts_to_the_input_only(shapes):
+    assert compare("SoftMarginLoss", {"reduction": "none"}, shapes) is None
+
+
+@pytest.mark.parametrize("op", ["InstanceNorm3d", "BatchNorm3d"])
+def test_norm_without_parameters_or_buffers_ignores_a_zero_num_features(op):
+    kwargs = {"num_features": 0, "eps": 1.0, "affine": False, "track_running_stats": False}
+    assert compare(op, kwargs, (1, 1, 2, 5, 1)) is None
+    assert compare(op, kwargs, (3, 2, 2, 5, 1)) is None
