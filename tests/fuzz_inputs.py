@@ -87,6 +87,12 @@ def predicted(graph: Any, point: dict) -> bool:
     return True
 
 
+def _renamed(shape: tuple, i: int) -> tuple:
+    """``shape`` with each symbol suffixed by the input's index (N -> N_1)."""
+    return tuple(sympy.sympify(d).subs({s: dims.sym(f"{s.name}_{i}") for s in dims.free_symbols(d)})
+                 if type(d) is not int else d for d in shape)
+
+
 def concrete(shapes: list[tuple], point: dict) -> list[tuple[int, ...]] | None:
     """The shapes at ``point`` (None when a size is not a positive integer there)."""
     try:
@@ -96,22 +102,32 @@ def concrete(shapes: list[tuple], point: dict) -> list[tuple[int, ...]] | None:
     return out if all(d >= 1 for s in out for d in s) else None
 
 
+def _fit(layer: ss.Layer, declared: list[tuple[tuple, str]], rng: random.Random) -> tuple[list[tuple], dict]:
+    """The templates (one symbol per input dim when the shared ones cannot fit) and sizes of their symbols
+    that the analysis accepts, if a few random draws find them."""
+    shapes, dtypes = [s for s, _ in declared], [d for _, d in declared]
+    graph = analyse(layer, shapes, dtypes)
+    if graph is None or graph.errors:  # sizes the example shares may differ (kdim): one symbol per input dim
+        shapes = [_renamed(s, i) for i, s in enumerate(shapes)]
+        graph = analyse(layer, shapes, dtypes)
+    symbols = _symbols(shapes)
+    point: dict = {}
+    for _ in range(8):
+        point = {s: rng.randint(1, 6) for s in symbols}
+        if graph is not None:
+            point = {s: v for s, v in _with_pins(graph, point).items() if s in point}
+        if concrete(shapes, point) and predicted(graph, point):
+            break
+    return shapes, point
+
+
 def fitted(layer: ss.Layer, cls: type, n: int, rng: random.Random) -> list[tuple[int, ...]] | None:
     """Concrete input shapes for ``layer``: fitting its analysis most of the time, a share off the fit."""
     declared = templates(cls, n, rng)
     if declared is None:
         return None
-    shapes = [s for s, _ in declared]
-    graph = analyse(layer, shapes, [d for _, d in declared])
-    symbols = _symbols(shapes)
-    found = None
-    for _ in range(8):
-        point = {s: rng.randint(1, 6) for s in symbols}
-        if graph is not None:
-            point = {s: v for s, v in _with_pins(graph, point).items() if s in point}
-        found = concrete(shapes, point) or found
-        if found and predicted(graph, point):
-            break
+    shapes, point = _fit(layer, declared, rng)
+    found = concrete(shapes, point)
     if found and rng.random() < MISFIT:
         axes = [(i, a) for i, s in enumerate(found) for a in range(len(s))]
         if axes:
@@ -148,7 +164,7 @@ def torch_out(module: torch.nn.Module, arrays: list[np.ndarray], forward: dict[s
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = module(*[torch.from_numpy(a.copy()) for a in arrays], **forward)
-    except (RuntimeError, ValueError, IndexError, TypeError, AssertionError):
+    except Exception:  # noqa: BLE001  (torch refuses in its own ways: ZeroDivisionError for CrossMapLRN2d(0))
         return None
     return out[0] if isinstance(out, tuple) else out
 
@@ -178,18 +194,19 @@ def dtype_of(a: np.ndarray) -> str:
 def condition_cases(layer: ss.Layer, cls: type, feed: Callable[[list, int], Any], n: int, rng: random.Random,
                     points: int = 3) -> list[tuple[bool, bool, Any, dict, Any, Any]]:
     """The symbolic conditions at random sizes: the layer analysed on its templates with some dims
-    symbolic (the rest fixed), then at ``points`` random values of the symbolic ones, (whether the
+    symbolic (the rest fixed at sizes that fit, where found), then at ``points`` random values of the symbolic ones, (whether the
     conditions accept them, whether ``graph.valid`` does, ``feed(shapes, seed)``: torch's output or None and
     the arrays, the sizes, the shapes analysed, the concrete shapes)."""
     declared = templates(cls, n, rng)
     if declared is None:
         return []
-    shapes, dtypes = [s for s, _ in declared], [d for _, d in declared]
+    shapes, fit = _fit(layer, declared, rng)
+    dtypes = [d for _, d in declared]
     symbols = _symbols(shapes)
     if not symbols:
         return []
     free = [s for s in symbols if rng.random() < 0.5] or [rng.choice(symbols)]
-    fixed = {s: rng.randint(1, 6) for s in symbols if s not in free}
+    fixed = {s: fit.get(s, rng.randint(1, 6)) for s in symbols if s not in free}
     partial = [tuple(d if type(d) is int else sympy.sympify(d).subs(fixed) for d in s) for s in shapes]
     partial = [tuple(int(d) if getattr(d, "is_Integer", False) else d for d in s) for s in partial]
     graph = analyse(layer, partial, dtypes)

@@ -5,6 +5,8 @@ import random
 
 import fuzz_layers
 
+from symshape.constraints import Constraint
+
 SLICE = ["Upsample", "UpsamplingNearest2d", "MaxPool1d", "MaxPool3d", "AvgPool2d", "AvgPool3d", "LPPool3d",
          "BatchNorm1d", "BatchNorm2d", "LSTM", "GRU", "Linear", "Conv1d", "ReLU", "ELU"]
 
@@ -36,3 +38,29 @@ def test_every_fuzzed_op_gets_arguments_from_its_signature():
     assert len(ops) > 100
     drawn = [op for op in ops if fuzz_layers.draw(fuzz_layers.LAYERS[op], rng) is not None]
     assert len(drawn) >= 0.9 * len(ops)
+
+
+DEEP = ["CrossEntropyLoss", "BCELoss", "TripletMarginLoss", "CosineSimilarity", "MultiheadAttention",
+        "TransformerEncoderLayer", "Conv2d", "ConvTranspose1d"]
+
+
+def test_fitted_inputs_reach_the_forward_values_and_the_conditions():
+    tried, deep, found = fuzz_layers.run_counted(per_layer=16, seed=0, ops=DEEP)
+    assert [f for f in found if not f[0].startswith("excluded:")] == []
+    for op in DEEP:
+        assert deep[op, "values"] >= 0.15 * tried[op], op
+        assert deep[op, "conditions"] > 0, op
+
+
+def test_a_planted_shape_bug_is_a_verdict_disagreement(monkeypatch):
+    # SoftMarginLoss broadcasting both ways (as before its fix): torch refuses a target wider than the input
+    monkeypatch.setattr(fuzz_layers.LAYERS["SoftMarginLoss"], "loss_shape", fuzz_layers.LAYERS["_Loss"].loss_shape)
+    assert fuzz_layers.compare("SoftMarginLoss", {"reduction": "none"}, [(4, 1), (4, 5)])[0] == "verdict"
+
+
+def test_a_planted_condition_bug_is_a_conditions_disagreement(monkeypatch):
+    # every condition read as met: Conv1d(kernel_size=5) is then said to take lengths below 5
+    monkeypatch.setattr(Constraint, "holds", lambda self, values: True)
+    kwargs = {"in_channels": 2, "out_channels": 3, "kernel_size": 5}
+    kinds = {(fuzz_layers.conditions("Conv1d", kwargs, random.Random(seed)) or ("",))[0] for seed in range(12)}
+    assert "conditions" in kinds
