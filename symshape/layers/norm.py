@@ -45,8 +45,8 @@ class _BatchNorm(Layer):
         if not ctx.rank(x, self.ranks, self.layout):
             return None
         if self.affine or self.track_running_stats:  # without parameters or buffers torch ignores num_features
-            lazy = f"Lazy{self.op.removeprefix('Lazy')}()"
-            ctx.match("num_features", x[1], what="num_features", fix=lambda: f"Use num_features={x[1]} or {lazy}.")
+            ctx.match("num_features", x[1], what="num_features",
+                      fix=lambda: f"Use num_features={x[1]} or Lazy{self.op.removeprefix('Lazy')}().")
         elif ctx.args.num_features is None:
             ctx.args.num_features = x[1]
         if not self.track_running_stats:  # batch statistics, in eval mode too
@@ -294,12 +294,13 @@ class GroupNorm(Layer):
         if type(num_groups) is not int or num_groups <= 0:
             raise SpecError(f"GroupNorm: num_groups must be a positive int, got {num_groups!r}")
         self.num_groups = num_groups
-        self.num_channels = self._size("num_channels", num_channels, optional=True)
-        if type(self.num_channels) is int and self.num_channels % num_groups:  # torch's constructor checks it
-            raise SpecError(f"GroupNorm: num_channels ({self.num_channels}) must be divisible by num_groups "
-                            f"({num_groups})")
-        self.eps = _eps("GroupNorm", eps)
         self.affine = self._flag("affine", affine)
+        ignored = not self.affine and type(num_channels) is int and num_channels <= 0  # unused: torch ignores it
+        self.num_channels = None if ignored else self._size("num_channels", num_channels, optional=True)
+        given = num_channels if ignored else self.num_channels
+        if type(given) is int and given % num_groups:  # torch's constructor checks it
+            raise SpecError(f"GroupNorm: num_channels ({given}) must be divisible by num_groups ({num_groups})")
+        self.eps = _eps("GroupNorm", eps)
         self.has_bias = self._flag("bias", bias)
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:

@@ -58,3 +58,9 @@ def test_norm_without_parameters_or_buffers_ignores_a_zero_num_features(op):
     kwargs = {"num_features": 0, "eps": 1.0, "affine": False, "track_running_stats": False}
     assert compare(op, kwargs, (1, 1, 2, 5, 1)) is None
     assert compare(op, kwargs, (3, 2, 2, 5, 1)) is None
+
+
+@pytest.mark.parametrize("channels", [0, -2, -3])
+def test_group_norm_without_affine_ignores_a_zero_or_negative_num_channels(channels):
+    kwargs = {"num_groups": 2, "num_channels": channels, "affine": False}
+    assert compare("GroupNorm", kwargs, (4, 2, 2, 2, 2)) is None
