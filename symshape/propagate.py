@@ -12,7 +12,7 @@ import gc
 import random
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable, Union
+from typing import Any, Callable, Sequence, Union
 
 import sympy
 
@@ -55,7 +55,7 @@ class RuleContext:
     a symbol (``D = 20``) and restart the pass.
     """
 
-    def __init__(self, solver: Solver, node: str, layer: Layer, sources: list[str], shapes: list[Shape],
+    def __init__(self, solver: Solver, node: str, layer: Layer, sources: Sequence[str], shapes: list[Shape],
                  fixed: dict[str, Dim] | None, ranges: list[tuple[Dim, Dim] | None] | None = None):
         self.solver = solver
         self.ranges = ranges or [None] * len(shapes)  # the inputs' least and greatest values, where known
@@ -63,9 +63,13 @@ class RuleContext:
         self.layer = layer
         self.sources = sources
         self.shapes = shapes
-        values = {n: dims.substitute(getattr(layer, n), solver.values) for n in layer.size_args}
-        values.update(fixed or {})
-        self.args = SimpleNamespace(**values)
+        known = solver.values
+        args = self.args = SimpleNamespace()
+        values = vars(args)
+        for n in layer.size_args:
+            values[n] = dims.substitute(getattr(layer, n), known) if known else getattr(layer, n)
+        if fixed:
+            values.update(fixed)
 
     # --- descriptions used in messages ----------------------------------------------------------
     def input_desc(self, i: int = 0) -> str:
@@ -137,14 +141,14 @@ class RuleContext:
                                               _text(fix)))
 
     # --- shape helpers --------------------------------------------------------------------------
-    def rank(self, shape: Shape, allowed: tuple[int, ...], meaning: str, i: int = 0) -> bool:
+    def rank(self, shape: Shape, allowed: tuple[int, ...], meaning: Text, i: int = 0) -> bool:
         """Check the input's rank; report and return False when it is not one of ``allowed``."""
         if len(shape) in allowed:
             return True
         ranks = " or ".join(str(r) for r in allowed)
         if len(allowed) > 3 and allowed[-1] >= 63 and tuple(allowed) == tuple(range(allowed[0], allowed[-1] + 1)):
             ranks = f"at least {allowed[0]}"  # range(k, 64): any rank from k on
-        self.conflict("input rank", f"{ranks} ({meaning})",
+        self.conflict("input rank", f"{ranks} ({_text(meaning)})",
                       f"{self.input_desc(i)} has rank {len(shape)}")
         return False
 
@@ -232,6 +236,8 @@ def analyse(model: Model, declared: dict[str, Shape], values: dict | None = None
 
 def _tie_conflicts(model: Model, nodes: dict[str, dict[str, Any]]) -> list[Conflict]:
     """Each tied parameter exists, its target exists, and the two have the same shape."""
+    if not model.tied:
+        return []
     specs = {state_name(n, local): (n, spec) for n, data in nodes.items() if data["kind"] == "layer"
              for local, spec in data["params"].items()}
     conflicts = []
@@ -393,7 +399,7 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
     nodes, edges = shaped.nodes, shaped.edges
     shapes: dict[str, Shape | None] = {}
     dtypes: dict[str, str] = {}
-    ranges: dict[str, tuple[Dim, Dim] | None] = {}
+    ranges: dict[str, tuple[Dim, Dim]] = {}  # the known value ranges only
     for spec in model.inputs:
         shape = dims.substitute_shape(declared[spec.name], solver.values)
         nodes[spec.name] = {"kind": "input", "shape": shape, "dtype": spec.dtype}
@@ -401,41 +407,73 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
         dtypes[spec.name] = spec.dtype or DEFAULT_DTYPE
     resolved: dict[int, dict[str, Dim]] = {}
     for node in model.nodes:
-        layer = node.layer
-        in_shapes = [shapes[r] for r in node.inputs]
+        layer, name, refs = node.layer, node.name, node.inputs
+        in_shapes = [shapes[r] for r in refs]
         out_shapes: list[Shape | None]
-        if any(s is None for s in in_shapes):
+        if None in in_shapes:
             out_shapes, args, params = [None] * layer.n_outputs, {}, {}
         else:
-            in_ranges = [ranges.get(r) for r in node.inputs]
-            ctx = RuleContext(solver, node.name, layer, [describe_source(nodes, r) for r in node.inputs],
-                              in_shapes, resolved.get(id(layer)), in_ranges)
+            in_ranges = [ranges.get(r) for r in refs] if ranges else [None] * len(refs)
+            ctx = RuleContext(solver, name, layer, _Sources(nodes, refs), in_shapes, resolved.get(id(layer)),
+                              in_ranges)
             result = layer.infer(ctx, *in_shapes)
-            for i, value_range in enumerate(layer.value_range(ctx.args, *in_ranges)):
-                ranges[ref_name(node.name, i)] = value_range
-            out_shapes = list(result) if layer.n_outputs > 1 else [result]
+            if ranges or type(layer).value_range is not Layer.value_range:  # else no range is known: none made
+                for i, value_range in enumerate(layer.value_range(ctx.args, *in_ranges)):
+                    if value_range is not None:
+                        ranges[ref_name(name, i)] = value_range
             # a size below 1 was reported where it arose: later layers see an unknown shape, not a cascade
-            out_shapes = [None if s is not None and any(type(d) is int and d < 1 for d in s) else s
-                          for s in out_shapes]
+            out_shapes = [None if _below_one(s) else s for s in result] if layer.n_outputs > 1 else \
+                [None if _below_one(result) else result]
             args = vars(ctx.args)
-            resolved.setdefault(id(layer), dict(args))
+            if id(layer) not in resolved:
+                resolved[id(layer)] = dict(args)
             params = layer.params(ctx.args) if node.owner is None else {}
         try:
-            out_dtypes = layer.output_dtypes(*(dtypes[r] for r in node.inputs))
+            out_dtypes = layer.output_dtypes(*[dtypes[r] for r in refs])
         except SpecError as exc:  # dtypes torch refuses (a bool tensor in Sub): named after the node
-            raise SpecError(f"{node.name} ({layer.op}): {exc}") from None
+            raise SpecError(f"{name} ({layer.op}): {exc}") from None
         for i, s in enumerate(out_shapes):
-            shapes[ref_name(node.name, i)] = s
-            dtypes[ref_name(node.name, i)] = out_dtypes[i]
-        nodes[node.name] = {"kind": "layer", "op": layer.op, "layer": layer, "inputs": node.inputs,
-                            "input_shapes": in_shapes, "output_shapes": out_shapes,
-                            "output_dtypes": list(out_dtypes), "args": args, "params": params, "owner": node.owner}
-        for ref, s in zip(node.inputs, in_shapes):
-            edges.setdefault((source_of(ref), node.name), {"shapes": []})["shapes"].append(s)
+            ref = ref_name(name, i)
+            shapes[ref] = s
+            dtypes[ref] = out_dtypes[i]
+        nodes[name] = {"kind": "layer", "op": layer.op, "layer": layer, "inputs": refs,
+                       "input_shapes": in_shapes, "output_shapes": out_shapes,
+                       "output_dtypes": list(out_dtypes), "args": args, "params": params, "owner": node.owner}
+        for ref, s in zip(refs, in_shapes):
+            key = (ref if ":" not in ref else source_of(ref), name)  # a reference without ":" is its source
+            edge = edges.get(key)
+            if edge is None:
+                edges[key] = {"shapes": [s]}
+            else:
+                edge["shapes"].append(s)
     missing = [r for r in model.outputs if r not in shapes]
     if missing:
         raise SpecError(f"outputs {missing} name no node or input of the model")
     return shaped, shapes
+
+
+def _below_one(shape: Shape | None) -> bool:
+    """Whether a shape has a concrete size below 1."""
+    if shape is not None:
+        for d in shape:
+            if type(d) is int and d < 1:
+                return True
+    return False
+
+
+class _Sources(Sequence):
+    """The descriptions of a node's inputs (``input x``, ``conv1 (Conv2d)``), made when a message reads one."""
+
+    __slots__ = ("nodes", "refs")
+
+    def __init__(self, nodes: dict[str, dict[str, Any]], refs: Sequence[str]):
+        self.nodes, self.refs = nodes, refs
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return describe_source(self.nodes, self.refs[i])
+
+    def __len__(self) -> int:
+        return len(self.refs)
 
 
 def describe_source(nodes: dict[str, dict[str, Any]], ref: str) -> str:

@@ -9,6 +9,7 @@ Output length per spatial dim: ``floor((L + 2*padding - dilation*(kernel - 1) - 
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,24 @@ class _ConvNd(Layer):
             return [(t // 2, t - t // 2) for t in totals]
         return [(p, p) for p in self.padding]
 
+    @cached_property
+    def _sweeps(self) -> tuple[tuple[int, int, int], ...]:
+        """Per spatial dim: (total padding less the kernel's reach, stride, least input size its padding mode
+        allows), so that a concrete size L gives (L + shift) // stride + 1 outputs, valid when L + shift >= 0."""
+        least = {"reflect": 1, "circular": 0}.get(self.padding_mode)
+        sweeps = zip(self.pad_pairs(), self.kernel_size, self.stride, self.dilation)
+        return tuple((before + after - d * (k - 1) - 1, s, max(before, after) + least if least is not None else 0)
+                     for (before, after), k, s, d in sweeps)
+
+    def _concrete_sizes(self, lengths: Shape) -> list[int] | None:
+        """The output's spatial sizes when the input's are concrete and valid (no condition to state), else None."""
+        out = []
+        for length, (shift, s, least) in zip(lengths, self._sweeps):
+            if type(length) is not int or length + shift < 0 or length < least:
+                return None
+            out.append((length + shift) // s + 1)
+        return out
+
     def fuses_affine(self, out_shape: Shape) -> bool:
         """A following BatchNorm (and ReLU) folds into the convolution when its output is batched: the
         norm's channel axis 1 is then the convolution's output channels (not for transposed ones)."""
@@ -79,16 +98,19 @@ class _ConvNd(Layer):
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         n = self.n
-        if not ctx.rank(x, (n + 1, n + 2), self.layout()):
+        if not ctx.rank(x, (n + 1, n + 2), self.layout):
             return None
         a = ctx.args
         c = x[-n - 1]
-        lazy = f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]})"
-        ctx.match("in_channels", c, what="in_channels", fix=lambda: f"Use in_channels={c} or {lazy}.")
-        ctx.divisible(a.in_channels, self.groups, what="in_channels", actual_desc=lambda: f"groups is {self.groups}",
-                      fix="in_channels must be divisible by groups.")
-        ctx.divisible(a.out_channels, self.groups, what="out_channels", actual_desc=lambda: f"groups is {self.groups}",
-                      fix="out_channels must be divisible by groups.")
+        ctx.match("in_channels", c, what="in_channels", fix=lambda: f"Use in_channels={c} or "
+                  f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]}).")
+        if self.groups != 1:
+            for arg in ("in_channels", "out_channels"):
+                ctx.divisible(getattr(a, arg), self.groups, what=arg, actual_desc=lambda: f"groups is {self.groups}",
+                              fix=f"{arg} must be divisible by groups.")
+        concrete = self._concrete_sizes(x[len(x) - n:])
+        if concrete is not None:
+            return (*x[: len(x) - n - 1], a.out_channels, *concrete)
         spatial = []
         for i, ((before, after), k, s, d) in enumerate(zip(self.pad_pairs(), self.kernel_size, self.stride,
                                                             self.dilation)):
@@ -231,12 +253,12 @@ class _ConvTransposeNd(_ConvNd):
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         n = self.n
-        if not ctx.rank(x, (n + 1, n + 2), self.layout()):
+        if not ctx.rank(x, (n + 1, n + 2), self.layout):
             return None
         a = ctx.args
         c = x[-n - 1]
-        lazy = f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]})"
-        ctx.match("in_channels", c, what="in_channels", fix=lambda: f"Use in_channels={c} or {lazy}.")
+        ctx.match("in_channels", c, what="in_channels", fix=lambda: f"Use in_channels={c} or "
+                  f"Lazy{self.op.removeprefix('Lazy')}({a.out_channels}, {self.kernel_size[0]}).")
         for arg in ("in_channels", "out_channels"):
             ctx.divisible(getattr(a, arg), self.groups, what=arg, actual_desc=lambda: f"groups is {self.groups}",
                           fix=lambda: f"{arg} must be divisible by groups.")

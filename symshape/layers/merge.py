@@ -42,6 +42,8 @@ def scalar_kind(value: Scalar) -> str:
 def result_dtype(tensors: Sequence[str], scalars: Sequence[Scalar] = ()) -> str:
     """torch.result_type: tensors promote among themselves; a Python scalar only lifts the category
     (an int tensor plus 2.5 is float32, a float16 tensor plus 2.5 stays float16)."""
+    if not scalars and tensors and tensors.count(tensors[0]) == len(tensors):  # one dtype: itself
+        return tensors[0]
     kinds = [scalar_kind(s) for s in scalars]
     if not tensors:
         return _KIND_DEFAULT[max(kinds, key=_KIND_RANK.__getitem__)]
@@ -58,6 +60,8 @@ def broadcast(ctx: RuleContext, shapes: list[Shape], indices: list[int], what: s
     """torch broadcasting of ``shapes`` (of inputs ``indices``): sizes equal, or one of them 1.
     Symbolic sizes that may differ state that as a condition (``L == M or L == 1 or M == 1``) and
     broadcast to the larger (``ctx.broadcast``)."""
+    if shapes.count(shapes[0]) == len(shapes):  # the same shape everywhere (a residual sum): itself
+        return tuple(shapes[0])
     rank = max(len(s) for s in shapes)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
     out = []
