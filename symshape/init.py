@@ -2,7 +2,8 @@
 
 Every initializer is ``f(shape, rng, dtype, **kwargs) -> ndarray``. Each parameter draws from its
 own random stream, seeded by ``(seed, state_dict name)``: the values do not depend on the order
-in which parameters are materialized, nor on which other parameters exist.
+in which parameters are materialized, nor on which other parameters exist (without a seed they are
+fresh entropy, drawn from the process's generator).
 """
 
 from __future__ import annotations
@@ -235,6 +236,18 @@ def _stream(seed: int | None, name: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=(key,))))
 
 
+_process_generator: tuple[int, np.random.Generator] | None = None
+
+
+def _unseeded() -> np.random.Generator:
+    """The generator of unseeded draws: seeded from the OS once per process, as torch's default generator
+    (and again in a forked child, which would otherwise repeat its parent's values)."""
+    global _process_generator
+    if _process_generator is None or _process_generator[0] != os.getpid():
+        _process_generator = (os.getpid(), np.random.default_rng())
+    return _process_generator[1]
+
+
 def _choose(name: str, spec: ParamSpec, init: Any) -> Any:
     """The initializer choice for one parameter: ``None`` means torch's default."""
     if init is None or spec.buffer:
@@ -265,11 +278,22 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
             if not any(fnmatch.fnmatchcase(n, pattern) for n in specs):
                 raise SpecError(f"init pattern {pattern!r} matches no parameter; names look like "
                                 f"{', '.join(list(specs)[:3])}")
+    # numpy's generators release the GIL while filling: large tensors are drawn in parallel, each
+    # from its own stream, so the values do not depend on the scheduling
+    aliases = {n: s.tied_to for n, s in specs.items() if s.tied_to in specs}  # one array under both names
+    names = sorted((n for n in specs if n not in aliases), key=lambda n: -_numel(specs[n]))
+    large = len(names) > 1 and _sink.get() is None and sum(_numel(specs[n]) for n in names) > 1_000_000
+    workers = min(os.cpu_count() or 1, 8) if large else 1
+    parallel = workers > 1
+    # unseeded values are fresh entropy whatever the stream: the process's generator serves them all
+    # (seeding one costs more than drawing a small tensor), except in parallel, where each thread has its own
+    fresh = _unseeded() if seed is None and not parallel else None
+
     def make(name: str) -> np.ndarray | Streamed:
         spec = specs[name]
         shape = tuple(int(d) for d in spec.shape)
         drawn_as = spec.tied_to or name  # a tied tensor has its target's values, drawn the same way
-        rng = _stream(seed, drawn_as)
+        rng = fresh if fresh is not None else _stream(seed, drawn_as)
         choice = _choose(drawn_as, spec, init)
         if choice is None:
             fn, kwargs = INITIALIZERS[spec.init], {k: _plain(v) for k, v in spec.init_args.items()}
@@ -292,12 +316,7 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
             on_tensor(name, array)
         return array
 
-    # numpy's generators release the GIL while filling: large tensors are drawn in parallel, each
-    # from its own stream, so the values do not depend on the scheduling
-    aliases = {n: s.tied_to for n, s in specs.items() if s.tied_to in specs}  # one array under both names
-    names = sorted((n for n in specs if n not in aliases), key=lambda n: -_numel(specs[n]))
-    workers = min(os.cpu_count() or 1, 8)
-    if workers > 1 and len(names) > 1 and _sink.get() is None and sum(_numel(specs[n]) for n in names) > 1_000_000:
+    if parallel:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as pool:

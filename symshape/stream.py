@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import resource
 import shutil
@@ -90,7 +91,7 @@ def _cgroup_left(table: Path = Path("/proc/self/cgroup"), cgroups: Path = Path("
 
 
 def tensor_bytes(spec: ParamSpec, dtype: str) -> int:
-    return int(np.prod([int(d) for d in spec.shape])) * np.dtype(spec.dtype or dtype).itemsize
+    return math.prod(int(d) for d in spec.shape) * np.dtype(spec.dtype or dtype).itemsize
 
 
 SMALL = 16 * 2**20  # allocations below this are not checked: reading the limits costs more than they do
