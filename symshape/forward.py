@@ -94,7 +94,7 @@ def _plan(graph: Analysis, inputs: dict[str, np.ndarray]) -> _Plan:
     kwargs: dict[str, dict[str, Any]] = {}
     for node in bound.model.nodes:
         owner = node.owner or node.name
-        local[node.name] = [(k, state_name(owner, k)) for k in bound.graph.nodes[owner]["params"]]
+        local[node.name] = [(k, state_name(owner, k)) for k in bound.node_data[owner]["params"]]
         kwargs[node.name] = {}
         if node.layer.needs_shapes:  # e.g. Reshape([B, S, 4, 8]): the bound sizes of its output
             kwargs[node.name]["out_shapes"] = bound.node(node.name)["output_shapes"]
@@ -138,7 +138,7 @@ def _reusable(node: Any, inputs: list[np.ndarray], readers: dict, fresh: set[str
     and of the output's shape and dtype (the residual Add of a ResNet writes into its conv branch)."""
     if not node.layer.accepts_into:
         return {}
-    shape = tuple(graph.graph.nodes[node.name]["output_shapes"][0])
+    shape = tuple(graph.node_data[node.name]["output_shapes"][0])
     dtype = np.result_type(*inputs)
     for ref, array in zip(node.inputs, inputs):
         if ref in fresh and readers.get(ref) == [node.name] and array.shape == shape and array.dtype == dtype:

@@ -241,9 +241,9 @@ class Model:
             params.update(graph.materialize(seed=None, only=missing))
         for node in self.nodes:
             if node.owner is None:
-                for local in graph.graph.nodes[node.name]["params"]:
+                for local in graph.node_data[node.name]["params"]:
                     node.layer._values[local] = params[state_name(node.name, local)]
-                for arg, value in graph.graph.nodes[node.name]["args"].items():
+                for arg, value in graph.node_data[node.name]["args"].items():
                     if getattr(node.layer, arg) is None:
                         setattr(node.layer, arg, value)
         return graph.forward(params, *arrays)
