@@ -63,7 +63,7 @@ def render() -> str:
         doc = inspect.getdoc(sys.modules[module]) or ""
         lines += [f"## {module.rsplit('.', 1)[-1]}", "", doc, ""]
         for cls in classes:
-            rule = (inspect.getdoc(cls) or "").split("\n")[0]
+            rule = " ".join((inspect.getdoc(cls) or "").split("\n\n")[0].split())  # the first paragraph
             lines += [f"### {cls.__name__}", "", f"`{_signature(cls)}`", "", rule, "", *_example(cls), ""]
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ no size can satisfy.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Callable
 
@@ -340,10 +341,19 @@ def _unclamped(c: Constraint) -> list[Constraint]:
     return [c]
 
 
+def _size_first(c: Constraint) -> Constraint:
+    """``7 >= e`` as ``e <= 7``: a bound with the number on the right."""
+    flipped = {">=": "<=", "<=": ">="}
+    if c.relation in flipped and type(c.lhs) is int and type(c.rhs) is not int:
+        return Constraint(c.node, c.op, c.what, c.rhs, flipped[c.relation], c.lhs)
+    return c
+
+
 def summarize(raw: list[Constraint]) -> Summary:
     """The conditions in their simplest form on the input symbols.
 
-    One-symbol lower bounds become ``H >= 12`` (the largest per symbol); one-symbol equalities and
+    One-symbol lower bounds become ``H >= 12`` (the largest per symbol), upper bounds of a size that grows
+    with the symbol ``H <= 227`` (the least); one-symbol equalities and
     divisibilities with periodic truth (``2*floor(H/2) == H``, ``Mod(8*T, 16) == 0``) merge into one
     congruence per symbol (``H % 4 == 0``); the rest is kept as it is, deduplicated. Conditions no
     size can meet are returned as impossible.
@@ -354,7 +364,8 @@ def summarize(raw: list[Constraint]) -> Summary:
     rest: list[Constraint] = []
     impossible: list[Constraint] = []
     seen: set[str] = set()
-    for c in (u for r in raw for u in _unclamped(r)):
+    ceilings: list[tuple[sympy.Symbol, Constraint]] = []
+    for c in (_size_first(u) for r in raw for u in _unclamped(r)):
         relation = c.as_sympy()
         if relation is sympy.true or str(relation) in seen:
             continue
@@ -372,6 +383,9 @@ def summarize(raw: list[Constraint]) -> Summary:
                 rest.append(c)
             elif least > lower.get(s, (1, c))[0]:
                 lower[s] = (least, c)
+            continue
+        if c.relation == "<=" and len(syms) == 1 and type(c.rhs) is int and _nondecreasing(c.lhs):
+            ceilings.append((next(iter(syms)), c))
             continue
         if c.relation in ("==", "%", "or") and len(syms) == 1:
             periodic.setdefault(next(iter(syms)), []).append(c)
@@ -414,6 +428,12 @@ def summarize(raw: list[Constraint]) -> Summary:
                 statements.append(statement)
             elif found[0] != 1:
                 rest.extend(group)
+    for s, c in ceilings:
+        top = _first(lambda v: not c.holds({s: v}), lower.get(s, (1, None))[0])  # noqa: B023
+        if top is None:
+            rest.append(c)
+        elif top - 1 < upper.get(s, (SEARCH_LIMIT, c))[0]:
+            upper[s] = (top - 1, c)
     bounds: list[Constraint] = []
     for s in sorted(set(lower) | set(upper), key=lambda sym_: sym_.name):
         least, most = lower.get(s, (1, None)), upper.get(s)
@@ -442,6 +462,24 @@ def _nondecreasing(e: Dim) -> bool:
     if isinstance(e, (sympy.floor, sympy.ceiling, sympy.Min, sympy.Max)):
         return all(_nondecreasing(a) for a in e.args)
     return e.is_Pow and e.exp.is_Integer and e.exp > 0 and _nondecreasing(e.base)
+
+
+_LEAST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # owner -> (constraints seen, least values)
+
+
+def least_values(owner: object, constraints: list[Constraint]) -> dict[sympy.Symbol, int]:
+    """The least value of each size implied by the one-size lower bounds among ``constraints``
+    (``floor(H/4 - 1) + 1 >= 1`` gives ``H >= 4``), kept per ``owner`` (a solver) and updated with the
+    constraints added since the last call. Sizes whose lower bound is not so plain are left out."""
+    seen, lows = _LEAST.get(owner, (0, {}))
+    for c in constraints[seen:]:
+        if c.relation == ">=" and type(c.rhs) is int and len(c.symbols) == 1 and _nondecreasing(c.lhs):
+            (s,) = c.symbols
+            least = _least_satisfying(c, s)
+            if type(least) is int and least > lows.get(s, 1):
+                lows = {**lows, s: least}
+    _LEAST[owner] = (len(constraints), lows)
+    return lows
 
 
 def never_one(e: Dim) -> bool:

@@ -260,7 +260,35 @@ def total(values: Iterable[Dim]) -> Dim:
             symbolic.append(v)
     if not symbolic:
         return number
-    return normalize(sympy.Add(*symbolic, number))
+    result = sympy.Add(*symbolic, number)
+    if result.has(sympy.Mod):  # padding to a multiple: a + (k - a % k) % k == k*ceil(a/k)
+        for negative in (False, True):
+            unfolded = result.replace(_is_int_mod, lambda m, n=negative: _mod_as_floor(*m.args, n))
+            if sympy.count_ops(unfolded) < sympy.count_ops(result):
+                result = unfolded
+    return normalize(result)
+
+
+def _is_int_mod(e: sympy.Basic) -> bool:
+    return isinstance(e, sympy.Mod) and e.args[1].is_Integer and e.args[1] > 0
+
+
+def _mod_as_floor(x: sympy.Expr, k: sympy.Integer, negative: bool) -> sympy.Expr:
+    """``x % k`` as ``x' - k*floor(x'/k)``, where ``x'`` is ``x`` with its integer coefficients taken to
+    the residues nearest 0 (``6*a % 7`` is ``-a % 7``; a tie, ``a % 2``, goes negative if ``negative``),
+    so that ``a + (-a) % 7`` sums to ``7*ceil(a/7)``."""
+    k_int = int(k)
+    terms = []
+    for term in sympy.Add.make_args(sympy.expand(x)):
+        coeff, rest = term.as_coeff_Mul()
+        if not coeff.is_Integer or not (rest == 1 or rest.is_integer):
+            return sympy.Mod(x, k)
+        c = int(coeff) % k_int
+        terms.append((c - k_int if 2 * c > k_int or (negative and 2 * c == k_int) else c) * rest)
+    reduced = sympy.Add(*terms)
+    negative = all(t.as_coeff_Mul()[0] < 0 for t in sympy.Add.make_args(reduced) if not t.is_Integer)
+    quotient = -floordiv(-reduced + k_int - 1, k_int) if negative else floordiv(reduced, k_int)
+    return reduced - k * quotient
 
 
 def conv_out(length: Dim, kernel: int, stride: int, padding_total: int, dilation: int) -> Dim:
@@ -305,17 +333,136 @@ def reduce_common(a: Dim, b: Dim) -> tuple[Dim, Dim]:
     return (a, b) if ra is None or rb is None else (ra, rb)
 
 
-def minimum(a: Dim, b: Dim) -> Dim:
-    """The smaller of two sizes; sympy's ``Min`` when it cannot tell (a slice clamped to its dim)."""
+def minimum(a: Dim, b: Dim, lows: Mapping[sympy.Symbol, int] | None = None) -> Dim:
+    """The smaller of two sizes; sympy's ``Min`` when it cannot tell (a slice clamped to its dim).
+    ``lows`` gives sizes' known least values (``H >= 4`` from an earlier layer), else 1."""
     if type(a) is int and type(b) is int:
         return min(a, b)
+    low, high = bounds(difference(a, b), lows)
+    if high is not None and high <= 0:
+        return a
+    if low is not None and low >= 0:
+        return b
     return normalize(sympy.Min(a, b))
 
 
-def maximum(a: Dim, b: Dim) -> Dim:
+def maximum(a: Dim, b: Dim, lows: Mapping[sympy.Symbol, int] | None = None) -> Dim:
     if type(a) is int and type(b) is int:
         return max(a, b)
+    low, high = bounds(difference(a, b), lows)
+    if low is not None and low >= 0:
+        return a
+    if high is not None and high <= 0:
+        return b
     return normalize(sympy.Max(a, b))
+
+
+Bound = Union[int, None]  # None: unbounded on that side
+
+
+def bounds(d: Dim, lows: Mapping[sympy.Symbol, int] | None = None) -> tuple[Bound, Bound]:
+    """Least and greatest integer value of ``d`` over sizes of at least ``lows`` (default 1), by interval
+    arithmetic: sound, not always tight; None where it finds no bound."""
+    if type(d) is int:
+        return d, d
+    lo, hi = _bounds(d, lows or {})
+    if lo is None or hi is None:
+        l_lo, l_hi = _remainder_bounds(d)
+        lo = l_lo if lo is None else lo if l_lo is None else max(lo, l_lo)
+        hi = l_hi if hi is None else hi if l_hi is None else min(hi, l_hi)
+    return lo, hi
+
+
+def _remainder_bounds(e: sympy.Expr) -> tuple[Bound, Bound]:
+    """Bounds of ``e`` with each ``floor(p/q)`` written ``(p - r)/q`` and each ``x % k`` as ``r``, the
+    remainders ``r`` independent in ``[0, q - 1]``: where the sizes cancel (``7*ceil(a/7) - a``), what is
+    left bounds ``e``."""
+    ranges: dict[sympy.Symbol, int] = {}
+    names: dict[sympy.Expr, sympy.Symbol] = {}
+
+    def remainder(atom: sympy.Expr, q: int) -> sympy.Symbol:
+        if atom not in names:
+            names[atom] = sympy.Dummy("r")
+            ranges[names[atom]] = q - 1
+        return names[atom]
+
+    for _ in range(8):
+        atoms = [a for a in e.atoms(sympy.floor, sympy.Mod)]
+        if not atoms:
+            break
+        replacement = {}
+        for atom in atoms:
+            if isinstance(atom, sympy.Mod):
+                if not _is_int_mod(atom):
+                    return None, None
+                replacement[atom] = remainder(atom, int(atom.args[1]))
+            else:
+                p, q = _integer_fraction(atom.args[0])
+                if p is None:
+                    return None, None
+                replacement[atom] = (p - remainder(atom, q)) / q
+        e = sympy.expand(e.xreplace(replacement))
+    else:
+        return None, None
+    if not e.free_symbols <= set(ranges) or e.has(sympy.Min, sympy.Max):
+        return None, None
+    lo = hi = Fraction(0)
+    for term in sympy.Add.make_args(e):
+        coeff, rest = term.as_coeff_Mul()
+        if not coeff.is_Rational:
+            return None, None
+        c = Fraction(int(coeff.p), int(coeff.q))
+        if rest == 1:
+            lo, hi = lo + c, hi + c
+        elif rest in ranges:
+            lo, hi = lo + min(0, c * ranges[rest]), hi + max(0, c * ranges[rest])
+        else:
+            return None, None
+    return math.ceil(lo), math.floor(hi)
+
+
+def _bounds(e: sympy.Expr, lows: Mapping[sympy.Symbol, int]) -> tuple[Bound, Bound]:
+    if e.is_Integer:
+        return int(e), int(e)
+    if e.is_Symbol:
+        return max(lows.get(e, 1), 1), None
+    if e.is_Add:
+        lo, hi = 0, 0
+        for term in e.args:
+            t_lo, t_hi = _bounds(term, lows)
+            lo = None if lo is None or t_lo is None else lo + t_lo
+            hi = None if hi is None or t_hi is None else hi + t_hi
+        return lo, hi
+    if e.is_Mul:
+        coeff, rest = e.as_coeff_Mul()
+        if coeff.is_Integer and rest is not e:
+            r_lo, r_hi = _bounds(rest, lows)
+            k = int(coeff)
+            scaled = (None if r_lo is None else k * r_lo, None if r_hi is None else k * r_hi)
+            return scaled if k >= 0 else (scaled[1], scaled[0])
+        lo, hi = 1, 1
+        for factor in e.args:
+            f_lo, f_hi = _bounds(factor, lows)
+            if f_lo is None or f_lo < 0:
+                return None, None
+            lo = lo * f_lo
+            hi = None if hi is None or f_hi is None else hi * f_hi
+        return lo, hi
+    if isinstance(e, sympy.floor):
+        p, q = _integer_fraction(e.args[0])
+        if p is None:
+            return None, None
+        p_lo, p_hi = _bounds(p, lows)
+        return (None if p_lo is None else p_lo // q), (None if p_hi is None else p_hi // q)
+    if isinstance(e, sympy.Mod) and e.args[1].is_Integer and e.args[1] > 0:
+        return 0, int(e.args[1]) - 1
+    if isinstance(e, (sympy.Min, sympy.Max)):
+        pairs = [_bounds(a, lows) for a in e.args]
+        los, his = [p[0] for p in pairs], [p[1] for p in pairs]
+        if isinstance(e, sympy.Min):
+            return (None if None in los else min(los)), min([h for h in his if h is not None], default=None)
+        return max([v for v in los if v is not None], default=None), (None if None in his else max(his))
+    return None, None
 
 
 def difference(a: Dim, b: Dim) -> Dim:

@@ -193,37 +193,63 @@ class Converter:
         self.done = len(self.nodes)
 
     # --- the walk ----------------------------------------------------------------------------------
-    def run(self, graph: Any, placeholders: dict[str, Any], handle: Callable[[Converter, Any, list, dict], Any],
+    def run(self, graph: Any, placeholders: dict[str, Any], handle: Callable[[Converter, Any, tuple, dict], Any],
             ) -> Model:
         """Convert every node of the fx ``graph``. ``placeholders`` gives the value of each placeholder
         by its target (the argument name); ``handle(converter, node, args, kwargs)`` maps the others."""
         env: dict[Any, Any] = {}
-        outputs: Any = None
         for node in graph.nodes:
             if node.op == "placeholder":
                 env[node] = placeholders[node.target]
-                continue
-            args = _map(node.args, env)
-            kwargs = _map(node.kwargs, env)
-            if node.op == "output":
-                outputs = args[0]
-                break
-            if contains(args, Unknown) or contains(kwargs, Unknown):
-                env[node] = UNKNOWN
-                continue
-            try:
-                env[node] = handle(self, node, args, kwargs)
-                if node.target is operator.setitem:
-                    env[_mutated(node)] = env[node]
-            except Unsupported as exc:
-                self.problems.append(f"{describe(node)}: {exc}")
-                env[node] = UNKNOWN
+            elif node.op == "output":
+                return self.finish(_map(node.args, env)[0])
+            else:
+                self.step(node, env, handle)
+        raise SpecError("from_torch: the traced graph has no output")
+
+    def step(self, node: Any, env: dict[Any, Any], handle: Callable[[Converter, Any, tuple, dict], Any]) -> None:
+        """Convert one call node, its arguments already in ``env``; an unmapped node is recorded as a
+        problem and yields ``UNKNOWN``."""
+        args = _map(node.args, env)
+        kwargs = _map(node.kwargs, env)
+        if contains(args, Unknown) or contains(kwargs, Unknown):
+            env[node] = UNKNOWN
+            return
+        try:
+            if node.op == "call_method" and node.target in FILLS \
+                    and getattr(node.args[0], "target", None) is operator.getitem:
+                self._fill_view(node, env, args)
+                return
+            env[node] = handle(self, node, args, kwargs)
+            if node.target is operator.setitem:
+                env[_mutated(node)] = env[node]
+        except Unsupported as exc:
+            self.problems.append(f"{describe(node)}: {exc}")
+            env[node] = UNKNOWN
+
+    def _fill_view(self, node: Any, env: dict[Any, Any], args: tuple) -> None:
+        """``x[a:b].zero_()`` (``.fill_(v)``) as ``x[a:b] = v``: ``x``'s node is bound to the filled tensor
+        and the call's value is the view of it."""
+        from .torch_ops import HANDLERS  # the op table imports this module
+
+        view = node.args[0]
+        base, key = _mutated(view), _map(view.args[1], env)
+        value = 0 if node.target == "zero_" else args[1]
+        env[base] = HANDLERS["operator.setitem"](self, "operator.setitem", (env[base], key, value), {})
+        env[node] = env[view] = HANDLERS["operator.getitem"](self, "operator.getitem", (env[base], key), {})
+
+    def finish(self, outputs: Any) -> Model:
+        """The model returning ``outputs`` (the converted values of the graph's output), or one error
+        listing every unmapped node."""
         if self.problems:
-            raise SpecError(f"from_torch: {len(self.problems)} node(s) of the traced graph have no symshape "
-                            "equivalent:\n  " + "\n  ".join(self.problems))
+            raise SpecError(self.problems_message())
         names, refs = self._outputs(outputs)
         self.add_unused_state()
         return Model._from_parts(self.inputs, self.nodes, refs, self.model_name, names)
+
+    def problems_message(self) -> str:
+        return (f"from_torch: {len(self.problems)} node(s) of the traced graph have no symshape equivalent:\n  "
+                + "\n  ".join(self.problems))
 
     def _outputs(self, outputs: Any) -> tuple[list[str], list[str]]:
         """Output names and references: a tensor ("output"), a tuple ("output_0", ...), a dict or a
@@ -267,16 +293,32 @@ def _flatten(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return out
 
 
+FILLS = ("zero_", "fill_")  # in-place methods that write a number into a tensor
+
+
 def _mutated(node: Any) -> Any:
     """The node ``x`` of ``x[i] = v``, checked to have no use before the assignment but other assignments
-    (a view of it taken before would see the new values in torch, not here)."""
+    and reads of its size (a view of it taken before would see the new values in torch, not here)."""
     target = node.args[0]
     for user in target.users:
         if user is node:
             break
-        if user.target is not operator.setitem:
+        if user.target is not operator.setitem and not _reads_metadata(user) and not _filled_view(user):
             raise Unsupported(f"item assignment into {target.name}, which {user.name} used before it")
     return target
+
+
+def _filled_view(node: Any) -> bool:
+    """Whether the node is a view ``x[a:b]`` used only to fill it (``x[a:b].zero_()``), an assignment."""
+    return node.target is operator.getitem and bool(node.users) and all(
+        u.op == "call_method" and u.target in FILLS for u in node.users)
+
+
+def _reads_metadata(node: Any) -> bool:
+    """Whether the node reads only its argument's size, rank or dtype (``x.numel()``, ``x.shape``)."""
+    if node.op == "call_method":
+        return node.target in ("size", "numel", "dim", "ndimension")
+    return node.target is getattr and node.args[1:2] in (("shape",), ("dtype",), ("ndim",), ("device",))
 
 
 def _map(value: Any, env: dict) -> Any:

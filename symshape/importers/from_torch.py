@@ -86,7 +86,7 @@ def from_torch(module: Any, inputs: dict[str, Any], *, name: str | None = None,
             model = convert_captured(module, specs, name, sizes or {})
         else:
             try:
-                model = _convert_fx(module, specs, name)
+                model = _convert_fx(module, specs, name, sizes or {})
             except SpecError as fx_error:
                 try:
                     model = convert_captured(module, specs, name, sizes or {})
@@ -112,43 +112,41 @@ def _check_forward_arguments(module: Any, specs: list[InputSpec]) -> None:
                         f"its arguments are {', '.join(parameters)}")
 
 
-def _convert_fx(module: Any, specs: list[InputSpec], name: str) -> Model:
-    import torch.fx
+def _convert_fx(module: Any, specs: list[InputSpec], name: str, sizes: dict[str, int]) -> Model:
+    from .dynamo import default_sizes
+    from .eager_trace import EagerTracer, tracing_into_wrapped_functions
 
     # decided before tracing: while fx traces, a module's parameters read as proxies
     leaves = {id(m) for m in module.modules() if layer_from_module(m) is not None}
-
-    class Tracer(torch.fx.Tracer):
-        def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            return id(m) in leaves
-
-    tracer = Tracer()
-    tracer.record_stack_traces = True
     given = {s.name for s in specs}
-    concrete = {p.name: p.default for p in inspect.signature(module.forward).parameters.values()
-                if p.name not in given and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    try:
-        graph = tracer.trace(module, concrete_args=concrete or None)
-    except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model not being traceable
-        raise SpecError(f"from_torch: torch.fx cannot trace {type(module).__name__}: "
-                        f"{type(exc).__name__}: {exc}") from None
-    # fx makes one placeholder per argument of forward, in order (renamed when a default is fixed)
-    arguments = [p for p in inspect.signature(module.forward).parameters.values()
-                 if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    nodes = [n for n in graph.nodes if n.op == "placeholder"]
+    parameters = [p for p in inspect.signature(module.forward).parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    concrete = {p.name: p.default for p in parameters if p.name not in given}
+    examples = {dims.sym(k): v for k, v in {**default_sizes(module, specs), **sizes}.items()}
     pins: dict[Any, int] = {}
     while True:
         converter = Converter(module, specs, name)
         tensors = {s.name: Tensor(s.name) for s in specs}
         assert_pins(converter, tensors, specs, pins, f"{type(module).__name__}.forward asserts it")
-        placeholders = {n.target: tensors[p.name] if p.name in given else p.default for p, n in zip(arguments, nodes)}
+        arguments = [tensors[p.name] if p.name in given else p.default for p in parameters]
+        tracer = EagerTracer(leaves, converter, arguments, examples)
         try:
-            return converter.run(graph, placeholders, handle_fx)
+            with tracing_into_wrapped_functions():
+                tracer.trace(module, concrete_args=concrete or None)
         except Pin as pin:
             if pin.symbol in pins:
                 raise SpecError(f"from_torch: {type(module).__name__}.forward asserts {pin} after fixing "
                                 f"{pin.symbol} = {pins[pin.symbol]}") from None
             pins[pin.symbol] = pin.value
+            continue
+        except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model not being traceable
+            if tracer.failure is not None:
+                raise tracer.failure from None  # a converter bug, not the model's
+            if converter.problems:
+                raise SpecError(converter.problems_message()) from None
+            raise SpecError(f"from_torch: torch.fx cannot trace {type(module).__name__}: "
+                            f"{type(exc).__name__}: {exc}") from None
+        return converter.finish(tracer.outputs)
 
 
 def handle_fx(c: Converter, node: Any, args: tuple, kwargs: dict) -> Any:
@@ -156,11 +154,11 @@ def handle_fx(c: Converter, node: Any, args: tuple, kwargs: dict) -> Any:
     import torch
 
     if node.op == "call_module":
-        if any(not isinstance(a, Tensor) for a in args):
+        if any(not isinstance(a, (Tensor, Weight)) for a in args):
             raise Unsupported("a module called on something other than tensors")
         if any(isinstance(v, (Tensor, Weight)) for v in kwargs.values()):
             raise Unsupported(f"tensor keyword arguments to {node.target!r} ({', '.join(kwargs)})")
-        return c.module_call(node.target, list(args), kwargs, node.target)
+        return c.module_call(node.target, [c.tensor(a) for a in args], kwargs, node.target)
     if node.op == "get_attr":
         value = c.module
         for part in node.target.split("."):

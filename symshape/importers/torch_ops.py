@@ -131,12 +131,13 @@ def _setitem(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
     """``x[a:b, c:d] = v`` (a number, int bounds) as a new tensor: ``x`` masked-filled where every dim's
     position is inside its slice. The converter then binds ``x``'s node to it (see Converter.run)."""
     x, index, value = args
+    x = c.tensor(x) if isinstance(x, Weight) else x
     items = list(index) if isinstance(index, tuple) else [index]
     if not isinstance(x, Tensor) or isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not all(isinstance(i, slice) and i.step in (None, 1) and all(
                 b is None or type(b) is int for b in (i.start, i.stop)) for i in items):
         raise Unsupported("item assignment is supported for a number into a block of int step-1 slices of "
-                          "a tensor computed in forward")
+                          "a tensor")
     shape = c.shape(x)
     mask = None
     for axis, item in enumerate(items):
@@ -612,6 +613,26 @@ def _reduce(op: str) -> Handler:
 
 for _fn, _layer in (("mean", "Mean"), ("sum", "Sum"), ("amax", "Amax"), ("amin", "Amin")):
     HANDLERS[f"torch.{_fn}"] = _reduce(_layer)
+
+
+@handles("F.normalize")
+def _normalize(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    """x / max(||x||_p over ``dim``, eps), as torch: the norm kept as a dim of size 1 and broadcast."""
+    x, p = args[0], arg(args, kwargs, 1, "p", 2.0)
+    dim, eps = arg(args, kwargs, 2, "dim", 1), arg(args, kwargs, 3, "eps", 1e-12)
+    if arg(args, kwargs, 4, "out") is not None:
+        raise Unsupported("F.normalize(out=...)")
+    if not isinstance(p, (int, float)) or p <= 0:
+        raise Unsupported(f"F.normalize with p={p!r}")
+    if p == 2:
+        powered = c.op("Mul", [x, x], "normalize")
+    else:
+        magnitude = c.op("Abs", [x], "normalize")
+        powered = magnitude if p == 1 else c.op("Pow", [magnitude], "normalize", exponent=float(p))
+    total = c.op("Sum", [powered], "normalize", dim=dim, keepdim=True)
+    norm = total if p == 1 else (c.op("Sqrt", [total], "normalize") if p == 2
+                                 else c.op("Pow", [total], "normalize", exponent=1.0 / p))
+    return c.op("Div", [x, c.op("Clamp", [norm], "normalize", min=eps)], "normalize")
 
 
 @handles("torch.var")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import dims
+from ..constraints import least_values
 from ..dims import Dim, Shape
 from ..errors import ShapeError, SpecError
 from .base import Layer
@@ -111,10 +112,11 @@ class Slice(Layer):
     def _clamp(self, ctx: RuleContext, v: Dim | None, length: Dim, default: Dim, name: str) -> Dim:
         if v is None:
             return default
+        lows = least_values(ctx.solver, ctx.solver.constraints) if type(length) is not int else None
         if is_negative(v):  # max(length + v, 0), written so that x[-2:] has length Min(2, T)
-            return dims.difference(length, dims.minimum(dims.difference(0, v), length))
+            return dims.difference(length, dims.minimum(dims.difference(0, v), length, lows))
         _from_start(ctx, v, name)
-        return dims.minimum(v, length)
+        return dims.minimum(v, length, lows)
 
     def infer(self, ctx: RuleContext, x: Shape) -> Shape | None:
         axis = _indexed_axis(ctx, self.dim, x)
@@ -123,7 +125,8 @@ class Slice(Layer):
         length = x[axis]
         start = self._clamp(ctx, ctx.args.start, length, 0, "start")
         end = self._clamp(ctx, ctx.args.end, length, length, "end")
-        n = dims.maximum(dims.ceildiv(dims.difference(end, start), self.step), 0)
+        n = dims.maximum(dims.ceildiv(dims.difference(end, start), self.step), 0,
+                         least_values(ctx.solver, ctx.solver.constraints) if type(length) is not int else None)
         if type(n) is int or n.is_positive is not True:
             ctx.at_least(n, 1, what=f"the slice length on dim {axis}",
                          actual_desc=lambda: f"{ctx.input_desc()} has {ctx.show(length)} there, sliced "

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import dims
+from ..constraints import Constraint, joined
 from ..dims import Dim, Shape
 from ..dtypes import TABLE, promote
 from ..errors import ShapeError, SpecError
@@ -98,6 +99,67 @@ class AssertSize(Layer):
                          fix=lambda: f"The model needs size {ctx.show(ctx.args.size)} there"
                          + (f" ({self.reason})." if self.reason else "."))
         return (*x[:axis], size, *x[axis + 1:])
+
+    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+        return x
+
+
+GUARD_RELATIONS = (">=", ">", "<=", "<", "==", "!=")
+
+
+class Guard(Layer):
+    """A branch of the model's Python code on the sizes (``if window_size >= pad_H:``): passes ``x`` through
+    and requires ``lhs relation rhs``. An importer writes it where the traced code took a branch that depends
+    on the input sizes, so the imported graph states the sizes it holds for; elsewhere torch runs other code."""
+
+    passes_values = True
+    size_args = ("lhs", "rhs")
+    example = ({"lhs": "floor(H/4)", "relation": ">", "rhs": 7, "reason": "the window is shifted"}, ("B, H",))
+
+    def __init__(self, lhs: Any, relation: str, rhs: Any, reason: str = ""):
+        if relation not in GUARD_RELATIONS:
+            raise SpecError(f"Guard: relation must be one of {', '.join(GUARD_RELATIONS)}, got {relation!r}",
+                            key="relation")
+        if not isinstance(reason, str):
+            raise SpecError(f"Guard: reason must be a string, got {reason!r}", key="reason")
+        self.lhs, self.rhs = (self._expression(k, v) for k, v in (("lhs", lhs), ("rhs", rhs)))
+        self.relation, self.reason = relation, reason
+
+    def _expression(self, name: str, value: Any) -> Dim:
+        try:
+            return dims.parse_dim(value)
+        except (dims.DimSyntaxError, TypeError) as exc:
+            raise SpecError(f"Guard: {name}={value!r} is not a size expression: {exc}", key=name) from None
+
+    def infer(self, ctx: RuleContext, x: Shape) -> Shape:
+        lhs, rhs, relation = ctx.args.lhs, ctx.args.rhs, self.relation
+        what = self.reason or "a branch on the sizes"
+        fix = ("torch runs other code at these sizes: import the model again with example sizes at which it "
+               "holds (from_torch(..., sizes=...)).")
+        if type(dims.difference(lhs, rhs)) is int:
+            gap = dims.difference(lhs, rhs)
+            holds = {">=": gap >= 0, ">": gap > 0, "<=": gap <= 0, "<": gap < 0, "==": gap == 0, "!=": gap != 0}
+            if not holds[relation]:
+                ctx.conflict(what, f"traced where {self.lhs} {relation} {self.rhs}",
+                             f"here it reads {lhs} {relation} {rhs}", fix)
+            return x
+        if relation == "==":
+            ctx.equal(rhs, lhs, what=what, actual_desc=f"the traced branch needs {ctx.show(lhs)} == {ctx.show(rhs)}",
+                      fix=fix)
+            return x
+
+        def part(a: Dim, rel: str, b: Dim) -> Constraint:
+            return Constraint(ctx.node, self.op, what, a, rel, b)
+        strict = {">": (">=", 1), "<": ("<=", -1)}
+        if relation in strict:
+            rel, step = strict[relation]
+            ctx.solver.constraints.append(part(lhs, rel, dims.total([rhs, step])))
+        elif relation == "!=":
+            options = [part(lhs, "<=", dims.total([rhs, -1])), part(lhs, ">=", dims.total([rhs, 1]))]
+            ctx.solver.constraints.append(joined("or", options, options[0]))
+        else:
+            ctx.solver.constraints.append(part(lhs, relation, rhs))
+        return x
 
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
         return x

@@ -309,11 +309,11 @@ def test_importing_symshape_does_not_import_torch():
     assert out.stdout.strip() == "False", out.stderr
 
 
-# --- Swin: symbolic padding to the window and the shifted-window mask (TorchDynamo capture) --------------
+# --- Swin: symbolic padding to the window, the shifted-window mask, a branch on the sizes ----------------
 
 def small_swin():
     """torchvision's Swin with swin_t's structure (patch 4, window 7, a shifted block, a PatchMerging) but two
-    small stages: swin_t itself takes minutes to capture with dynamic sizes."""
+    small stages."""
     from torchvision.models.swin_transformer import SwinTransformer
 
     torch.manual_seed(0)
@@ -329,15 +329,75 @@ def swin():
 
 def test_swin_matches_torch_with_and_without_padding(swin):
     module, model = swin
-    for h, w in ((224, 224), (200, 172)):  # 56 and 28 are multiples of the window; 50 and 43 are padded
+    for h, w in ((224, 224), (200, 172), (60, 61)):  # 56 and 28 are multiples of the window; the rest padded
         x = np.random.default_rng(0).standard_normal((1, 3, h, w)).astype(np.float32)
         assert_matches_torch(module, model, {"x": x})
 
 
-def test_swin_conditions_equal_torch(swin):
+def test_swin_states_the_sizes_its_traced_branch_holds_for(swin):
+    """Swin shifts its windows only where the window is smaller than the (padded) feature map, a branch in
+    Python on the sizes: the graph traced at 224 holds where each branch goes the same way (the second
+    stage's map, ceil(floor(H/4)/2), larger than 7) and its conditions say so; torch runs there too."""
     module, model = swin
     graph = model.infer()
+    assert [str(c) for c in graph.constraints] == ["H >= 60", "W >= 60"]
     meta = copy.deepcopy(module).to("meta")
-    for h, w in ((224, 224), (100, 60), (31, 33), (7, 7), (4, 4), (3, 8), (8, 3)):
-        x = torch.empty(1, 3, h, w, device="meta")
-        assert graph.valid(B=1, H=h, W=w) == torch_runs(meta, x=x), (h, w)
+    for h, w in ((224, 224), (100, 60), (60, 1000)):
+        assert graph.valid(B=1, H=h, W=w) and torch_runs(meta, x=torch.empty(1, 3, h, w, device="meta"))
+    for h, w in ((59, 224), (224, 31), (7, 7)):  # torch runs other code (no shift): the graph says it does not hold
+        assert not graph.valid(B=1, H=h, W=w)
+    with pytest.raises(ss.ShapeMismatchError, match=r"the branch at swin_transformer\.py:\d+ is traced where .* "
+                                                    r"torch runs other code at these sizes: .*sizes="):
+        graph.bind(B=1, H=31, W=224)
+
+
+def test_swin_imported_at_other_sizes_takes_their_branches():
+    """Imported with example sizes 31 x 33, the first stage shifts along W only and the second not at all."""
+    module = small_swin()
+    model = ss.from_torch(module, inputs={"x": "B, 3, H, W"}, sizes={"H": 31, "W": 33})
+    assert [str(c) for c in model.infer().constraints] == ["H >= 4", "H <= 31", "W >= 32", "W <= 59"]
+    for h, w in ((31, 33), (4, 59)):
+        x = np.random.default_rng(1).standard_normal((2, 3, h, w)).astype(np.float32)
+        assert_matches_torch(module, model, {"x": x})
+
+
+def test_swin_v2_cosine_attention_matches_torch():
+    """Swin V2: F.normalize (cosine attention), an MLP called on a buffer (the continuous position bias) and
+    ``qkv_bias[a:b].zero_()`` on a clone of a parameter."""
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
+
+    torch.manual_seed(0)
+    module = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 1], num_heads=[1, 2], window_size=[8, 8],
+                             block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2, num_classes=10).eval()
+    model = ss.from_torch(module, inputs={"x": "B, 3, H, W"})
+    assert [str(c) for c in model.infer().constraints] == ["H >= 68", "W >= 68"]
+    for h, w in ((224, 224), (100, 76)):
+        x = np.random.default_rng(0).standard_normal((1, 3, h, w)).astype(np.float32)
+        assert_matches_torch(module, model, {"x": x})
+
+
+@pytest.mark.parametrize("p, dim", [(2.0, 1), (1, -1), (3.5, 0)])
+def test_normalize_matches_torch(p, dim):
+    class Normalized(nn.Module):
+        def forward(self, x):
+            return nn.functional.normalize(x, p=p, dim=dim) * 2
+
+    x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+    x[0] = 0  # a zero vector: the norm is clamped to eps
+    assert_matches_torch(Normalized(), ss.from_torch(Normalized(), inputs={"x": "A, B, C"}), {"x": x})
+
+
+def test_fill_of_a_slice_writes_into_the_tensor():
+    class Filled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias = nn.Parameter(torch.arange(6.0))
+
+        def forward(self, x):
+            b = self.bias.clone()
+            b[1:3].zero_()
+            b[4:].fill_(-1.0)
+            return x + b
+
+    x = np.ones((2, 6), dtype=np.float32)
+    assert_matches_torch(Filled(), ss.from_torch(Filled(), inputs={"x": "B, 6"}), {"x": x})

@@ -102,3 +102,31 @@ def test_reshape_errors():
     with pytest.raises(ss.ShapeMismatchError, match=r"the contracted dim is 4 on input 0 \(3, 4\) from input x0 but its input 1 \(5, 2\) from input x1 has 5"):
         x0, x1 = ss.Input((3, 4), name="x0"), ss.Input((5, 2), name="x1")
         ss.Model([x0, x1], ss.MatMul()(x0, x1)).infer()
+
+
+@pytest.mark.parametrize("relation, rhs, conditions, inside, outside", [
+    (">", 7, ["H >= 32"], 32, 31),  # floor(H/4) > 7
+    ("<=", 7, ["H <= 31"], 31, 32),
+    (">=", "floor(W/4)", ["floor(H / 4) >= floor(W / 4)"], 40, 20),
+    ("==", 8, ["H >= 32", "H <= 35"], 35, 36),
+    ("!=", 8, ["H >= 36 or (H >= 1 and H <= 31)"], 36, 33),
+])
+def test_guard_states_its_branch_as_a_condition(relation, rhs, conditions, inside, outside):
+    """A traced branch on the sizes: symbolic, a condition in its simplest form; at sizes, a conflict that
+    names the branch and the fix; the values pass through."""
+    guard = ss.Guard(lhs="floor(H/4)", relation=relation, rhs=rhs, reason="the branch at model.py:12")
+    g = ss.Sequential(guard).infer("H, W")
+    assert [str(c) for c in g.constraints] == conditions
+    x = __import__("numpy").random.default_rng(0).random((inside, 32), dtype="float32")
+    assert (g.bind(H=inside, W=32).forward({}, x) == x).all()
+    assert not g.valid(H=outside, W=32)
+    with pytest.raises(ss.ShapeMismatchError, match=r"the branch at model\.py:12 is traced where floor\(H/4\) "
+                                                    r".* but here it reads \d+ .* \d+\. torch runs other code"):
+        g.bind(H=outside, W=32)
+
+
+def test_guard_arguments_are_checked():
+    with pytest.raises(ss.SpecError, match=r"relation must be one of >=, >, <=, <, ==, !=, got '=>'"):
+        ss.Guard(lhs="H", relation="=>", rhs=4)
+    with pytest.raises(ss.SpecError, match=r"lhs='H \+' is not a size expression"):
+        ss.Guard(lhs="H +", relation=">=", rhs=4)

@@ -1,0 +1,143 @@
+"""torch.fx tracing that converts each node as it is recorded, so Python code may branch on sizes.
+
+Plain ``torch.fx`` cannot trace ``if window_size >= pad_H:`` (a proxy has no truth value). Here every node
+is converted to symshape the moment fx records it, so the tracer knows each proxy's value: a size
+expression of the input sizes (``floor(H/4) + Mod(-floor(H/4), 7)``), a tuple of them, or a tensor.
+A comparison of sizes that the sizes decide is taken the way the example sizes take it (224 for an
+image's height and width, 8 otherwise, or the ``sizes`` given to ``from_torch``), and the branch is
+written into the model as a ``Guard`` node: the imported graph states the sizes it holds for. Functions
+that a library keeps opaque to fx with ``torch.fx.wrap`` because they branch on sizes (torchvision's
+``shifted_window_attention``) are traced into, unless the op table maps them whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import traceback
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch.fx
+from torch.fx import _symbolic_trace
+
+from .. import dims
+from .convert import Converter, describe
+from .from_torch import handle_fx
+from .torch_ops import HANDLERS
+from .values import Condition, Pin, Tensor
+
+_PACKAGE = str(Path(__file__).parents[1])  # symshape's own frames are left out of nodes' stack traces
+RELATIONS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "eq": "==", "ne": "!="}
+NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
+
+
+class EagerTracer(torch.fx.Tracer):
+    """An fx tracer whose leaf modules are ``leaves`` (ids) and which converts nodes into ``converter`` as
+    it records them; ``arguments`` are the values of forward's parameters, ``examples`` the sizes that
+    decide branches. After ``trace``, ``outputs`` holds the converted output value."""
+
+    def __init__(self, leaves: set[int], converter: Converter, arguments: list[Any], examples: dict) -> None:
+        super().__init__()
+        self.record_stack_traces = True
+        self.leaves = leaves
+        self.converter = converter
+        self.arguments = list(arguments)
+        self.examples = examples
+        self.env: dict[torch.fx.Node, Any] = {}
+        self.outputs: Any = None
+        self.failure: BaseException | None = None  # an error of the converter itself, re-raised after tracing
+
+    def is_leaf_module(self, m: Any, qualname: str) -> bool:
+        return id(m) in self.leaves
+
+    def _filter_traceback_frames(self, summary: traceback.StackSummary) -> traceback.StackSummary:
+        """The model's frames, without symshape's own (this tracer converting the node)."""
+        frames = super()._filter_traceback_frames(summary)
+        return traceback.StackSummary.from_list([f for f in frames if not f.filename.startswith(_PACKAGE)])
+
+    def proxy(self, node: torch.fx.Node) -> torch.fx.Proxy:
+        return AssignableProxy(node, self)
+
+    def create_node(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
+                    type_expr: Any = None) -> torch.fx.Node:
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        if kind == "placeholder":
+            self.env[node] = self.arguments.pop(0)
+        elif kind == "output":
+            self.outputs = torch.fx.node.map_arg(node.args[0], self.env.__getitem__)
+        else:
+            try:
+                with _symbolic_trace._maybe_revert_all_patches():  # the converter reads modules' real attributes
+                    self.converter.step(node, self.env, handle_fx)
+            except Pin:
+                raise
+            except Exception as exc:
+                self.failure = exc
+                raise
+        return node
+
+    def to_bool(self, obj: torch.fx.Proxy) -> bool:
+        value = self.env.get(obj.node)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, Condition) and value.op.rstrip("_") in RELATIONS:
+            return self._branch(value, obj.node)
+        raise torch.fx.proxy.TraceError(f"{describe(obj.node)}: a branch on {_what(value)}, which the sizes "
+                                        "do not decide")
+
+    def iter(self, obj: torch.fx.Proxy) -> Iterator:
+        value = self.env.get(obj.node)
+        if isinstance(value, (tuple, list)):
+            return iter([obj[i] for i in range(len(value))])
+        return super().iter(obj)
+
+    def _branch(self, condition: Condition, node: torch.fx.Node) -> bool:
+        """Take the branch the example sizes take, and state it in the model as a Guard."""
+        relation = RELATIONS[condition.op.rstrip("_")]
+        a, b = (dims.evaluate(dims.substitute(v, self.examples), {}) for v in (condition.a, condition.b))
+        taken = bool(getattr(operator, condition.op.rstrip("_"))(a, b))
+        c = self.converter
+        c.op("Guard", [Tensor(c.inputs[0].name)], "guard", lhs=condition.a,
+             relation=relation if taken else NEGATED[relation], rhs=condition.b, reason=_source(node))
+        return taken
+
+
+class AssignableProxy(torch.fx.Proxy):
+    """A proxy that records item assignment (``mask[a:b, c:d] = k``) as ``operator.setitem``."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return "the values of a tensor"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _source(node: torch.fx.Node) -> str:
+    """``swin_transformer.py:151``: where the branch is, for the Guard's reason."""
+    trace = [line.strip() for line in (node.meta.get("stack_trace") or "").splitlines()
+             if line.strip().startswith("File") and "/torch/" not in line]
+    if not trace:
+        return "a branch on the sizes"
+    file, _, rest = trace[-1].removeprefix("File ").partition(", line ")
+    return f"the branch at {file.strip(chr(34)).rsplit('/', 1)[-1]}:{rest.split(',')[0]}"
+
+
+@contextlib.contextmanager
+def tracing_into_wrapped_functions() -> Iterator[None]:
+    """While tracing, functions registered with ``torch.fx.wrap`` that the op table does not map are
+    traced into rather than recorded as one call."""
+    table = _symbolic_trace._wrapped_fns_to_patch
+    saved = dict(table)
+    for key, frame in saved.items():
+        fn = frame.get(key[1])
+        if f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}" not in HANDLERS:
+            del table[key]
+    try:
+        yield
+    finally:
+        table.clear()
+        table.update(saved)
