@@ -6,12 +6,14 @@ symbolic), mult-adds at 1x3x224x224, the conditions on the input sizes, and the 
 parameter names and shapes equal ``state_dict()`` and the numpy forward with the module's own weights
 equals torch's eval output (rtol 1e-4) at the smallest square size of 32, 64, 96, 128, 224 that
 symshape accepts (transformers: batch 2, sequence length 7); otherwise the reason.
-``python docs/make_zoo.py [NAME ...] > docs/zoo.md``.
+``python docs/make_zoo.py [NAME ...] > docs/zoo.md``; ``python docs/make_zoo.py --update docs/zoo.md NAME ...
+> new.md`` recomputes the named rows of a written page.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -43,8 +45,7 @@ def within_limit(name: str, make: Any) -> Row:
     try:
         return make(name)
     except OutOfTime:
-        return Row(name, status=f"not finished in {LIMIT} s (import + check; TorchDynamo's capture of this model "
-                                "is slow)")
+        return Row(name, status=f"not finished in {LIMIT} s (import + check)")
     finally:
         signal.alarm(0)
 
@@ -215,19 +216,46 @@ def render(rows: list[Row], hf_rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(names: list[str]) -> None:
+def read_rows(text: str) -> tuple[list[Row], list[Row]]:
+    """The rows of a written page (torchvision's, then Hugging Face's), to update some of them."""
+    tables: list[list[Row]] = [[], []]
+    for line in text.splitlines():
+        if line.startswith("| model ") and tables[0]:
+            tables.reverse()  # the second table's header: later rows go to the other list
+        if not line.startswith("| ") or line.startswith(("| model ", "|---")):
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        name, params, macs, conditions, import_s, analysis_s, status = cells
+        tables[0].append(Row(name, params, macs, conditions, float(import_s), float(analysis_s), status))
+    if tables[1] and not tables[0]:
+        tables.reverse()
+    return tables[1], tables[0]
+
+
+def main(names: list[str], update: str | None = None) -> None:
     ensure_torchvision()
     import torchvision.models as tvm
 
-    names = names or sorted(tvm.list_models(module=tvm)) + list(hugging_face_models())
     rows: list[Row] = []
     hf_rows: list[Row] = []
+    if update is not None:
+        with open(update) as f:
+            rows, hf_rows = read_rows(f.read())
+    else:
+        names = names or sorted(tvm.list_models(module=tvm)) + list(hugging_face_models())
     for name in names:
         into, make = (hf_rows, hf_row) if name in hugging_face_models() else (rows, zoo_row)
-        into.append(within_limit(name, make))
-        print(f"{name}: {into[-1].status}", file=sys.stderr, flush=True)
+        row = within_limit(name, make)
+        at = next((i for i, r in enumerate(into) if r.name == name), None)
+        into.insert(len(into) if at is None else at, row)
+        if at is not None:
+            del into[at + 1]
+        print(f"{name}: {row.status}", file=sys.stderr, flush=True)
     sys.stdout.write(render(rows, hf_rows))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--update"]:  # --update PAGE NAME ...: recompute these rows of PAGE, keep the rest
+        main(sys.argv[3:], update=sys.argv[2])
+    else:
+        main(sys.argv[1:])

@@ -27,6 +27,9 @@ TORCHVISION = ["alexnet", "googlenet", "inception_v3", "squeezenet1_0", "squeeze
                "resnet18", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x0_5", "regnet_x_400mf",
                "mnasnet0_5", "convnext_tiny", "vit_b_16"]
 FIXED_SIZE = {"vit_b_16": 224}  # torchvision's ViT asserts the image size
+# Left out: Swin and MaxViT branch in Python on the feature size (no window shift where one window covers the
+# map), so an imported graph holds where the traced branches are taken, a Guard condition (116 <= H <= 227 for
+# swin_t traced at 224), not everywhere torch runs; test_from_torch checks those conditions.
 
 
 def image_grid(centre: int | None, limit: int = 100) -> list[tuple[int, int]]:
