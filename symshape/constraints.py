@@ -349,6 +349,23 @@ def _size_first(c: Constraint) -> Constraint:
     return c
 
 
+def _cancelled(c: Constraint) -> Constraint:
+    """An equality of products without their common factors: ``64*B*X == 3136*B*Y`` as ``X == 49*Y``. Only
+    integer factors and size symbols (positive) are cancelled, never a term that may be 0."""
+    if c.relation != "==" or not any(isinstance(side, sympy.Mul) for side in (c.lhs, c.rhs)):
+        return c
+    (a, fa), (b, fb) = (sympy.sympify(side).as_coeff_Mul() for side in (c.lhs, c.rhs))
+    if not (a.is_Integer and b.is_Integer):
+        return c
+    powers = [sympy.Mul.make_args(f) for f in (fa, fb)]
+    common = sympy.Mul(*(f for f in powers[0] if f.is_Symbol and f in powers[1]))
+    divisor = math.gcd(int(a), int(b)) * common
+    if divisor == 1:
+        return c
+    lhs, rhs = (dims.normalize(side / divisor) for side in (c.lhs, c.rhs))
+    return Constraint(c.node, c.op, c.what, lhs, "==", rhs)
+
+
 def summarize(raw: list[Constraint]) -> Summary:
     """The conditions in their simplest form on the input symbols.
 
@@ -365,7 +382,7 @@ def summarize(raw: list[Constraint]) -> Summary:
     impossible: list[Constraint] = []
     seen: set[str] = set()
     ceilings: list[tuple[sympy.Symbol, Constraint]] = []
-    for c in (_size_first(u) for r in raw for u in _unclamped(r)):
+    for c in (_cancelled(_size_first(u)) for r in raw for u in _unclamped(r)):
         relation = c.as_sympy()
         if relation is sympy.true or str(relation) in seen:
             continue

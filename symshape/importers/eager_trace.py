@@ -40,6 +40,7 @@ class EagerTracer(torch.fx.Tracer):
     def __init__(self, leaves: set[int], converter: Converter, arguments: list[Any], examples: dict) -> None:
         super().__init__()
         self.record_stack_traces = True
+        self.proxy_buffer_attributes = True  # a buffer read in forward is a node (MaxViT views its index table)
         self.leaves = leaves
         self.converter = converter
         self.arguments = list(arguments)

@@ -401,3 +401,24 @@ def test_fill_of_a_slice_writes_into_the_tensor():
 
     x = np.ones((2, 6), dtype=np.float32)
     assert_matches_torch(Filled(), ss.from_torch(Filled(), inputs={"x": "B, 6"}), {"x": x})
+
+
+def test_a_buffer_viewed_in_forward_stays_the_buffer(monkeypatch):
+    """MaxViT's relative position bias: ``table[self.index.view(-1)]``, a view of a buffer taken in forward,
+    traced by fx (which would otherwise fold the view into an unnamed constant), not left to TorchDynamo."""
+    def no_dynamo(*args):
+        raise AssertionError("captured with TorchDynamo")
+
+    monkeypatch.setattr("symshape.importers.dynamo.convert_captured", no_dynamo)
+
+    class Bias(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = nn.Parameter(torch.randn(5, 2))
+            self.register_buffer("index", torch.tensor([[4, 0], [1, 3]]))
+
+        def forward(self, x):
+            return x + self.table[self.index.view(-1)].view(2, 2, 2).permute(2, 0, 1)
+
+    x = np.random.default_rng(0).standard_normal((3, 2, 2, 2)).astype(np.float32)
+    assert_matches_torch(Bias(), ss.from_torch(Bias(), inputs={"x": "B, 2, 2, 2"}), {"x": x})

@@ -25,11 +25,11 @@ FULL = os.environ.get("SYMSHAPE_CONDITIONS_FULL") == "1"
 
 TORCHVISION = ["alexnet", "googlenet", "inception_v3", "squeezenet1_0", "squeezenet1_1", "vgg11", "densenet121",
                "resnet18", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x0_5", "regnet_x_400mf",
-               "mnasnet0_5", "convnext_tiny", "vit_b_16"]
-FIXED_SIZE = {"vit_b_16": 224}  # torchvision's ViT asserts the image size
-# Left out: Swin and MaxViT branch in Python on the feature size (no window shift where one window covers the
-# map), so an imported graph holds where the traced branches are taken, a Guard condition (116 <= H <= 227 for
-# swin_t traced at 224), not everywhere torch runs; test_from_torch checks those conditions.
+               "mnasnet0_5", "convnext_tiny", "vit_b_16", "maxvit_t"]
+FIXED_SIZE = {"vit_b_16": 224, "maxvit_t": 224}  # ViT asserts the image size; MaxViT's windows fit 224 only
+# Left out: Swin branches in Python on the feature size (no window shift where one window covers the map), so
+# its imported graph holds where the traced branches are taken, a Guard condition (116 <= H <= 227 for swin_t
+# traced at 224), not everywhere torch runs; test_from_torch checks those conditions.
 
 
 def image_grid(centre: int | None, limit: int = 100) -> list[tuple[int, int]]:
