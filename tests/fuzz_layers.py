@@ -30,6 +30,7 @@ from symshape.layers import LAYERS
 SIZES = ("features", "channels", "size", "dim", "embed", "hidden", "d_model", "num_embeddings")
 WINDOWS = ("kernel_size", "stride", "padding", "dilation", "output_padding", "output_size")
 SKIP = {"Identity": "no arguments to fuzz"}
+HIDDEN_WIDTHS = ("dim_feedforward",)  # sizes of a tensor inside a layer, neither its input nor its output
 SUBLAYER = {"encoder_layer": "TransformerEncoderLayer", "decoder_layer": "TransformerDecoderLayer"}
 IDS = ("Embedding", "EmbeddingBag")  # take integer ids in [0, num_embeddings)
 DEFAULT = 0.35  # the share of optional arguments left at their default (so that more cases fit together)
@@ -56,7 +57,8 @@ def excluded(op: str, kwargs: dict[str, Any], expected: Any) -> str | None:
     """Why a disagreement is out of scope (documented, narrow), or None.
 
     - zero-size: torch returns an empty tensor (an adaptive pool's output_size 0, a transposed conv whose
-      output length is 0); symshape's domain has sizes >= 1 (CONTRACT section 5), so it refuses.
+      output length is 0) or makes one inside (``dim_feedforward=0``); symshape's domain has sizes >= 1
+      (CONTRACT section 5), so it refuses.
     - global-mean: torch's adaptive_avg_pool2d/3d with every output size 1 takes a fast path (a mean over the
       last dims) that skips its rank check, so it runs on any rank >= 2 (>= 3); symshape keeps the rank
       the layer documents, (N, C, H, W) or (C, H, W) (5-d/4-d for 3d).
@@ -73,6 +75,8 @@ def excluded(op: str, kwargs: dict[str, Any], expected: Any) -> str | None:
     """
     if expected is not None and 0 in tuple(expected.shape):
         return "zero-size"
+    if expected is not None and any(kwargs.get(k) == 0 for k in HIDDEN_WIDTHS):
+        return "zero-size"  # a hidden layer of width 0: an empty tensor inside the model
     n = {"AdaptiveAvgPool2d": 2, "AdaptiveAvgPool3d": 3}.get(op)
     if n and expected is not None and expected.dim() not in (n + 1, n + 2) and set(expected.shape[-n:]) == {1}:
         return "global-mean"
@@ -224,6 +228,14 @@ def _feed(op: str, kwargs: dict[str, Any], module: torch.nn.Module | None, forwa
     return (None if module is None else fuzz_inputs.torch_out(module, arrays, forward)), arrays
 
 
+def _lazy(op: str, kwargs: dict[str, Any]) -> bool:
+    """Whether a size argument is None (inferred by symshape), of the layer or of a sublayer it is given."""
+    if any(kwargs.get(a, 0) is None for a in LAYERS[op].size_args):
+        return True
+    return any(isinstance(v, tuple) and len(v) == 2 and v[0] in LAYERS and isinstance(v[1], dict) and _lazy(*v)
+               for v in kwargs.values())
+
+
 def compare(op: str, kwargs: dict[str, Any], shape: Any, seed: int = 0,
             stages: Counter | None = None) -> tuple[str, str] | None:
     """One case: None when symshape agrees with torch on ``op(**kwargs)`` over inputs of ``shape`` (one shape,
@@ -242,7 +254,7 @@ def compare(op: str, kwargs: dict[str, Any], shape: Any, seed: int = 0,
             if reason:
                 return f"excluded:{reason}", desc
             return "arguments", f"{desc}: symshape refuses the arguments, torch runs"
-        lazy = any(kwargs.get(a, 0) is None for a in LAYERS[op].size_args)  # symshape infers a None size
+        lazy = _lazy(op, kwargs)  # symshape infers a None size, torch has no such argument
         if layer is None or lazy or not _analyses(op, layer, shape):  # arguments that do not fit together
             return None  # are refused by the analysis (a model error, CONTRACT section 5)
         return "arguments", f"{desc}: torch refuses the arguments, symshape accepts and analyses the model"

@@ -64,3 +64,16 @@ def test_norm_without_parameters_or_buffers_ignores_a_zero_num_features(op):
 def test_group_norm_without_affine_ignores_a_zero_or_negative_num_channels(channels):
     kwargs = {"num_groups": 2, "num_channels": channels, "affine": False}
     assert compare("GroupNorm", kwargs, (4, 2, 2, 2, 2)) is None
+
+
+def test_a_lazy_sublayer_is_not_compared_as_an_argument_verdict():
+    """The 60,000-case run: TransformerEncoder's encoder_layer with d_model=None (symshape infers it, torch has
+    no lazy d_model) was reported as torch refusing arguments that symshape accepts."""
+    layer = ("TransformerEncoderLayer", {"d_model": None, "nhead": 1, "dim_feedforward": 16, "bias": False})
+    assert compare("TransformerEncoder", {"encoder_layer": layer, "num_layers": 2}, [(1, 4, 4)]) is None
+
+
+def test_a_hidden_width_of_zero_is_the_zero_size_exclusion():
+    """dim_feedforward=0: torch computes with an empty hidden tensor, symshape's sizes are >= 1."""
+    verdict = compare("TransformerEncoderLayer", {"d_model": 6, "nhead": 3, "dim_feedforward": 0}, (3, 6))
+    assert verdict is not None and verdict[0] == "excluded:zero-size"
