@@ -37,7 +37,8 @@ DEFAULT = 0.35  # the share of optional arguments left at their default (so that
 MASKLESS = 0.8  # the share of mask flags (an extra input each) left at their default
 FIT_ARGS, REDRAWS = 0.75, 25  # the share of cases whose arguments are redrawn (up to REDRAWS times) to fit
 FIT = 0.8  # the share of cases whose inputs are fitted to the layer (fuzz_inputs.fitted)
-STAGES = ("input", "values", "conditions")  # the depths counted: input verdict, forward values, size points
+STAGES = ("input", "values", "import", "conditions")  # depths counted: input verdict, values, from_torch, sizes
+IMPORT = 0.2  # the share of cases whose values agree that then import the torch module with ss.from_torch
 CONDITIONS = 0.25  # the share of agreeing cases that then check the symbolic conditions at random sizes
 FAMILIES = {"conv": "conv", "pool": "pool", "norm": "norm", "activation": "activation", "recurrent": "recurrent",
             "attention": "attention/transformer", "transformer": "attention/transformer",
@@ -65,7 +66,8 @@ def excluded(op: str, kwargs: dict[str, Any], expected: Any) -> str | None:
     - one-value-groups: see ``_one_value_groups`` (a forward-values exclusion).
     - ctc-blank-target: CTCLoss values where the targets are not class indices other than the blank (a
       blank label, or floats, which torch truncates): torch documents that targets cannot be blank and
-      computes something else there (with blank-free integer targets the values agree).
+      computes something else there (with blank-free integer targets the values agree); a label >= C,
+      which torch reads past its classes for, symshape refuses as not a class index.
     - recompute-scale: symshape refuses a true ``recompute_scale_factor`` (Upsample*) as not supported, and says so.
     - int-hint: torch takes any truthy value for an ``Optional[bool]`` causal hint (``is_causal=3``);
       symshape wants a bool or None.
@@ -288,7 +290,54 @@ def compare(op: str, kwargs: dict[str, Any], shape: Any, seed: int = 0,
     if got_shape != tuple(expected.shape):
         return "shape", f"{desc}: symshape {got_shape}, torch {tuple(expected.shape)}"
     stages["values"] += 1
-    return _compare_values(op, kwargs, graph, module, arrays, forward, desc)
+    found = _compare_values(op, kwargs, graph, module, arrays, forward, desc)
+    if found is None and random.Random(seed).random() < IMPORT:
+        stages["import"] += 1
+        found = _compare_import(module, arrays, forward, desc)
+    return found
+
+
+class _Called(torch.nn.Module):
+    """``inner(*inputs, **options)`` as a forward of named tensor arguments ``x0, x1, ...`` (``order`` picks
+    the argument of each input: self-attention feeds one tensor three times), so that ss.from_torch sees
+    the module as one call, as in a real model."""
+
+    def __init__(self, inner: torch.nn.Module, order: list[int], options: dict[str, Any]) -> None:
+        super().__init__()
+        self.inner, self.order, self.options = inner, order, options
+
+    def forward(self, x0, x1=None, x2=None, x3=None, x4=None, x5=None, x6=None, x7=None):  # noqa: ANN001, ANN201
+        xs = (x0, x1, x2, x3, x4, x5, x6, x7)
+        return self.inner(*[xs[i] for i in self.order], **self.options)
+
+
+def _compare_import(module: torch.nn.Module, arrays: list[np.ndarray], forward: dict[str, Any],
+                    desc: str) -> tuple[str, str] | None:
+    """The torch module (symshape's weights loaded) through ss.from_torch at the arrays' shapes: it imports,
+    its state_dict is the module's and its forward equals torch's."""
+    distinct = list({id(a): a for a in arrays}.values())
+    if len(distinct) > 8:
+        return None
+    order = [next(i for i, d in enumerate(distinct) if d is a) for a in arrays]
+    wrapped = _Called(module, order, forward).eval()
+    inputs = {f"x{i}": {"shape": list(a.shape), "dtype": str(a.dtype)} for i, a in enumerate(distinct)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = ss.from_torch(wrapped, inputs=inputs)
+        graph = model.infer()
+        state = {k: v.detach().numpy() for k, v in wrapped.state_dict().items()}
+        got = graph.forward(state, *distinct)
+    except ss.SpecError as exc:
+        return "import", f"{desc}: from_torch refuses ({' '.join(str(exc).split())[:400]})"
+    except Exception as exc:  # noqa: BLE001
+        return "internal", f"{desc}: from_torch {type(exc).__name__}: {exc}"
+    expected = fuzz_inputs.torch_out(wrapped, arrays[:0] + distinct, {})
+    got = got[0] if isinstance(got, tuple) else got
+    if expected is not None and expected.dtype.is_floating_point and not np.allclose(
+            got, expected.numpy(), rtol=1e-4, atol=1e-5, equal_nan=True):
+        return "import", f"{desc}: the imported model's forward differs by {np.nanmax(np.abs(got - expected.numpy()))}"
+    return None
 
 
 def conditions(op: str, kwargs: dict[str, Any], rng: random.Random,
@@ -395,6 +444,8 @@ def _compare_values(op: str, kwargs: dict[str, Any], graph: Any, module: torch.n
     try:
         got = graph.forward(params, *distinct)
     except ss.ShapeError as exc:
+        if expected is not None and op == "CTCLoss" and "class indices" in str(exc):
+            return "excluded:ctc-blank-target", desc  # torch reads past the classes (undefined values)
         return None if expected is None else ("forward", f"{desc}: symshape's forward refuses ({exc}), torch runs")
     except Exception as exc:  # noqa: BLE001
         return "internal", f"{desc}: forward {type(exc).__name__}: {exc}"

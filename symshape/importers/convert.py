@@ -79,7 +79,9 @@ class Converter:
             layer, owner = self.owners[path]
             return torch_outputs(layer, self.add(layer, inputs, name, owner=owner))
         module = self.modules[path]
-        layer = layer_from_module(module, {k: v for k, v in kwargs.items() if not contains(v, Tensor)})
+        # options left at None are not given (MultiheadAttention(..., attn_mask=None): no mask input)
+        options = {k: v for k, v in kwargs.items() if v is not None and not contains(v, Tensor)}
+        layer = layer_from_module(module, options)
         if layer is None:
             raise Unsupported(f"{type(module).__name__} at {path!r} has no symshape equivalent")
         out = self.add(layer, inputs, path)

@@ -66,9 +66,14 @@ def convert_captured(module: Any, specs: list[InputSpec], name: str, sizes: dict
     for spec in specs:
         shape = [_example_value(d, symbol_values) for d in spec.shape]
         examples[spec.name] = torch.zeros(shape, dtype=getattr(torch, spec.dtype))
-    with FakeTensorMode(allow_non_fake_inputs=True):
-        keys: list[tuple[str, Any]] = []
-        _flatten(module(**examples), "", keys)
+    keys: list[tuple[str, Any]] = []
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            _flatten(module(**examples), "", keys)
+    except Exception as exc:  # noqa: BLE001 - the module's own code on fake tensors fails in many types
+        raise SpecError(f"from_torch: {type(module).__name__} does not run on fake tensors of the example sizes "
+                        f"(for TorchDynamo): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                        ) from None
     output_names = [k if k else "output" for k, _ in keys]
 
     class Flat(torch.nn.Module):

@@ -105,7 +105,14 @@ class EagerTracer(torch.fx.Tracer):
 
 
 class AssignableProxy(torch.fx.Proxy):
-    """A proxy that records item assignment (``mask[a:b, c:d] = k``) as ``operator.setitem``."""
+    """A proxy that records item assignment (``mask[a:b, c:d] = k``) as ``operator.setitem`` and knows the
+    length of a tuple of sizes (``len(x.size())``)."""
+
+    def __len__(self) -> int:
+        value = self.tracer.env.get(self.node)
+        if isinstance(value, (tuple, list)):
+            return len(value)
+        return super().__len__()
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})

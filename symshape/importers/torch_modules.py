@@ -19,6 +19,11 @@ _SKIPPED = {"device", "dtype", "_weight", "_freeze", "min_value", "max_value", "
 # deprecated aliases (Hardtanh), or an initial value that the module's own weights replace (PReLU)
 
 _MISSING = object()
+_UNMAPPABLE = object()  # an argument stored with a value symshape has no equivalent for
+_RENAMED = {  # constructor arguments torch stores under another name, or in a submodule
+    ("PairwiseDistance", "p"): "norm",
+    ("LinearCrossEntropyLoss", "in_features"): "linear.in_features", ("LinearCrossEntropyLoss", "bias"): "linear.bias",
+}
 
 
 def _attribute(module: Any, name: str) -> Any:
@@ -31,7 +36,13 @@ def _attribute(module: Any, name: str) -> Any:
         return getattr(module, "bias_k", None) is not None
     if name == "elementwise_affine" and hasattr(module, "elementwise_affine"):
         return bool(module.elementwise_affine)
-    value = getattr(module, name, _MISSING)
+    value = module
+    for part in _RENAMED.get((type(module).__name__, name), name).split("."):
+        value = getattr(value, part, _MISSING)
+    if name == "distance_function":  # TripletMarginWithDistanceLoss keeps its default as a PairwiseDistance()
+        default = isinstance(value, torch.nn.PairwiseDistance) and (value.norm, value.eps, value.keepdim) == (
+            2.0, 1e-6, False)
+        return None if value is None or default else _UNMAPPABLE
     if name == "bias" and (value is None or isinstance(value, torch.Tensor)):
         return value is not None
     if isinstance(value, torch.Tensor):
@@ -55,6 +66,8 @@ def layer_from_module(module: Any, call_kwargs: dict[str, Any] | None = None) ->
             kwargs[p.name] = call_kwargs[p.name]
             continue
         value = _attribute(module, p.name)
+        if value is _UNMAPPABLE:
+            return None
         if value is _MISSING:
             if p.default is p.empty:
                 return None

@@ -112,6 +112,8 @@ def _getattr(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
             return c.dtype(obj)
         if attr == "device":
             return "cpu"
+        if attr in ("is_nested", "is_sparse", "is_quantized"):
+            return False  # an imported model's tensors are dense and unquantized
         if attr == "T":
             return c.op("Permute", [obj], "permute", dims=list(range(len(c.shape(obj))))[::-1])
         raise Unsupported(f"tensor attribute {attr!r}")
@@ -207,6 +209,14 @@ def _identity(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
         if arg(args, kwargs, 2, "training", False):
             raise Unsupported("dropout in training mode (import the module in eval mode)")
     return args[0]
+
+
+@handles("torch.fx._symbolic_trace._assert_is_none")
+def _assert_is_none(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    """fx's check that an argument left at its default None is None (``forward(x, mask=None)``)."""
+    if args[0] is not None:
+        raise Unsupported(f"an argument fixed to None while tracing is {args[0]!r}")
+    return None
 
 
 @handles("torch._assert", "torch._check", "torch._assert_async")

@@ -628,6 +628,10 @@ class CTCLoss(_Loss):
         if targets.ndim == 1 and targets.size != tl.sum():
             raise ShapeError(f"CTCLoss: concatenated targets must hold sum(target_lengths) = {tl.sum()} labels, "
                              f"got {targets.size}")
+        labels_given = targets if rows is None else np.concatenate([rows[n, : tl[n]] for n in range(len(tl))])
+        if labels_given.size and (labels_given.min() < 0 or labels_given.max() >= lp.shape[2]):
+            raise ShapeError(f"CTCLoss: targets must be class indices in [0, {lp.shape[2]}) (C = {lp.shape[2]}), "
+                             f"got values from {labels_given.min()} to {labels_given.max()}")
         starts = np.concatenate([[0], np.cumsum(tl)[:-1]])
         losses = np.empty(lp.shape[1])
         for n in range(lp.shape[1]):

@@ -422,3 +422,41 @@ def test_a_buffer_viewed_in_forward_stays_the_buffer(monkeypatch):
 
     x = np.random.default_rng(0).standard_normal((3, 2, 2, 2)).astype(np.float32)
     assert_matches_torch(Bias(), ss.from_torch(Bias(), inputs={"x": "B, 2, 2, 2"}), {"x": x})
+
+
+class _Called(nn.Module):
+    """``inner`` called on the arguments given, in a model (forward's unused arguments stay None: fx asserts
+    they are None while tracing)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x, y=None, z=None):
+        return self.inner(*[a for a in (x, y, z) if a is not None])
+
+
+@pytest.mark.parametrize("make, shapes", [
+    # found by the layer fuzzer's import stage (tests/fuzz_layers.py): each was refused or wrong
+    (lambda: nn.PairwiseDistance(p=1.5, eps=0.5), [(2, 6), (2, 6)]),  # torch keeps p as .norm
+    (lambda: nn.TripletMarginWithDistanceLoss(margin=0.5), [(4, 3), (4, 3), (4, 3)]),  # a PairwiseDistance()
+    (lambda: nn.TransformerEncoderLayer(d_model=4, nhead=2, dim_feedforward=8), [(5, 3, 4)]),  # attn_mask=None
+    (lambda: nn.TransformerEncoderLayer(d_model=4, nhead=2, dim_feedforward=8, batch_first=True), [(3, 5, 4)]),
+    (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8), 2, enable_nested_tensor=False),
+     [(5, 3, 4)]),  # len(src.size())
+    (lambda: nn.Linear(4, 3), [(2, 4)]),
+])
+def test_torch_nn_modules_import_as_torch_computes(make, shapes):
+    torch.manual_seed(0)
+    module = _Called(make()).eval()
+    rng = np.random.default_rng(0)
+    arrays = {n: rng.standard_normal(s).astype(np.float32) for n, s in zip("xyz", shapes)}
+    model = ss.from_torch(module, inputs={n: ", ".join(map(str, s)) for n, s in zip("xyz", shapes)})
+    assert_matches_torch(module, model, arrays)
+
+
+def test_linear_cross_entropy_loss_imports_as_one_layer():
+    module = _Called(nn.LinearCrossEntropyLoss(4, 6, bias=True)).eval()
+    model = ss.from_torch(module, inputs={"x": "N, 4", "y": {"shape": "N", "dtype": "int64"}})
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    assert_matches_torch(module, model, {"x": x, "y": np.array([0, 5, 2])})

@@ -77,3 +77,12 @@ def test_a_hidden_width_of_zero_is_the_zero_size_exclusion():
     """dim_feedforward=0: torch computes with an empty hidden tensor, symshape's sizes are >= 1."""
     verdict = compare("TransformerEncoderLayer", {"d_model": 6, "nhead": 3, "dim_feedforward": 0}, (3, 6))
     assert verdict is not None and verdict[0] == "excluded:zero-size"
+
+
+def test_ctc_targets_beyond_the_classes_are_refused_not_an_internal_error():
+    """The layer fuzzer: a label >= C ended in an IndexError (torch reads past its classes)."""
+    log_probs = np.log(np.full((3, 3, 2), 0.5, dtype=np.float32))
+    targets, lengths = np.array([[1, 2, 1, 0, 0, 0]] * 3), np.array([3, 3, 3])
+    with pytest.raises(ss.ShapeError, match=r"targets must be class indices in \[0, 2\) \(C = 2\), got values "
+                                             r"from 1 to 2"):
+        ss.LAYERS["CTCLoss"]().forward({}, log_probs, targets, lengths, np.array([2, 2, 2]))
