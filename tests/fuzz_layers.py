@@ -1,7 +1,9 @@
 """Differential fuzzer of single layers: every registered layer that torch.nn has under the same name,
 its constructor arguments drawn from domains read off its signature (defaults, names), invalid values
 included, on inputs of random rank and sizes. Compared with torch 2.13: the verdict (construct and run,
-or refuse), the output shape, the state_dict and the forward values with the same weights (rtol 1e-4).
+or refuse), the output shape, the state_dict and the forward values with the same weights (rtol 1e-4);
+for a share of the agreeing cases, the torch module called in a model and imported with ss.from_torch
+(its state_dict and forward values against torch's).
 Any exception other than symshape's own errors is an internal error. Cases are counted per layer family
 and disagreements per kind; every registered layer the fuzzer does not draw is listed with the reason.
 

@@ -50,6 +50,7 @@ def test_fitted_inputs_reach_the_forward_values_and_the_conditions():
     for op in DEEP:
         assert deep[op, "values"] >= 0.15 * tried[op], op
         assert deep[op, "conditions"] > 0, op
+    assert sum(deep[op, "import"] for op in DEEP) > 0
 
 
 def test_a_planted_shape_bug_is_a_verdict_disagreement(monkeypatch):
@@ -64,3 +65,16 @@ def test_a_planted_condition_bug_is_a_conditions_disagreement(monkeypatch):
     kwargs = {"in_channels": 2, "out_channels": 3, "kernel_size": 5}
     kinds = {(fuzz_layers.conditions("Conv1d", kwargs, random.Random(seed)) or ("",))[0] for seed in range(12)}
     assert "conditions" in kinds
+
+
+def test_a_planted_importer_bug_is_an_import_disagreement(monkeypatch):
+    # PairwiseDistance's p read under its own name (torch keeps it as .norm): the import silently took p=2
+    from symshape.importers import torch_modules
+
+    monkeypatch.setattr(torch_modules, "_RENAMED", {})
+    monkeypatch.setattr(fuzz_layers, "IMPORT", 1.0)
+    found = fuzz_layers.compare("PairwiseDistance", {"p": 1.0, "eps": 1e-6, "keepdim": False}, [(3, 5), (3, 5)])
+    assert found is not None and found[0] == "import", found
+    monkeypatch.undo()
+    monkeypatch.setattr(fuzz_layers, "IMPORT", 1.0)
+    assert fuzz_layers.compare("PairwiseDistance", {"p": 1.0, "eps": 1e-6, "keepdim": False}, [(3, 5), (3, 5)]) is None
