@@ -9,6 +9,7 @@ integer polynomial, so that equal sizes reached along different paths compare eq
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from fractions import Fraction
 from functools import cache, lru_cache, reduce
@@ -64,6 +65,8 @@ _BINOPS = {
 _FUNCS = {
     "floor": lambda x: x if type(x) is int else floordiv(*_as_fraction(x)),
     "ceil": lambda x: x if type(x) is int else ceildiv(*_as_fraction(x)),
+    "min": lambda *xs: functools.reduce(minimum, xs),
+    "max": lambda *xs: functools.reduce(maximum, xs),
 }
 
 

@@ -548,7 +548,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    return str(value)  # sympy expressions in sympy's str() form
+    return dims.python(value)  # a size expression in the syntax specs are read in: floor((H + 24) / 28), H % 7
 
 
 def spec_dict(model: Model, input_shapes: dict[str, Any] | None = None) -> dict[str, Any]:

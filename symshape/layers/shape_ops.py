@@ -140,7 +140,7 @@ class Guard(Layer):
             gap = dims.difference(lhs, rhs)
             holds = {">=": gap >= 0, ">": gap > 0, "<=": gap <= 0, "<": gap < 0, "==": gap == 0, "!=": gap != 0}
             if not holds[relation]:
-                ctx.conflict(what, f"traced where {self.lhs} {relation} {self.rhs}",
+                ctx.conflict(what, f"traced where {dims.python(self.lhs)} {relation} {dims.python(self.rhs)}",
                              f"here it reads {lhs} {relation} {rhs}", fix)
             return x
         if relation == "==":

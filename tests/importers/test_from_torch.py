@@ -460,3 +460,16 @@ def test_linear_cross_entropy_loss_imports_as_one_layer():
     model = ss.from_torch(module, inputs={"x": "N, 4", "y": {"shape": "N", "dtype": "int64"}})
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
     assert_matches_torch(module, model, {"x": x, "y": np.array([0, 5, 2])})
+
+
+def test_swin_saved_as_a_spec_reads_back_with_its_conditions(swin, tmp_path):
+    """Padding to the window (``7*floor((H + 24) / 28)``, ``6*floor(W / 4) % 7 + 1``) and the guards are
+    written in the spec syntax, so the imported model is an ordinary spec."""
+    module, model = swin
+    ss.save_spec(model, tmp_path / "swin.yaml")
+    back = ss.load_spec(tmp_path / "swin.yaml").infer()
+    assert [str(c) for c in back.constraints] == ["H >= 60", "W >= 60"]
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 90)).astype(np.float32)
+    y = back.bind(B=1, H=64, W=90).forward(weights(module), x)
+    with torch.no_grad():
+        np.testing.assert_allclose(y, module(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-5)

@@ -120,7 +120,7 @@ def test_guard_states_its_branch_as_a_condition(relation, rhs, conditions, insid
     x = __import__("numpy").random.default_rng(0).random((inside, 32), dtype="float32")
     assert (g.bind(H=inside, W=32).forward({}, x) == x).all()
     assert not g.valid(H=outside, W=32)
-    with pytest.raises(ss.ShapeMismatchError, match=r"the branch at model\.py:12 is traced where floor\(H/4\) "
+    with pytest.raises(ss.ShapeMismatchError, match=r"the branch at model\.py:12 is traced where floor\(H / 4\) "
                                                     r".* but here it reads \d+ .* \d+\. torch runs other code"):
         g.bind(H=outside, W=32)
 
