@@ -2,9 +2,11 @@
 
 A module maps when its class is a ``torch.nn`` class whose name is in the registry and every
 constructor argument of that layer can be read back from the module (``Conv2d.in_channels``,
-``Linear.bias`` -> ``bias=True``, ``MultiheadAttention.bias_k`` -> ``add_bias_kv``, ...). The layer's
-parameters must then have exactly the module's own state_dict names and shapes; a module that does not
-pass this check is not a leaf (the tracer goes inside it).
+``Linear.bias`` -> ``bias=True``, ``MultiheadAttention.bias_k`` -> ``add_bias_kv``, ...); an argument
+torch does not keep (``Transformer``'s ``layer_norm_eps``) is never assumed at its default, only
+forward-time options and deprecated ones are. The layer's parameters must then have exactly the
+module's own state_dict names and shapes; a module that does not pass these checks is not a leaf (the
+tracer goes inside it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ _SKIPPED = {"device", "dtype", "_weight", "_freeze", "min_value", "max_value", "
 # deprecated aliases (Hardtanh), or an initial value that the module's own weights replace (PReLU)
 
 _MISSING = object()
+_DEPRECATED = {"size_average", "reduce"}  # losses fold these into .reduction when constructed
 _UNMAPPABLE = object()  # an argument stored with a value symshape has no equivalent for
 _RENAMED = {  # constructor arguments torch stores under another name, or in a submodule
     ("PairwiseDistance", "p"): "norm",
@@ -68,8 +71,8 @@ def layer_from_module(module: Any, call_kwargs: dict[str, Any] | None = None) ->
         value = _attribute(module, p.name)
         if value is _UNMAPPABLE:
             return None
-        if value is _MISSING:
-            if p.default is p.empty:
+        if value is _MISSING:  # not stored: only a forward-time option or a deprecated one may take its default
+            if p.default is p.empty or (p.kind != p.KEYWORD_ONLY and p.name not in _DEPRECATED):
                 return None
             continue
         kwargs[p.name] = value

@@ -445,6 +445,8 @@ class _Called(nn.Module):
     (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8), 2, enable_nested_tensor=False),
      [(5, 3, 4)]),  # len(src.size())
     (lambda: nn.Linear(4, 3), [(2, 4)]),
+    # Transformer keeps no layer_norm_eps (nor activation, norm_first): it was mapped with the defaults
+    (lambda: nn.Transformer(d_model=4, nhead=2, layer_norm_eps=0.5, dropout=0.0), [(3, 1, 4), (5, 1, 4)]),
 ])
 def test_torch_nn_modules_import_as_torch_computes(make, shapes):
     torch.manual_seed(0)
