@@ -427,7 +427,9 @@ def _one_pass(model: Model, declared: dict[str, Shape], solver: Solver) -> tuple
             args = vars(ctx.args)
             if id(layer) not in resolved:
                 resolved[id(layer)] = dict(args)
-            params = layer.params(ctx.args) if node.owner is None else {}
+            # a lazy layer whose input was refused before its size was learnt declares no parameters
+            unsized = result is None and any(args.get(a, 0) is None for a in layer.size_args)
+            params = layer.params(ctx.args) if node.owner is None and not unsized else {}
         try:
             out_dtypes = layer.output_dtypes(*[dtypes[r] for r in refs])
         except SpecError as exc:  # dtypes torch refuses (a bool tensor in Sub): named after the node

@@ -3,7 +3,8 @@ its constructor arguments drawn from domains read off its signature (defaults, n
 included, on inputs of random rank and sizes. Compared with torch 2.13: the verdict (construct and run,
 or refuse), the output shape, the state_dict and the forward values with the same weights (rtol 1e-4);
 for a share of the agreeing cases, the torch module called in a model and imported with ss.from_torch
-(its state_dict and forward values against torch's).
+(its state_dict and forward values against torch's); for another share, the model written as a spec
+and checked by ``symshape check`` (the same verdict, never an internal error).
 Any exception other than symshape's own errors is an internal error. Cases are counted per layer family
 and disagreements per kind; every registered layer the fuzzer does not draw is listed with the reason.
 
@@ -13,10 +14,14 @@ and disagreements per kind; every registered layer the fuzzer does not draw is l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
+import io
 import math
+import os
 import random
 import sys
+import tempfile
 import warnings
 from collections import Counter
 from typing import Any
@@ -27,6 +32,7 @@ import torch
 
 import symshape as ss
 from symshape import dims
+from symshape.cli import main as cli_main
 from symshape.layers import LAYERS
 
 SIZES = ("features", "channels", "size", "dim", "embed", "hidden", "d_model", "num_embeddings")
@@ -39,8 +45,10 @@ DEFAULT = 0.35  # the share of optional arguments left at their default (so that
 MASKLESS = 0.8  # the share of mask flags (an extra input each) left at their default
 FIT_ARGS, REDRAWS = 0.75, 25  # the share of cases whose arguments are redrawn (up to REDRAWS times) to fit
 FIT = 0.8  # the share of cases whose inputs are fitted to the layer (fuzz_inputs.fitted)
-STAGES = ("input", "values", "import", "conditions")  # depths counted: input verdict, values, from_torch, sizes
+STAGES = ("input", "values", "import", "cli", "conditions")  # depths counted: verdict, values, from_torch,
+# symshape check on the written spec, sizes
 IMPORT = 0.2  # the share of cases whose values agree that then import the torch module with ss.from_torch
+CLI = 0.1  # the share of cases past the arguments whose model is also written as a spec and checked by the CLI
 CONDITIONS = 0.25  # the share of agreeing cases that then check the symbolic conditions at random sizes
 FAMILIES = {"conv": "conv", "pool": "pool", "norm": "norm", "activation": "activation", "recurrent": "recurrent",
             "attention": "attention/transformer", "transformer": "attention/transformer",
@@ -280,6 +288,11 @@ def compare(op: str, kwargs: dict[str, Any], shape: Any, seed: int = 0,
         return ("verdict", f"{desc}: symshape refuses ({exc})") if expected is not None else None
     except Exception as exc:  # noqa: BLE001
         return "internal", f"{desc}: {type(exc).__name__}: {exc}"
+    if random.Random(seed + 1).random() < CLI:
+        stages["cli"] += 1
+        found = _compare_cli(layer, shape, arrays, graph is not None, desc)
+        if found is not None:
+            return found
     if graph is None and expected is not None and excluded(op, kwargs, expected):
         return f"excluded:{excluded(op, kwargs, expected)}", desc
     if graph is not None and expected is None and _values_refused(graph, arrays):
@@ -418,6 +431,28 @@ def _analyses(op: str, layer: ss.Layer, shape: Any) -> bool:
     symbolic = [tuple(dims.sym(f"S{i}_{a}") for a in range(len(s))) for i, s in enumerate(shapes)]
     graph = fuzz_inputs.analyse(layer, symbolic, ["float32"] * len(symbolic))
     return graph is not None and not graph.errors
+
+
+def _compare_cli(layer: ss.Layer, shape: Any, arrays: list[np.ndarray], accepted: bool, desc: str
+                 ) -> tuple[str, str] | None:
+    """The case's model written with ss.save_spec and checked by ``symshape check``: it reads back, exits 0
+    where the Python API accepts the model and 1 or 2 where it refuses it, never 3 (an internal error)."""
+    shapes = shape if isinstance(shape, list) else [shape] * (1 if len(arrays) == 1 else len(arrays))
+    if isinstance(shape, list) or len(arrays) == 1:
+        xs = [ss.Input(s, name=f"x{i}", dtype=fuzz_inputs.dtype_of(a)) for i, (s, a) in enumerate(zip(shapes, arrays))]
+    else:
+        xs = [ss.Input(shape, name="x")] * len(arrays)
+    out = layer(*xs)
+    model = ss.Model(inputs=list(dict.fromkeys(xs)), outputs=[out[0] if isinstance(out, tuple) else out])
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "case.yaml")
+        ss.save_spec(model, path)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            code = cli_main(["check", path])
+    if code not in (0, 1, 2) or (code == 0) != accepted:  # 1: the model's errors, 2: a malformed spec
+        return "cli", (f"{desc}: symshape check exits {code} where the API {'accepts' if accepted else 'refuses'}"
+                       f": {' '.join(err.getvalue().split())[:300]}")
+    return None
 
 
 def _graph(layer: ss.Layer, shape: Any, arrays: list[np.ndarray]) -> Any:

@@ -50,7 +50,7 @@ def test_fitted_inputs_reach_the_forward_values_and_the_conditions():
     for op in DEEP:
         assert deep[op, "values"] >= 0.15 * tried[op], op
         assert deep[op, "conditions"] > 0, op
-    assert sum(deep[op, "import"] for op in DEEP) > 0
+    assert sum(deep[op, "import"] for op in DEEP) > 0 and sum(deep[op, "cli"] for op in DEEP) > 0
 
 
 def test_a_planted_shape_bug_is_a_verdict_disagreement(monkeypatch):
