@@ -24,13 +24,17 @@ COMMANDS = {
 }
 
 
+# as installed: bytecode cached (a sandbox's PYTHONDONTWRITEBYTECODE=1 recompiles every module each start)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(args: list[str], repeat: int) -> tuple[float, float]:
     """(median wall seconds, median CPU seconds) of ``python -m symshape ARGS``."""
     walls, cpus = [], []
     for _ in range(repeat):
         before = os.times()
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "symshape", *args], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "symshape", *args], cwd=ROOT, check=True, capture_output=True, env=ENV)
         walls.append(time.perf_counter() - start)
         after = os.times()
         cpus.append(after.children_user + after.children_system - before.children_user - before.children_system)
