@@ -38,6 +38,7 @@ from symshape.layers import LAYERS
 SIZES = ("features", "channels", "size", "dim", "embed", "hidden", "d_model", "num_embeddings")
 WINDOWS = ("kernel_size", "stride", "padding", "dilation", "output_padding", "output_size")
 SKIP = {"Identity": "no arguments to fuzz"}
+NOT_GIVEN = ("size",)  # size arguments whose None means "not given", not "inferred" (Upsample's size)
 HIDDEN_WIDTHS = ("dim_feedforward",)  # sizes of a tensor inside a layer, neither its input nor its output
 SUBLAYER = {"encoder_layer": "TransformerEncoderLayer", "decoder_layer": "TransformerDecoderLayer"}
 IDS = ("Embedding", "EmbeddingBag")  # take integer ids in [0, num_embeddings)
@@ -242,7 +243,7 @@ def _feed(op: str, kwargs: dict[str, Any], module: torch.nn.Module | None, forwa
 
 def _lazy(op: str, kwargs: dict[str, Any]) -> bool:
     """Whether a size argument is None (inferred by symshape), of the layer or of a sublayer it is given."""
-    if any(kwargs.get(a, 0) is None for a in LAYERS[op].size_args):
+    if any(kwargs.get(a, 0) is None for a in LAYERS[op].size_args if a not in NOT_GIVEN):
         return True
     return any(isinstance(v, tuple) and len(v) == 2 and v[0] in LAYERS and isinstance(v[1], dict) and _lazy(*v)
                for v in kwargs.values())

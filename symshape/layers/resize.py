@@ -24,9 +24,12 @@ MODES = {"nearest": None, "linear": 1, "bilinear": 2, "trilinear": 3}
 
 
 class Upsample(Layer):
-    """(N, C, *spatial) -> (N, C, *size) or (N, C, *floor(spatial * scale_factor))."""
+    """(N, C, *spatial) -> (N, C, *size) or (N, C, *floor(spatial * scale_factor)). A size may be symbolic
+    (a segmentation head resized to its input's ``H, W``)."""
 
     example = ({"scale_factor": 2, "mode": "bilinear"}, ("N, C, H, W",))
+    size_args = ("size",)  # sizes named here can be bound (None: scale_factor is given)
+    needs_shapes = True  # the output sizes, where size is symbolic
 
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
@@ -38,10 +41,23 @@ class Upsample(Layer):
             raise SpecError(f"{self.op}: align_corners only applies to the linear modes")
         if recompute_scale_factor:
             raise SpecError(f"{self.op}: recompute_scale_factor=True is not supported")
-        self.size = self._tuple("size", size, int)
+        self.size = self._sizes(size)
         self.scale_factor = self._tuple("scale_factor", scale_factor, (int, float))
         self.mode = mode
         self.align_corners = bool(align_corners)
+
+    def _sizes(self, value: Any) -> tuple | None:
+        """Positive sizes: ints or size expressions (``H``, ``2*W``)."""
+        if value is None:
+            return None
+        items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        try:
+            sizes = tuple(dims.parse_dim(v) for v in items if not isinstance(v, (bool, float)))
+        except (dims.DimSyntaxError, TypeError):
+            sizes = ()
+        if len(sizes) != len(items) or not sizes or any(type(d) is int and d < 1 for d in sizes):
+            raise SpecError(f"{self.op}: size must be positive, got {value!r}")
+        return sizes
 
     def _tuple(self, name: str, value: Any, kinds: Any) -> tuple | None:
         if value is None:
@@ -64,7 +80,8 @@ class Upsample(Layer):
             return None
         given = given * n if len(given) == 1 else given
         if self.size:
-            return (*x[:2], *given)
+            size = ctx.args.size
+            return (*x[:2], *(size * n if len(size) == 1 else size))
         out = []
         for axis, (length, scale) in enumerate(zip(x[2:], given), start=2):
             size = _scaled(length, scale)
@@ -74,9 +91,9 @@ class Upsample(Layer):
             out.append(size)
         return (*x[:2], *out)
 
-    def forward(self, p: dict, x: np.ndarray) -> np.ndarray:
+    def forward(self, p: dict, x: np.ndarray, out_shapes: list) -> np.ndarray:
         n = x.ndim - 2
-        given = self.size or self.scale_factor
+        given = tuple(out_shapes[0][2:]) if self.size else self.scale_factor
         given = given * n if len(given) == 1 else given
         for i in range(n):
             axis = 2 + i

@@ -475,3 +475,14 @@ def test_swin_saved_as_a_spec_reads_back_with_its_conditions(swin, tmp_path):
     y = back.bind(B=1, H=64, W=90).forward(weights(module), x)
     with torch.no_grad():
         np.testing.assert_allclose(y, module(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_segmentation_head_resized_to_the_input_size():
+    """torchvision's segmentation models end in ``F.interpolate(x, size=input_shape)``: an Upsample to the
+    symbolic (H, W); the output is the ModelOutput-like dict's ``out``."""
+    torch.manual_seed(0)
+    module = tvm.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None).eval()
+    model = ss.from_torch(module, inputs={"input": "B, 3, H, W"})
+    assert str(model.infer().output_shapes[0]) == "(B, 21, H, W)"
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 80)).astype(np.float32)
+    assert_matches_torch(module, model, {"input": x})

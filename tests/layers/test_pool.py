@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from harness import check_layer, check_shape
@@ -83,3 +84,14 @@ def test_pool_shapes_match_torch_property(k, s, p, ceil, h, op):
 def test_upsample_symbolic_scale():
     g = ss.Sequential(ss.Upsample(scale_factor=2), ss.Upsample(scale_factor=1.5)).infer("B, C, H, W")
     assert str(g.output_shapes[0]) == "(B, C, 3*H, 3*W)"
+
+
+def test_upsample_to_symbolic_sizes_matches_torch():
+    g = ss.Sequential(ss.Upsample(size=["H", "2*W"], mode="bilinear")).infer("B, C, 3, 5")
+    assert str(g.output_shapes[0]) == "(B, C, H, 2*W)"
+    x = np.random.default_rng(0).standard_normal((2, 3, 3, 5)).astype(np.float32)
+    y = g.bind(B=2, C=3, H=7, W=4).forward({}, x)
+    expected = torch.nn.functional.interpolate(torch.from_numpy(x), size=(7, 8), mode="bilinear")
+    np.testing.assert_allclose(y, expected.numpy(), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ss.SpecError, match=r"size must be positive, got \[0, 'H'\]"):
+        ss.Upsample(size=[0, "H"])
