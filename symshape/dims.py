@@ -664,11 +664,15 @@ class _PythonPrinter(StrPrinter):
         return body if c == 0 else f"{body} {'+' if c > 0 else '-'} {abs(c)}"
 
     def parenthesize(self, item: sympy.Basic, level: int, strict: bool = False) -> str:
-        """No parentheses around a floor or ceil that prints as one call (``3*ceil(H / 32)``)."""
-        if isinstance(item, sympy.Add) and _split_floor(item) is not None:
+        """No parentheses around a floor or ceil that prints as one call (``3*ceil(H / 32)``), and around one
+        that prints as a sum (``floor((H - 1) / 4)`` is ``ceil(H / 4) - 1``) always: ``(ceil(H / 4) - 1)*T``."""
+        rounded = isinstance(item, (sympy.floor, sympy.ceiling))
+        if rounded or (isinstance(item, sympy.Add) and _split_floor(item) is not None):
             text = self._print(item)
             if _one_call(text):
                 return text
+            if rounded:
+                return f"({text})"
         return super().parenthesize(item, level, strict)
 
     def _print_Mod(self, expr: sympy.Expr) -> str:

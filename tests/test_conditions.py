@@ -395,3 +395,17 @@ def test_symbolic_peak_memory_of_resnet50_is_quick_short_and_exact():
     B = ss.sym("B")
     for b, h, w in [(1, 1, 1), (2, 3, 40), (1, 17, 17), (1, 32, 64), (3, 100, 7), (1, 224, 224), (1, 500, 333)]:
         assert dims.evaluate(peak, {B: b, H: h, W: w}) == peak_bytes(graph.bind(B=b, H=h, W=w), 4), (b, h, w)
+
+
+def test_python_syntax_reads_back_to_the_same_values():
+    """A floor that prints as a sum (floor((H - 1) / 4) is ceil(H / 4) - 1) is parenthesized inside products,
+    powers and moduli: MViT's token count was printed ceil(H / 4) - 1*ceil(T / 2) - 1, and a spec
+    written with it read back as another size."""
+    H, T, W = dims.sym("H"), dims.sym("T"), dims.sym("W")
+    inner = dims.floordiv(H - 1, 4)
+    for d in (inner * dims.floordiv(T - 1, 2), 3 * inner, inner**2, dims.mod(inner, 3),
+              inner + dims.floordiv(W + 5, 3) * T, 2 * dims.ceildiv(H, 32)):
+        back = dims.parse_dim(dims.python(d))
+        assert all(dims.evaluate(d, {H: h, T: t, W: w}) == dims.evaluate(back, {H: h, T: t, W: w})
+                   for h in range(1, 40) for t in range(1, 6) for w in range(1, 6)), dims.python(d)
+    assert dims.python(inner * T) == "T*(ceil(H / 4) - 1)"

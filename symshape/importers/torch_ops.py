@@ -553,6 +553,19 @@ def _select(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
     return c.op("Select", [args[0]], "select", dim=arg(args, kwargs, 1, "dim"), index=arg(args, kwargs, 2, "index"))
 
 
+@handles("torch.tensor_split")
+def _tensor_split(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    """``torch.tensor_split(x, indices=(i, j, ...), dim)``: the slices between the indices (Python's clamping)."""
+    x = args[0]
+    indices = kwargs.get("indices", args[1] if len(args) > 1 and isinstance(args[1], (tuple, list)) else None)
+    if indices is None or not all(type(i) is int for i in indices):
+        raise Unsupported("tensor_split is supported with a tuple of int indices")
+    dim = arg(args, kwargs, 2, "dim", 0)
+    bounds = [None, *indices, None]
+    return tuple(c.op("Slice", [x], "tensor_split", dim=dim, start=a, end=b, step=1)
+                 for a, b in zip(bounds, bounds[1:]))
+
+
 @handles("torch.narrow")
 def _narrow(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
     return c.op("Narrow", [args[0]], "narrow", dim=args[1], start=args[2], length=args[3])
