@@ -9,7 +9,6 @@ integer polynomial, so that equal sizes reached along different paths compare eq
 from __future__ import annotations
 
 import ast
-import functools
 import math
 from fractions import Fraction
 from functools import cache, lru_cache, reduce
@@ -65,8 +64,8 @@ _BINOPS = {
 _FUNCS = {
     "floor": lambda x: x if type(x) is int else floordiv(*_as_fraction(x)),
     "ceil": lambda x: x if type(x) is int else ceildiv(*_as_fraction(x)),
-    "min": lambda *xs: functools.reduce(minimum, xs),
-    "max": lambda *xs: functools.reduce(maximum, xs),
+    "min": lambda *xs: reduce(minimum, xs),
+    "max": lambda *xs: reduce(maximum, xs),
 }
 
 
@@ -457,7 +456,7 @@ def _bounds(e: sympy.Expr, lows: Mapping[sympy.Symbol, int]) -> tuple[Bound, Bou
             return None, None
         p_lo, p_hi = _bounds(p, lows)
         return (None if p_lo is None else p_lo // q), (None if p_hi is None else p_hi // q)
-    if isinstance(e, sympy.Mod) and e.args[1].is_Integer and e.args[1] > 0:
+    if _is_int_mod(e):
         return 0, int(e.args[1]) - 1
     if isinstance(e, (sympy.Min, sympy.Max)):
         pairs = [_bounds(a, lows) for a in e.args]

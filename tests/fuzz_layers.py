@@ -438,13 +438,7 @@ def _compare_cli(layer: ss.Layer, shape: Any, arrays: list[np.ndarray], accepted
                  ) -> tuple[str, str] | None:
     """The case's model written with ss.save_spec and checked by ``symshape check``: it reads back, exits 0
     where the Python API accepts the model and 1 or 2 where it refuses it, never 3 (an internal error)."""
-    shapes = shape if isinstance(shape, list) else [shape] * (1 if len(arrays) == 1 else len(arrays))
-    if isinstance(shape, list) or len(arrays) == 1:
-        xs = [ss.Input(s, name=f"x{i}", dtype=fuzz_inputs.dtype_of(a)) for i, (s, a) in enumerate(zip(shapes, arrays))]
-    else:
-        xs = [ss.Input(shape, name="x")] * len(arrays)
-    out = layer(*xs)
-    model = ss.Model(inputs=list(dict.fromkeys(xs)), outputs=[out[0] if isinstance(out, tuple) else out])
+    model = _model(layer, shape if isinstance(shape, list) or len(arrays) > 1 else [shape], arrays)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "case.yaml")
         ss.save_spec(model, path)
@@ -456,15 +450,21 @@ def _compare_cli(layer: ss.Layer, shape: Any, arrays: list[np.ndarray], accepted
     return None
 
 
-def _graph(layer: ss.Layer, shape: Any, arrays: list[np.ndarray]) -> Any:
-    if len(arrays) == 1:
-        return ss.Sequential(layer).infer(shape[0] if isinstance(shape, list) else shape)
+def _model(layer: ss.Layer, shape: Any, arrays: list[np.ndarray]) -> ss.Model:
+    """The layer on its inputs: one per shape of a list (``x0``, ``x1``, ...), else one input ``x`` fed to
+    every argument (self-attention)."""
     if isinstance(shape, list):
         xs = [ss.Input(s, name=f"x{i}", dtype=fuzz_inputs.dtype_of(a)) for i, (s, a) in enumerate(zip(shape, arrays))]
     else:
         xs = [ss.Input(shape, name="x")] * len(arrays)
     out = layer(*xs)
-    return ss.Model(inputs=list(dict.fromkeys(xs)), outputs=[out[0] if isinstance(out, tuple) else out]).infer()
+    return ss.Model(inputs=list(dict.fromkeys(xs)), outputs=[out[0] if isinstance(out, tuple) else out])
+
+
+def _graph(layer: ss.Layer, shape: Any, arrays: list[np.ndarray]) -> Any:
+    if len(arrays) == 1:
+        return ss.Sequential(layer).infer(shape[0] if isinstance(shape, list) else shape)
+    return _model(layer, shape, arrays).infer()
 
 
 def _compare_values(op: str, kwargs: dict[str, Any], graph: Any, module: torch.nn.Module, arrays: list[np.ndarray],

@@ -133,8 +133,6 @@ class _ConvNd(Layer):
         return (*x[: len(x) - n - 1], a.out_channels, *spatial)
 
     def params(self, a: SimpleNamespace) -> dict[str, ParamSpec]:
-        if a.in_channels is None:  # a lazy convolution whose input was refused before in_channels was bound
-            return {}
         per_group = dims.floordiv(a.in_channels, self.groups)
         fan_in = per_group * math.prod(self.kernel_size)
         p = {"weight": ParamSpec((a.out_channels, per_group, *self.kernel_size), "uniform_fan_in",

@@ -109,10 +109,10 @@ class Slice(Layer):
             raise SpecError(f"Slice: step must be a positive int, got {step!r}")
         self.step = step
 
-    def _clamp(self, ctx: RuleContext, v: Dim | None, length: Dim, default: Dim, name: str) -> Dim:
+    def _clamp(self, ctx: RuleContext, v: Dim | None, length: Dim, default: Dim, name: str,
+               lows: dict[Any, int] | None) -> Dim:
         if v is None:
             return default
-        lows = least_values(ctx.solver, ctx.solver.constraints) if type(length) is not int else None
         if is_negative(v):  # max(length + v, 0), written so that x[-2:] has length Min(2, T)
             return dims.difference(length, dims.minimum(dims.difference(0, v), length, lows))
         _from_start(ctx, v, name)
@@ -123,10 +123,10 @@ class Slice(Layer):
         if axis is None:
             return None
         length = x[axis]
-        start = self._clamp(ctx, ctx.args.start, length, 0, "start")
-        end = self._clamp(ctx, ctx.args.end, length, length, "end")
-        n = dims.maximum(dims.ceildiv(dims.difference(end, start), self.step), 0,
-                         least_values(ctx.solver, ctx.solver.constraints) if type(length) is not int else None)
+        lows = least_values(ctx.solver, ctx.solver.constraints) if type(length) is not int else None
+        start = self._clamp(ctx, ctx.args.start, length, 0, "start", lows)
+        end = self._clamp(ctx, ctx.args.end, length, length, "end", lows)
+        n = dims.maximum(dims.ceildiv(dims.difference(end, start), self.step), 0, lows)
         if type(n) is int or n.is_positive is not True:
             ctx.at_least(n, 1, what=f"the slice length on dim {axis}",
                          actual_desc=lambda: f"{ctx.input_desc()} has {ctx.show(length)} there, sliced "

@@ -136,8 +136,8 @@ class Guard(Layer):
         what = self.reason or "a branch on the sizes"
         fix = ("torch runs other code at these sizes: import the model again with example sizes at which it "
                "holds (from_torch(..., sizes=...)).")
-        if type(dims.difference(lhs, rhs)) is int:
-            gap = dims.difference(lhs, rhs)
+        gap = dims.difference(lhs, rhs)
+        if type(gap) is int:
             holds = {">=": gap >= 0, ">": gap > 0, "<=": gap <= 0, "<": gap < 0, "==": gap == 0, "!=": gap != 0}
             if not holds[relation]:
                 ctx.conflict(what, f"traced where {dims.python(self.lhs)} {relation} {dims.python(self.rhs)}",
