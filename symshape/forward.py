@@ -21,7 +21,9 @@ from .wiring import ref_name, state_name
 class _Plan:
     """What a forward pass of one bound graph needs, worked out once: the bound graph (None when it is the
     graph itself, which keys the cache), the fusions, the readers of each tensor, each node's parameters
-    by local and state name, its bound keyword arguments, and the weight layouts already checked."""
+    by local and state name, its bound keyword arguments, the tensors no later node reads once each node
+    has run (released then: a small working set that reuses freed memory instead of faulting in fresh
+    pages), and the weight layouts already checked."""
 
     bound: Analysis | None
     fused: dict[str, tuple[str | None, str | None]]
@@ -30,6 +32,7 @@ class _Plan:
     params: dict[str, list[tuple[str, str]]]
     kwargs: dict[str, dict[str, Any]]
     tied: dict[str, str]
+    release: dict[str, list[str]]
     checked: set[tuple] = field(default_factory=set)
 
 
@@ -53,8 +56,11 @@ def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: di
     def local_params(name: str) -> dict[str, np.ndarray]:
         return {k: params[state] for k, state in plan.params[name]}
 
+    release = plan.release
     for node in bound.model.nodes:
         if node.name in skipped:
+            for ref in release[node.name]:
+                del values[ref]
             continue
         inputs = [values[r] for r in node.inputs]
         if node.name in fused:
@@ -71,11 +77,15 @@ def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: di
                 values[name] = out  # the fused layers' outputs are the same tensor
                 fresh.add(name)
             skipped.update(filter(None, (norm, relu)))
-            continue
-        result = node.layer.forward(local_params(node.name), *inputs, **plan.kwargs[node.name])
-        outs = result if isinstance(result, tuple) else (result,)
-        for i, out in enumerate(outs):
-            values[ref_name(node.name, i)] = out
+        else:
+            result = node.layer.forward(local_params(node.name), *inputs, **plan.kwargs[node.name])
+            outs = result if isinstance(result, tuple) else (result,)
+            for i, out in enumerate(outs):
+                if ref_name(node.name, i) in readers:  # an output nothing reads is dropped at once
+                    values[ref_name(node.name, i)] = out
+        del inputs
+        for ref in release[node.name]:
+            del values[ref]
     results = tuple(values[r] for r in bound.model.outputs)
     return results[0] if len(results) == 1 else results
 
@@ -102,7 +112,7 @@ def _plan(graph: Analysis, inputs: dict[str, np.ndarray]) -> _Plan:
             kwargs[node.name]["args"] = bound.node(node.name)["args"]
     plan = _Plan(None if bound is graph else bound, _fusions(bound), _readers(bound),
                  {name: node.layer for name, node in index.items()}, local, kwargs,
-                 {n: s.tied_to for n, s in bound.param_specs.items() if s.tied_to})
+                 {n: s.tied_to for n, s in bound.param_specs.items() if s.tied_to}, _releases(bound))
     if len(plans) >= _PLANS_PER_GRAPH:
         plans.pop(next(iter(plans)))
     plans[key] = plan
@@ -131,6 +141,21 @@ def _readers(graph: Analysis) -> dict[str, list[str]]:
     for ref in graph.model.outputs:
         readers.setdefault(ref, []).append("")
     return readers
+
+
+def _releases(graph: Analysis) -> dict[str, list[str]]:
+    """For each node, the tensors to drop once it has run: those it is the last reader of (model outputs
+    are kept)."""
+    readers = _readers(graph)
+    last: dict[str, str] = {}
+    release: dict[str, list[str]] = {node.name: [] for node in graph.model.nodes}
+    for node in graph.model.nodes:
+        for ref in node.inputs:
+            last[ref] = node.name
+    for ref, reader in last.items():
+        if "" not in readers[ref]:
+            release[reader].append(ref)
+    return release
 
 
 def _reusable(node: Any, inputs: list[np.ndarray], readers: dict, fresh: set[str], graph: Analysis) -> dict:

@@ -153,14 +153,20 @@ class _ConvNd(Layer):
         unbatched = x.ndim == self.n + 1
         if unbatched:
             x = x[None]
-        bias = p.get("bias")
-        y = convolve(x, p["weight"], self.stride, self.pad_pairs(), self.dilation, self.groups,
-                     _PAD_MODES[self.padding_mode])
+        bias, weight = p.get("bias"), p["weight"]
         channel = (-1,) + (1,) * self.n
-        if affine is not None:  # (conv + bias) * scale + shift, on the output (fewer elements than the weights)
-            scale, shift = affine
-            y *= scale.reshape(channel)
+        scale_output = False
+        if affine is not None:  # (conv + bias) * scale + shift: the scale on the weights or on the output,
+            scale, shift = affine  # whichever has fewer elements
             bias = shift if bias is None else bias * scale + shift
+            outputs = x.shape[0] * weight.shape[0] * math.prod(x.shape[2:]) // math.prod(self.stride)  # about
+            scale_output = weight.size > outputs
+            if not scale_output:
+                weight = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1)).astype(weight.dtype, copy=False)
+        y = convolve(x, weight, self.stride, self.pad_pairs(), self.dilation, self.groups,
+                     _PAD_MODES[self.padding_mode])
+        if scale_output:
+            y *= scale.reshape(channel)
         if bias is not None:
             y += bias.reshape(channel)
         if activation is not None:
