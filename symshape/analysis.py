@@ -83,7 +83,8 @@ class Analysis:
                             f"({arguments.some(self.node_data, 8)})") from None
 
     # --- parameters -----------------------------------------------------------------------------
-    def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:
+    @cached_property
+    def _every_spec(self) -> dict[str, ParamSpec]:
         every: dict[str, ParamSpec] = {}
         for node in self.model.nodes:
             for local, spec in self.node_data[node.name]["params"].items():
@@ -91,7 +92,10 @@ class Analysis:
         for name, target in self.model.tied.items():  # a tied tensor is its target, under a second name
             if name in every and target in every:
                 every[name] = replace(every[target], tied_to=target)
-        return {k: s for k, s in every.items() if buffers is None or s.buffer == buffers}
+        return every
+
+    def _specs(self, buffers: bool | None) -> dict[str, ParamSpec]:
+        return {k: s for k, s in self._every_spec.items() if buffers is None or s.buffer == buffers}
 
     @property
     def param_specs(self) -> dict[str, ParamSpec]:

@@ -110,9 +110,10 @@ def _plan(graph: Analysis, inputs: dict[str, np.ndarray]) -> _Plan:
             kwargs[node.name]["out_shapes"] = bound.node(node.name)["output_shapes"]
         if node.layer.needs_args:  # e.g. Slice(1, "T - 4"): its size arguments, bound
             kwargs[node.name]["args"] = bound.node(node.name)["args"]
-    plan = _Plan(None if bound is graph else bound, _fusions(bound), _readers(bound),
+    readers = _readers(bound)
+    plan = _Plan(None if bound is graph else bound, _fusions(bound, readers), readers,
                  {name: node.layer for name, node in index.items()}, local, kwargs,
-                 {n: s.tied_to for n, s in bound.param_specs.items() if s.tied_to}, _releases(bound))
+                 {n: s.tied_to for n, s in bound.param_specs.items() if s.tied_to}, _releases(bound, readers))
     if len(plans) >= _PLANS_PER_GRAPH:
         plans.pop(next(iter(plans)))
     plans[key] = plan
@@ -143,10 +144,9 @@ def _readers(graph: Analysis) -> dict[str, list[str]]:
     return readers
 
 
-def _releases(graph: Analysis) -> dict[str, list[str]]:
+def _releases(graph: Analysis, readers: dict[str, list[str]]) -> dict[str, list[str]]:
     """For each node, the tensors to drop once it has run: those it is the last reader of (model outputs
     are kept)."""
-    readers = _readers(graph)
     last: dict[str, str] = {}
     release: dict[str, list[str]] = {node.name: [] for node in graph.model.nodes}
     for node in graph.model.nodes:
@@ -171,12 +171,11 @@ def _reusable(node: Any, inputs: list[np.ndarray], readers: dict, fresh: set[str
     return {}
 
 
-def _fusions(graph: Analysis) -> dict[str, tuple[str | None, str | None]]:
+def _fusions(graph: Analysis, readers: dict[str, list[str]]) -> dict[str, tuple[str | None, str | None]]:
     """Steps run as one: a convolution whose only reader is an eval-mode BatchNorm (folded in as a
     per-channel scale and shift) and maybe then a ReLU, or a layer with a fresh output whose only
     reader is a ReLU (applied in place). Tensors that are model outputs or read elsewhere are never
     fused away."""
-    readers = _readers(graph)
     layers = {node.name: node.layer for node in graph.model.nodes}
 
     def only_reader(name: str, wanted: Callable[[Layer], bool]) -> str | None:

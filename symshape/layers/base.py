@@ -28,11 +28,29 @@ LAYERS: dict[str, type[Layer]] = {}
 
 
 @functools.cache
-def _constructor(cls: type) -> tuple[inspect.Signature, list[str], bool]:
-    """The signature of a layer class's ``__init__``, its argument names and whether it takes any keyword."""
+def _constructor(cls: type) -> tuple[inspect.Signature, list[str], bool, frozenset[str] | None]:
+    """The signature of a layer class's ``__init__``, its argument names, whether it takes any keyword,
+    and, when every argument is a plain positional-or-keyword one, the names it requires."""
     signature = inspect.signature(cls.__init__)
     accepted = [p for p in signature.parameters if p != "self"]
-    return signature, accepted, any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    parameters = [signature.parameters[p] for p in accepted]
+    plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters)
+    required = frozenset(p.name for p in parameters if p.default is p.empty) if plain else None
+    return signature, accepted, any(p.kind == p.VAR_KEYWORD for p in parameters), required
+
+
+def _given(cls: type, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments given, by name in signature order (``Signature.bind``'s ``arguments``)."""
+    signature, accepted, _, required = _constructor(cls)
+    if required is not None and len(args) <= len(accepted) and not any(k in kwargs for k in accepted[:len(args)]):
+        given = dict(zip(accepted, args), **kwargs)
+        if required.issubset(given):
+            return given if not kwargs else {k: given[k] for k in accepted if k in given}
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        raise SpecError(f"{cls.__name__}: {exc}; it takes {', '.join(accepted) or 'no arguments'}.") from None
+    return {k: v for k, v in bound.arguments.items() if k != "self"}
 
 
 class Layer:
@@ -52,18 +70,14 @@ class Layer:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         self = super().__new__(cls)
-        signature, accepted, takes_any = _constructor(cls)
+        _, accepted, takes_any, _ = _constructor(cls)
         for key in kwargs:
             if key not in accepted and not takes_any:
                 close = difflib.get_close_matches(key, accepted, n=2)
                 hint = f" Did you mean {' or '.join(close)}?" if close else ""
                 raise SpecError(f"{cls.__name__}: unknown argument {key!r}.{hint} "
                                 f"{cls.__name__} takes {', '.join(accepted) or 'no arguments'}.", key=key)
-        try:
-            bound = signature.bind(None, *args, **kwargs)
-        except TypeError as exc:
-            raise SpecError(f"{cls.__name__}: {exc}; it takes {', '.join(accepted) or 'no arguments'}.") from None
-        object.__setattr__(self, "_config", {k: v for k, v in bound.arguments.items() if k != "self"})
+        object.__setattr__(self, "_config", _given(cls, args, kwargs))
         object.__setattr__(self, "_values", {})
         return self
 
