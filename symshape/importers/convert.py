@@ -339,11 +339,22 @@ def _map(value: Any, env: dict) -> Any:
     return value
 
 
+LAZY_STACK_TRACE = "symshape_stack_trace"  # node.meta key: a function formatting the node's stack trace
+
+
+def stack_trace(node: Any) -> str:
+    """The node's stack trace: fx's or TorchDynamo's, or one formatted now from the tracer's capture."""
+    trace = node.meta.get("stack_trace")
+    if not trace and LAZY_STACK_TRACE in node.meta:
+        trace = node.meta["stack_trace"] = node.meta.pop(LAZY_STACK_TRACE)()
+    return trace or ""
+
+
 def describe(node: Any) -> str:
     """``view_1 (call_method view) at torchvision/models/vision_transformer.py:289 in encoder.layers``."""
     target = node.target if isinstance(node.target, str) else getattr(node.target, "__qualname__", str(node.target))
     where = ""
-    trace = node.meta.get("stack_trace") or ""
+    trace = stack_trace(node)
     lines = [line.strip() for line in trace.strip().splitlines()
              if line.strip().startswith("File") and "/torch/" not in line]
     if lines:

@@ -20,9 +20,10 @@ from typing import Any, Iterator
 
 import torch.fx
 from torch.fx import _symbolic_trace
+from torch.utils._traceback import CapturedTraceback
 
 from .. import dims
-from .convert import Converter, describe
+from .convert import LAZY_STACK_TRACE, Converter, describe, stack_trace
 from .from_torch import handle_fx
 from .torch_ops import HANDLERS
 from .values import Condition, Pin, Tensor
@@ -39,7 +40,7 @@ class EagerTracer(torch.fx.Tracer):
 
     def __init__(self, leaves: set[int], converter: Converter, arguments: list[Any], examples: dict) -> None:
         super().__init__()
-        self.record_stack_traces = True
+        self.converting = False  # while the converter runs, modules answer with their real attributes and calls
         self.proxy_buffer_attributes = True  # a buffer read in forward is a node (MaxViT views its index table)
         self.leaves = leaves
         self.converter = converter
@@ -57,25 +58,36 @@ class EagerTracer(torch.fx.Tracer):
         frames = super()._filter_traceback_frames(summary)
         return traceback.StackSummary.from_list([f for f in frames if not f.filename.startswith(_PACKAGE)])
 
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict) -> Any:
+        return attr_val if self.converting else super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def call_module(self, m: torch.nn.Module, forward: Any, args: tuple, kwargs: dict) -> Any:
+        return forward(*args, **kwargs) if self.converting else super().call_module(m, forward, args, kwargs)
+
     def proxy(self, node: torch.fx.Node) -> torch.fx.Proxy:
         return AssignableProxy(node, self)
 
     def create_node(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
                     type_expr: Any = None) -> torch.fx.Node:
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        captured = CapturedTraceback.extract()  # formatted only if a message needs it (formatting is slow)
+        node.meta[LAZY_STACK_TRACE] = lambda: "".join(
+            self._filter_traceback_frames(captured.summary()).format()).strip()
         if kind == "placeholder":
             self.env[node] = self.arguments.pop(0)
         elif kind == "output":
             self.outputs = torch.fx.node.map_arg(node.args[0], self.env.__getitem__)
         else:
+            self.converting = True
             try:
-                with _symbolic_trace._maybe_revert_all_patches():  # the converter reads modules' real attributes
-                    self.converter.step(node, self.env, handle_fx)
+                self.converter.step(node, self.env, handle_fx)
             except Pin:
                 raise
             except Exception as exc:
                 self.failure = exc
                 raise
+            finally:
+                self.converting = False
         return node
 
     def to_bool(self, obj: torch.fx.Proxy) -> bool:
@@ -126,7 +138,7 @@ def _what(value: Any) -> str:
 
 def _source(node: torch.fx.Node) -> str:
     """``swin_transformer.py:151``: where the branch is, for the Guard's reason."""
-    trace = [line.strip() for line in (node.meta.get("stack_trace") or "").splitlines()
+    trace = [line.strip() for line in stack_trace(node).splitlines()
              if line.strip().startswith("File") and "/torch/" not in line]
     if not trace:
         return "a branch on the sizes"
