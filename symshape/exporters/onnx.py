@@ -467,6 +467,8 @@ def _select(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
 
 
 def _index(w: _Writer, node: NodeSpec, info: dict, xs: list[str]) -> str:
+    if len(xs) > 2:
+        raise Unsupported("Index with several index tensors")
     return w.op("Gather", xs, node.name, axis=node.layer.dim)
 
 

@@ -178,11 +178,12 @@ def index_tensor(c: Converter, x: Any, index: Any) -> Any:
     items = list(index) if isinstance(index, tuple) else [index]
     if any(is_tensor(i) for i in items):
         tensors = [k for k, i in enumerate(items) if is_tensor(i)]
-        if len(tensors) != 1 or any(not (isinstance(i, slice) and i == slice(None)) for i in items[:tensors[0]]) \
+        if tensors != list(range(tensors[0], tensors[-1] + 1)) \
+                or any(not (isinstance(i, slice) and i == slice(None)) for i in items[:tensors[0]]) \
                 or any(i is not Ellipsis and not (isinstance(i, slice) and i == slice(None))
-                       for i in items[tensors[0] + 1:]):
-            raise Unsupported("indexing with tensors is supported for one index tensor on one dim")
-        return c.op("Index", [x, items[tensors[0]]], "index", dim=tensors[0])
+                       for i in items[tensors[-1] + 1:]):
+            raise Unsupported("indexing with tensors is supported for index tensors on consecutive dims")
+        return c.op("Index", [x, *(items[k] for k in tensors)], "index", dim=tensors[0])
     rank = len(c.shape(x))
     if Ellipsis in items:
         k = items.index(Ellipsis)
@@ -338,6 +339,37 @@ def _neg(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
 @handles("operator.matmul", "torch.matmul", "torch.bmm", "torch.mm")
 def _matmul(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
     return c.op("MatMul", [args[0], args[1]], "matmul")
+
+
+@handles("torch.addmm")
+def _addmm(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    """input + mat1 @ mat2 (Hugging Face's Conv1D), for beta = alpha = 1."""
+    if kwargs.get("beta", 1) != 1 or kwargs.get("alpha", 1) != 1:
+        raise Unsupported("torch.addmm with beta or alpha other than 1")
+    return c.op("Add", [c.op("MatMul", [args[1], args[2]], "addmm"), args[0]], "addmm")
+
+
+@handles("torch.cumsum")
+def _cumsum(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    if kwargs.get("dtype") is not None:
+        raise Unsupported("torch.cumsum with a dtype")
+    return c.op("Cumsum", [args[0]], "cumsum", dim=arg(args, kwargs, 1, "dim"))
+
+
+@handles("torch.diff")
+def _diff(c: Converter, name: str, args: tuple, kwargs: dict) -> Any:
+    """torch.diff(x, n, dim, prepend, append): differences of neighbours along dim, n times."""
+    x, n, d = args[0], arg(args, kwargs, 1, "n", 1), arg(args, kwargs, 2, "dim", -1)
+    parts = [arg(args, kwargs, 3, "prepend"), x, arg(args, kwargs, 4, "append")]
+    if any(p is not None and not is_tensor(p) for p in parts):
+        raise Unsupported("torch.diff with a scalar prepend or append")
+    parts = [p for p in parts if p is not None]
+    out = parts[0] if len(parts) == 1 else c.op("Concat", parts, "diff", dim=d)
+    for _ in range(n):
+        later = c.op("Slice", [out], "diff", dim=d, start=1, end=None, step=1)
+        earlier = c.op("Slice", [out], "diff", dim=d, start=0, end=-1, step=1)
+        out = c.op("Sub", [later, earlier], "diff")
+    return out
 
 
 _COMPARE = {"eq": "Eq", "ne": "Ne", "lt": "Lt", "le": "Le", "gt": "Gt", "ge": "Ge",

@@ -17,6 +17,7 @@ from ..constraints import least_values
 from ..dims import Dim, Shape
 from ..errors import ShapeError, SpecError
 from .base import Layer
+from .merge import broadcast
 from .shape_ops import axis_arg, int_arg
 
 if TYPE_CHECKING:
@@ -284,26 +285,36 @@ class Gather(Layer):
 
 
 class Index(Layer):
-    """``x[idx]`` on one dim (``x[:, idx]`` is ``dim=1``): advanced indexing with one integer index
-    tensor of any rank, whose dims replace dim ``dim``: (B, T, C)[:, idx (K, L)] -> (B, K, L, C).
+    """``x[idx]`` on one dim (``x[:, idx]`` is ``dim=1``): advanced indexing with integer index tensors of
+    any rank, whose dims replace dim ``dim``: (B, T, C)[:, idx (K, L)] -> (B, K, L, C). Several index
+    tensors index consecutive dims from ``dim`` on, broadcast against each other as in torch:
+    (B, T, C)[i (B, 1), j (1, T)] -> (B, T, C).
 
-    Supported: a single int64/int32 index tensor at one dim, negative values counting from the end.
-    Not supported: boolean masks (data-dependent sizes), several index tensors at once."""
+    Supported: int64/int32 index tensors at consecutive dims, negative values counting from the end.
+    Not supported: boolean masks (data-dependent sizes), index tensors on dims apart."""
 
-    n_inputs = 2
+    n_inputs = None
     example = ({"dim": 0}, ("V, D", "B, T"))
 
     def __init__(self, dim: int = 0):
         self.dim = int_arg("Index", "dim", dim)
 
-    def infer(self, ctx: RuleContext, x: Shape, index: Shape) -> Shape | None:
+    def infer(self, ctx: RuleContext, x: Shape, *indices: Shape) -> Shape | None:
         axis = _indexed_axis(ctx, self.dim, x)
         if axis is None:
             return None
-        return (*x[:axis], *index, *x[axis + 1:])
+        if axis + len(indices) > len(x):
+            ctx.conflict("input rank", f"at least {axis + len(indices)} ({len(indices)} index tensors from dim "
+                         f"{axis})", f"{ctx.input_desc()} has rank {len(x)}", "Index fewer dims.")
+            return None
+        index = indices[0] if len(indices) == 1 else broadcast(ctx, list(indices), list(range(1, len(indices) + 1)))
+        return (*x[:axis], *index, *x[axis + len(indices):])
 
-    def forward(self, p: dict, x: np.ndarray, index: np.ndarray) -> np.ndarray:
-        if index.dtype.kind == "b":
+    def forward(self, p: dict, x: np.ndarray, *indices: np.ndarray) -> np.ndarray:
+        if any(index.dtype.kind == "b" for index in indices):
             raise ShapeError("Index: boolean masks give data-dependent sizes; use an integer index tensor")
         axis = self.dim % x.ndim
-        return np.take(x, check_indices("Index", index, x.shape[axis], negative=True), axis=axis)
+        checked = [check_indices("Index", index, x.shape[axis + k], negative=True) for k, index in enumerate(indices)]
+        if len(checked) == 1:
+            return np.take(x, checked[0], axis=axis)
+        return x[(slice(None),) * axis + tuple(checked)]

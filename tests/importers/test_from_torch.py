@@ -486,3 +486,29 @@ def test_segmentation_head_resized_to_the_input_size():
     assert str(model.infer().output_shapes[0]) == "(B, 21, H, W)"
     x = np.random.default_rng(0).standard_normal((1, 3, 64, 80)).astype(np.float32)
     assert_matches_torch(module, model, {"input": x})
+
+
+class _Packed(nn.Module):
+    """What transformers' masking code does with position ids: diff with a prepended column, cumsum of a
+    comparison, two broadcast index tensors; and Conv1D's addmm."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(5, 3))
+        self.bias = nn.Parameter(torch.randn(3))
+
+    def forward(self, x, ids):
+        diff = torch.diff(ids, prepend=ids[:, :1] - 1, dim=-1)
+        packed = (diff != 1).cumsum(-1)
+        rows = torch.arange(ids.shape[0])[:, None]
+        cols = torch.arange(ids.shape[1])[None, :]
+        picked = packed[rows, cols] + torch.diff(x, n=2, dim=1).sum(-1, keepdim=True).long()
+        flat = torch.addmm(self.bias, x.reshape(-1, 5), self.weight)
+        return {"picked": picked, "flat": flat}
+
+
+def test_diff_cumsum_broadcast_indices_and_addmm_match_torch():
+    model = ss.from_torch(_Packed(), inputs={"x": "B, 5", "ids": {"shape": "B, T", "dtype": "int64"}})
+    ids = np.array([[0, 1, 2, 0, 1, 5, 6], [3, 4, 5, 6, 7, 8, 9]])
+    x = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
+    assert_matches_torch(_Packed(), model, {"x": x, "ids": ids})

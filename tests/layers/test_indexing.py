@@ -158,3 +158,25 @@ def test_index_symbolic_and_out_of_range_values():
     assert str(g.output_shapes[0]) == "(B, T, D)"
     with pytest.raises(ss.ShapeError, match=r"index 9 is out of range for a dim of size 4"):
         g.forward({}, np.zeros((4, 3), np.float32), np.array([[9]]))
+
+
+@pytest.mark.parametrize("dim, shapes", [(0, [(3, 1), (1, 7)]), (1, [(2, 3), (3,)]), (0, [(4,), (4,), (4,)])])
+def test_index_with_broadcast_index_tensors_matches_torch(dim, shapes):
+    x = np.random.default_rng(0).standard_normal((4, 7, 5)).astype(np.float32)
+    sizes = x.shape[dim:dim + len(shapes)]
+    indices = [np.random.default_rng(k).integers(-s, s, shape) for k, (s, shape) in enumerate(zip(sizes, shapes))]
+    xi = ss.Input(x.shape, name="x")
+    ins = [ss.Input(i.shape, name=f"i{k}", dtype="int64") for k, i in enumerate(indices)]
+    g = ss.Model([xi, *ins], ss.Index(dim)(xi, *ins)).infer()
+    expected = torch.from_numpy(x)[(slice(None),) * dim + tuple(torch.from_numpy(i) for i in indices)].numpy()
+    assert tuple(g.output_shapes[0]) == expected.shape
+    np.testing.assert_array_equal(g.forward({}, x, *indices), expected)
+
+
+def test_index_tensors_that_do_not_broadcast_or_overrun_the_rank():
+    x, i, j = ss.Input((4, 7), name="x"), ss.Input((3,), name="i", dtype="int64"), ss.Input((2,), name="j",
+                                                                                           dtype="int64")
+    with pytest.raises(ss.ShapeMismatchError, match="3"):
+        ss.Model([x, i, j], ss.Index(0)(x, i, j)).infer()
+    with pytest.raises(ss.ShapeMismatchError, match="at least 3"):
+        ss.Model([x, i], ss.Index(0)(x, i, i, i)).infer()
