@@ -108,11 +108,11 @@ def attend(p: dict[str, np.ndarray], q: np.ndarray, k: np.ndarray, v: np.ndarray
     elif mask is not None:
         extra = k.shape[2] - mask.shape[-1]  # bias_k and the zero attention are never masked
         scores = scores + (np.pad(mask, [(0, 0)] * 3 + [(0, extra)]) if extra else mask)
-    attended, weights = softmax_attention(scores, v, zero_masked_rows=not need_weights)
+    attended, weights = softmax_attention(scores, v, need_weights)
     out = attended.transpose(0, 2, 1, 3).reshape(batch, -1, e)
     out = out @ p["out_proj.weight"].T
     if "out_proj.bias" in p:
-        out = out + p["out_proj.bias"]
+        out += p["out_proj.bias"]  # cast to the matmul's dtype, as the result is below
     if not need_weights:
         return out.astype(q.dtype, copy=False), None
     weights = weights.mean(axis=1) if average else weights

@@ -228,6 +228,20 @@ class LazyInstanceNorm2d(InstanceNorm2d):
         super().__init__(None, eps, momentum, affine, track_running_stats, bias=bias)
 
 
+def layer_norm(x: np.ndarray, axes: tuple[int, ...], eps: float, weight: np.ndarray | None = None,
+               bias: np.ndarray | None = None) -> np.ndarray:
+    """(x - mean) / sqrt(var + eps) * weight + bias over ``axes``: the variance of the centred values (two
+    passes, as torch), the scaling in place on one new array."""
+    y = x - x.mean(axis=axes, keepdims=True)
+    var = np.square(y).mean(axis=axes, keepdims=True)
+    var += np.asarray(eps, dtype=var.dtype)
+    y *= np.reciprocal(np.sqrt(var, out=var), out=var)
+    for value, op in ((weight, np.multiply), (bias, np.add)):
+        if value is not None:
+            y = op(y, value, out=y) if y.dtype == np.result_type(y, value) else op(y, value)
+    return y.astype(x.dtype, copy=False)
+
+
 class LayerNorm(Layer):
     """Normalizes over the last len(normalized_shape) dims, which must equal normalized_shape."""
 
@@ -273,14 +287,7 @@ class LayerNorm(Layer):
 
     def forward(self, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
-        y = (x - mean) / np.sqrt(var + np.asarray(self.eps, dtype=x.dtype))
-        if "weight" in p:
-            y = y * p["weight"]
-        if "bias" in p:
-            y = y + p["bias"]
-        return y.astype(x.dtype, copy=False)
+        return layer_norm(x, axes, self.eps, p.get("weight"), p.get("bias"))
 
 
 class GroupNorm(Layer):

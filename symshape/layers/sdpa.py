@@ -36,20 +36,27 @@ def causal_mask(length: int, source: int, dtype: np.dtype) -> np.ndarray:
     return np.where(np.tri(length, source, dtype=bool), 0, -np.inf).astype(dtype)
 
 
-def softmax_attention(scores: np.ndarray, v: np.ndarray, zero_masked_rows: bool) -> tuple[np.ndarray, np.ndarray]:
-    """softmax(scores) @ v, stable; a row of -inf scores gives zeros (``zero_masked_rows``, as torch's
-    scaled_dot_product_attention) or NaN (as torch's explicit softmax). The weights are computed in
-    place: ``scores`` must be a fresh array the caller does not read again."""
+def softmax_attention(scores: np.ndarray, v: np.ndarray, need_weights: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """softmax(scores) @ v, stable, and the weights with ``need_weights`` (else None). As torch's explicit
+    softmax, a row of -inf scores gives NaN with ``need_weights``; as its scaled_dot_product_attention,
+    zeros without, and then the result (L, Ev) is normalized instead of the weights (L, S). The weights
+    are computed in place: ``scores`` must be a fresh array the caller does not read again."""
     top = scores.max(axis=-1, keepdims=True, initial=-np.inf)
-    if zero_masked_rows:
+    if not need_weights:
         top = np.where(np.isneginf(top), 0, top)
     weights = scores
     with np.errstate(invalid="ignore"):  # -inf - -inf: the NaN torch's softmax gives such a row
         np.subtract(weights, top, out=weights)
     np.exp(weights, out=weights)
     total = weights.sum(axis=-1, keepdims=True)
-    weights /= np.where(total == 0, 1, total) if zero_masked_rows else total
-    return weights @ np.ascontiguousarray(v), weights  # a head-split view of v: BLAS wants it contiguous
+    if v.strides[-1] != v.itemsize:  # BLAS wants unit steps along rows (a head-split view has them)
+        v = np.ascontiguousarray(v)
+    if need_weights:
+        weights /= total
+        return weights @ v, weights
+    out = weights @ v
+    out /= np.where(total == 0, 1, total)
+    return out, None
 
 
 class ScaledDotProductAttention(Layer):
@@ -152,5 +159,5 @@ class ScaledDotProductAttention(Layer):
             scores = scores + causal_mask(q.shape[-2], k.shape[-2], q.dtype)
         elif mask:
             scores = scores + additive_mask(mask[0], q.dtype, masked_when=False)
-        out, _ = softmax_attention(scores, v, zero_masked_rows=True)
+        out, _ = softmax_attention(scores, v, need_weights=False)
         return out.astype(q.dtype, copy=False)

@@ -38,7 +38,7 @@ from .attention import (
     merged_mask,
 )
 from .base import LAYERS, Layer
-from .norm import LayerNorm
+from .norm import LayerNorm, layer_norm
 
 if TYPE_CHECKING:
     from ..propagate import RuleContext
@@ -210,10 +210,7 @@ class _TransformerLayer(_MaskedInputs):
         return self.block_macs(params, batch or 1, length, memory)
 
     def _norm(self, p: dict, i: int, x: np.ndarray) -> np.ndarray:
-        mean = x.mean(axis=-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-        y = (x - mean) / np.sqrt(var + np.asarray(self.layer_norm_eps, dtype=x.dtype)) * p[f"norm{i}.weight"]
-        return y + p[f"norm{i}.bias"] if f"norm{i}.bias" in p else y
+        return layer_norm(x, (-1,), self.layer_norm_eps, p[f"norm{i}.weight"], p.get(f"norm{i}.bias"))
 
     def _feedforward(self, p: dict, x: np.ndarray) -> np.ndarray:
         h = x @ p["linear1.weight"].T + p.get("linear1.bias", 0)
