@@ -80,9 +80,9 @@ def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: di
         else:
             result = node.layer.forward(local_params(node.name), *inputs, **plan.kwargs[node.name])
             outs = result if isinstance(result, tuple) else (result,)
-            for i, out in enumerate(outs):
-                if ref_name(node.name, i) in readers:  # an output nothing reads is dropped at once
-                    values[ref_name(node.name, i)] = out
+            for ref, out in ((ref_name(node.name, i), out) for i, out in enumerate(outs)):
+                if ref in readers:  # an output nothing reads is dropped at once
+                    values[ref] = out
         del inputs
         for ref in release[node.name]:
             del values[ref]
@@ -145,16 +145,12 @@ def _readers(graph: Analysis) -> dict[str, list[str]]:
 
 
 def _releases(graph: Analysis, readers: dict[str, list[str]]) -> dict[str, list[str]]:
-    """For each node, the tensors to drop once it has run: those it is the last reader of (model outputs
-    are kept)."""
-    last: dict[str, str] = {}
+    """For each node, the tensors to drop once it has run: those it is the last reader of (``readers`` lists
+    them in node order; model outputs are kept)."""
     release: dict[str, list[str]] = {node.name: [] for node in graph.model.nodes}
-    for node in graph.model.nodes:
-        for ref in node.inputs:
-            last[ref] = node.name
-    for ref, reader in last.items():
-        if "" not in readers[ref]:
-            release[reader].append(ref)
+    for ref, names in readers.items():
+        if "" not in names:
+            release[names[-1]].append(ref)
     return release
 
 

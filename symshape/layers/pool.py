@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -86,6 +86,15 @@ class _PoolNd(Layer):
         return w, pads
 
 
+def fold(parts: Iterable[np.ndarray], ufunc: np.ufunc) -> np.ndarray:
+    """``ufunc`` applied across same-shaped arrays (one strided view per kernel offset), into a copy of the
+    first: numpy's reductions over short strided axes are far slower."""
+    total = None
+    for part in parts:
+        total = part.copy() if total is None else ufunc(total, part, out=total)
+    return total
+
+
 class _WithIndices(Layer):
     """Max pooling's return_indices: a second output, each maximum's flat index into its input plane (int64)."""
 
@@ -112,12 +121,9 @@ class _MaxPoolNd(_WithIndices, _PoolNd):
     def forward(self, p: dict, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         w, _ = self.windows(x, -np.inf)
         n = self.n
-        # the maximum over kernel offsets, one strided view each (numpy's max over short strided axes is
-        # far slower); np.maximum propagates NaN as torch does
-        values = None
-        for offset in itertools.product(*(range(k) for k in self.kernel_size)):
-            part = w[(...,) + offset]
-            values = part.copy() if values is None else np.maximum(values, part, out=values)
+        # np.maximum propagates NaN as torch does
+        values = fold((w[(...,) + offset] for offset in itertools.product(*(range(k) for k in self.kernel_size))),
+                      np.maximum)
         if not self.return_indices:
             return values
         # the first maximum in each window (torch's scan order), as a position in the unpadded input
@@ -157,13 +163,11 @@ class _AvgPoolNd(_PoolNd):
                 for i, (k, s, q) in enumerate(zip(self.kernel_size, self.stride, self.padding))]
         if not any(self.padding) and tuple(self.stride) == tuple(self.kernel_size) and \
                 all(o * k <= size for o, k, size in zip(outs, self.kernel_size, x.shape[x.ndim - n:])):
-            # windows that tile the input without padding: one strided slice per kernel offset, summed
-            # (numpy's sum over short strided axes is far slower), every count the kernel's
+            # windows that tile the input without padding: one strided slice per kernel offset, summed,
+            # every count the kernel's
             offsets = itertools.product(*(range(k) for k in self.kernel_size))
-            total = None
-            for start in offsets:
-                part = x[(...,) + tuple(slice(i, i + o * k, k) for i, o, k in zip(start, outs, self.kernel_size))]
-                total = part.copy() if total is None else np.add(total, part, out=total)
+            total = fold((x[(...,) + tuple(slice(i, i + o * k, k) for i, o, k in zip(start, outs, self.kernel_size))]
+                          for start in offsets), np.add)
             return (total / (self.divisor_override or math.prod(self.kernel_size))).astype(x.dtype, copy=False)
         w, pads = self.windows(x, 0.0)
         axes = tuple(range(x.ndim, w.ndim))
