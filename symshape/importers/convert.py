@@ -247,7 +247,18 @@ class Converter:
             raise SpecError(self.problems_message())
         names, refs = self._outputs(outputs)
         self.add_unused_state()
-        return Model._from_parts(self.inputs, self.nodes, refs, self.model_name, names)
+        return Model._from_parts(self.inputs, self.nodes, refs, self.model_name, names, self._ties())
+
+    def _ties(self) -> dict[str, str]:
+        """State names of a Parameter shared with an earlier name -> that name (GPT-2's ``lm_head.weight`` is
+        ``transformer.wte.weight``): counted once and materialized as one array, as torch holds it."""
+        first: dict[int, str] = {}
+        ties = {}
+        for key, p in self.module.named_parameters(remove_duplicate=False):
+            target = first.setdefault(id(p), key)
+            if target != key:
+                ties[key] = target
+        return ties
 
     def problems_message(self) -> str:
         return (f"from_torch: {len(self.problems)} node(s) of the traced graph have no symshape equivalent:\n  "

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
+import sympy
 import torch.fx
 from torch.fx import _symbolic_trace
 from torch.utils._traceback import CapturedTraceback
@@ -110,10 +111,29 @@ class EagerTracer(torch.fx.Tracer):
         relation = RELATIONS[condition.op.rstrip("_")]
         a, b = (dims.evaluate(dims.substitute(v, self.examples), {}) for v in (condition.a, condition.b))
         taken = bool(getattr(operator, condition.op.rstrip("_"))(a, b))
+        relation = relation if taken else NEGATED[relation]
+        if _holds_from_two(condition.a, relation, condition.b):
+            return taken
         c = self.converter
-        c.op("Guard", [Tensor(c.inputs[0].name)], "guard", lhs=condition.a,
-             relation=relation if taken else NEGATED[relation], rhs=condition.b, reason=_source(node))
+        c.op("Guard", [Tensor(c.inputs[0].name)], "guard", lhs=condition.a, relation=relation, rhs=condition.b,
+             reason=_source(node))
         return taken
+
+
+def _holds_from_two(a: Any, relation: str, b: Any) -> bool:
+    """Whether ``a relation b`` holds whenever every size in it is at least 2. Such a branch is taken without
+    a guard, as TorchDynamo and torch.export take it: they trace dynamic sizes as >= 2 (their "0/1
+    specialization") and hold the graph valid at size 1 too. Size-1 branches are shortcuts of the same
+    result (Hugging Face's ``if batch_size != position_ids.shape[0]: expand``, SDPA's ``is_causal`` for one
+    query), and without this rule an imported GPT-2 would refuse batch 1 where torch runs it."""
+    symbols = dims.free_symbols(a) | dims.free_symbols(b)
+    if not symbols:
+        return False
+    shifted = {s: sympy.Symbol(f"{s.name}_less_2", integer=True, nonnegative=True) + 2 for s in symbols}
+    lhs, rhs = (sympy.sympify(v).subs(shifted, simultaneous=True) for v in (a, b))
+    truth = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt, "==": sympy.Eq, "!=": sympy.Ne}[relation](
+        lhs, rhs)
+    return truth is sympy.true
 
 
 class AssignableProxy(torch.fx.Proxy):

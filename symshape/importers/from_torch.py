@@ -8,15 +8,16 @@ number), which is what lets Reshape/Expand/Arange arguments become expressions o
 it needs no example input at all. torch.export was not chosen for these: it lowers every module to ATen
 ops (the module structure and torch's layer boundaries are gone) and specializes sizes by guards.
 
-Hugging Face ``transformers`` models are not fx-traceable (transformers 5 removed
-``transformers.utils.fx``; mask creation and caches are Python control flow on sizes), so they are
-captured by TorchDynamo (``torch.compile`` with a capturing backend, ``fullgraph=True`` and the input
-dims marked dynamic) on example inputs on the meta device's sizes: a torch-level fx graph whose
-sizes are SymInts of the input dims. Dynamo inlines every module, so its functional calls
-(``F.linear(x, W, b)``, ``F.layer_norm``, ``F.embedding``) on the parameters of one leaf module are
-folded back into that module's layer; other parameters become ``Parameter`` nodes under their
-state_dict names. Other modules that fx cannot trace, or whose fx graph has nodes without an equivalent (torchvision's
-Swin calls ``torch.fx.wrap``-ped Python functions), are captured the same way as a second attempt.
+Hugging Face ``transformers`` models are not plain-fx-traceable (transformers 5 removed
+``transformers.utils.fx``; mask creation is Python control flow on sizes), but the eager tracer
+follows that control flow: they are traced through a wrapper that takes the inputs positionally
+(``_keyword_call``). Modules that fx still cannot trace (T5's ``torch.finfo(x.dtype)``), or whose fx
+graph has nodes without an equivalent, are captured by TorchDynamo as a second attempt
+(``torch.compile`` with a capturing backend, ``fullgraph=True`` and the input dims marked dynamic) on
+example inputs: a torch-level fx graph whose sizes are SymInts of the input dims. Dynamo inlines every
+module, so its functional calls (``F.linear(x, W, b)``, ``F.layer_norm``, ``F.embedding``) on the
+parameters of one leaf module are folded back into that module's layer; other parameters become
+``Parameter`` nodes under their state_dict names.
 Both paths share one converter (``convert.py``) and one op table (``torch_ops.py``).
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 from typing import Any
 
 from .. import dims
@@ -82,16 +84,14 @@ def from_torch(module: Any, inputs: dict[str, Any], *, name: str | None = None,
         from .dynamo import convert_captured
 
         name = name or type(module).__name__
-        if _is_hugging_face(module):
-            model = convert_captured(module, specs, name, sizes or {})
-        else:
+        traced = _keyword_call(module, specs) if _is_hugging_face(module) else module
+        try:
+            model = _convert_fx(traced, specs, name, sizes or {})
+        except SpecError as fx_error:
             try:
-                model = _convert_fx(module, specs, name, sizes or {})
-            except SpecError as fx_error:
-                try:
-                    model = convert_captured(module, specs, name, sizes or {})
-                except SpecError as dynamo_error:
-                    raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
+                model = convert_captured(module, specs, name, sizes or {})
+            except SpecError as dynamo_error:
+                raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
     finally:
         for m, training in modes.items():
             m.training = training
@@ -101,6 +101,35 @@ def from_torch(module: Any, inputs: dict[str, Any], *, name: str | None = None,
 
 def _is_hugging_face(module: Any) -> bool:
     return any(c.__module__.startswith("transformers.") for c in type(module).__mro__)
+
+
+def _keyword_call(module: Any, specs: list[InputSpec]) -> Any:
+    """A module with ``module``'s children, parameters and buffers (so fx names them as in its state_dict)
+    whose forward takes the inputs positionally and calls ``module`` with them as keywords and
+    ``use_cache=False``. fx traces positional parameters only, and a Hugging Face forward is a decorated
+    ``(*args, **kwargs)`` wrapper; the cache is a Python object that from_torch does not return anyway."""
+    import torch
+
+    names = [s.name for s in specs]
+    if not all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
+        raise SpecError(f"from_torch: input names must be Python identifiers, got {', '.join(map(repr, names))}")
+    options = ", use_cache=False" if "use_cache" in inspect.signature(module.forward).parameters else ""
+    source = (f"def forward(self, {', '.join(names)}):\n"
+              f"    return self.__dict__['target'].forward({', '.join(f'{n}={n}' for n in names)}{options})\n")
+    scope: dict[str, Any] = {}
+    exec(compile(source, f"<{type(module).__name__} called with keywords>", "exec"), scope)  # noqa: S102
+
+    wrapper = type(type(module).__name__, (torch.nn.Module,), {"forward": scope["forward"]})()
+    for key, child in module.named_children():
+        wrapper.add_module(key, child)
+    for key, p in module.named_parameters(recurse=False):
+        wrapper.register_parameter(key, p)
+    for key, b in module.named_buffers(recurse=False):
+        wrapper.register_buffer(key, b, persistent=key not in module._non_persistent_buffers_set)
+    wrapper.__dict__["target"] = module  # not a child: its path would prefix every state name
+    wrapper.eval()
+    wrapper.__dict__["config"] = getattr(module, "config", None)  # example image sizes come from it
+    return wrapper
 
 
 def _check_forward_arguments(module: Any, specs: list[InputSpec]) -> None:

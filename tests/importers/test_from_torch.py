@@ -165,6 +165,25 @@ def test_hugging_face_model_matches_torch(name):
     assert_matches_torch(module, model, hf_arrays(inputs))
 
 
+@pytest.mark.parametrize("name", ["gpt2", "bert", "llama", "vit"])  # T5 calls torch.finfo(x.dtype): dynamo
+def test_hugging_face_models_are_traced_by_fx_and_hold_at_size_one(name, monkeypatch):
+    """Hugging Face models go through the fx tracer (about 10x faster than TorchDynamo); branches that
+    only size 1 takes the other way (``if batch_size != position_ids.shape[0]``, SDPA's ``is_causal`` for
+    one query) are traced as torch.export traces them, and the result still equals torch at size 1."""
+    import symshape.importers.dynamo as dynamo
+
+    def no_dynamo(*args, **kwargs):
+        raise AssertionError("captured with TorchDynamo")
+
+    monkeypatch.setattr(dynamo, "convert_captured", no_dynamo)
+    factory, inputs = hf_models()[name]
+    torch.manual_seed(0)
+    module = factory().eval()
+    model = ss.from_torch(module, inputs=inputs)
+    one = {k: v[:1, :1] if v.ndim == 2 else v[:1] for k, v in hf_arrays(inputs).items()}
+    assert_matches_torch(module, model, one)
+
+
 def test_bert_sequence_condition_equals_torch():
     factory, inputs = hf_models()["bert"]
     module = factory().eval()
@@ -359,6 +378,29 @@ def test_swin_imported_at_other_sizes_takes_their_branches():
     for h, w in ((31, 33), (4, 59)):
         x = np.random.default_rng(1).standard_normal((2, 3, h, w)).astype(np.float32)
         assert_matches_torch(module, model, {"x": x})
+
+
+class SizeOneShortcut(nn.Module):
+    """A branch only size 1 takes the other way (a no-op expand skipped), and one that larger sizes decide."""
+
+    def forward(self, x):
+        scale = torch.ones(1, x.size(1))
+        if x.size(0) != scale.size(0):
+            scale = scale.expand(x.size(0), -1)
+        out = x * scale
+        if x.size(1) > 4:
+            out = out + 1
+        return out
+
+
+def test_a_branch_only_size_one_takes_otherwise_is_not_a_condition_as_in_torch_export():
+    graph = ss.from_torch(SizeOneShortcut(), {"x": "B, D"}).infer()
+    assert [str(c) for c in graph.constraints] == ["D >= 5"]  # the traced D > 4 branch; B is free
+    for b, d in ((1, 5), (1, 9), (3, 6)):
+        x = np.random.default_rng(b).standard_normal((b, d)).astype(np.float32)
+        np.testing.assert_allclose(graph.bind(B=b, D=d).forward({}, x),
+                                   SizeOneShortcut()(torch.from_numpy(x)).numpy(), rtol=1e-6)
+    assert not graph.valid(B=1, D=4)
 
 
 def test_swin_v2_cosine_attention_matches_torch():
