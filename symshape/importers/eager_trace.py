@@ -27,7 +27,7 @@ from .. import dims
 from .convert import LAZY_STACK_TRACE, Converter, describe, stack_trace
 from .from_torch import handle_fx
 from .torch_ops import HANDLERS
-from .values import Condition, Pin, Tensor
+from .values import Condition, Pin, Tensor, Weight
 
 _PACKAGE = str(Path(__file__).parents[1])  # symshape's own frames are left out of nodes' stack traces
 RELATIONS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "eq": "==", "ne": "!="}
@@ -50,6 +50,7 @@ class EagerTracer(torch.fx.Tracer):
         self.env: dict[torch.fx.Node, Any] = {}
         self.outputs: Any = None
         self.failure: BaseException | None = None  # an error of the converter itself, re-raised after tracing
+        self.state_names: dict[int, str] | None = None  # id of a parameter or buffer of the root -> its name
 
     def is_leaf_module(self, m: Any, qualname: str) -> bool:
         return id(m) in self.leaves
@@ -60,7 +61,20 @@ class EagerTracer(torch.fx.Tracer):
         return traceback.StackSummary.from_list([f for f in frames if not f.filename.startswith(_PACKAGE)])
 
     def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict) -> Any:
-        return attr_val if self.converting else super().getattr(attr, attr_val, parameter_proxy_cache)
+        """A parameter or buffer of the root as a ``get_attr`` node (one per name), as fx makes it, found
+        by identity in a table rather than by fx's scan of every parameter on every access."""
+        if self.converting or not isinstance(attr_val, torch.Tensor):
+            return attr_val
+        if self.state_names is None:
+            self.state_names = {}
+            for name, tensor in (*self.root.named_buffers(), *self.root.named_parameters()):
+                self.state_names[id(tensor)] = name  # parameters last: their names win, as in fx
+        name = self.state_names.get(id(attr_val))
+        if name is None:
+            return attr_val
+        if name not in parameter_proxy_cache:
+            parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {})
+        return parameter_proxy_cache[name]
 
     def call_module(self, m: torch.nn.Module, forward: Any, args: tuple, kwargs: dict) -> Any:
         return forward(*args, **kwargs) if self.converting else super().call_module(m, forward, args, kwargs)
@@ -101,9 +115,14 @@ class EagerTracer(torch.fx.Tracer):
                                         "do not decide")
 
     def iter(self, obj: torch.fx.Proxy) -> Iterator:
+        """A tuple of values item by item, a tensor along its first dim when that size is a number."""
         value = self.env.get(obj.node)
         if isinstance(value, (tuple, list)):
             return iter([obj[i] for i in range(len(value))])
+        if isinstance(value, (Tensor, Weight)):
+            shape = self.converter.shape(value)
+            if shape and type(shape[0]) is int:
+                return iter([obj[i] for i in range(shape[0])])
         return super().iter(obj)
 
     def _branch(self, condition: Condition, node: torch.fx.Node) -> bool:
@@ -137,8 +156,21 @@ def _holds_from_two(a: Any, relation: str, b: Any) -> bool:
 
 
 class AssignableProxy(torch.fx.Proxy):
-    """A proxy that records item assignment (``mask[a:b, c:d] = k``) as ``operator.setitem`` and knows the
-    length of a tuple of sizes (``len(x.size())``)."""
+    """A proxy that records item assignment (``mask[a:b, c:d] = k``) as ``operator.setitem``, knows the
+    length of a tuple of sizes (``len(x.size())``) and a tensor's dtype (a constant: ``torch.finfo(x.dtype)``
+    in T5 works on it)."""
+
+    def __getattr__(self, k: str) -> Any:
+        if k == "dtype":
+            value = self.tracer.env.get(self.node)
+            if isinstance(value, (Tensor, Weight)):
+                return getattr(torch, self.tracer.converter.dtype(value))
+        return super().__getattr__(k)
+
+    def __iter__(self) -> Iterator:
+        """The tracer knows what is iterated (fx's own ``__iter__`` disassembles the caller's code each time:
+        48 calls were 0.1 s of a GPT-2 import)."""
+        return self.tracer.iter(self)
 
     def __len__(self) -> int:
         value = self.tracer.env.get(self.node)

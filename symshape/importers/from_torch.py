@@ -11,7 +11,7 @@ ops (the module structure and torch's layer boundaries are gone) and specializes
 Hugging Face ``transformers`` models are not plain-fx-traceable (transformers 5 removed
 ``transformers.utils.fx``; mask creation is Python control flow on sizes), but the eager tracer
 follows that control flow: they are traced through a wrapper that takes the inputs positionally
-(``_keyword_call``). Modules that fx still cannot trace (T5's ``torch.finfo(x.dtype)``), or whose fx
+(``_keyword_call``). Modules that fx still cannot trace (data-dependent control flow), or whose fx
 graph has nodes without an equivalent, are captured by TorchDynamo as a second attempt
 (``torch.compile`` with a capturing backend, ``fullgraph=True`` and the input dims marked dynamic) on
 example inputs: a torch-level fx graph whose sizes are SymInts of the input dims. Dynamo inlines every

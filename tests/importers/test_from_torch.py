@@ -165,7 +165,7 @@ def test_hugging_face_model_matches_torch(name):
     assert_matches_torch(module, model, hf_arrays(inputs))
 
 
-@pytest.mark.parametrize("name", ["gpt2", "bert", "llama", "vit"])  # T5 calls torch.finfo(x.dtype): dynamo
+@pytest.mark.parametrize("name", ["gpt2", "bert", "llama", "vit", "t5"])
 def test_hugging_face_models_are_traced_by_fx_and_hold_at_size_one(name, monkeypatch):
     """Hugging Face models go through the fx tracer (about 10x faster than TorchDynamo); branches that
     only size 1 takes the other way (``if batch_size != position_ids.shape[0]``, SDPA's ``is_causal`` for
