@@ -319,7 +319,9 @@ def exact_quotient(a: Dim, b: Dim) -> Dim | None:
     """``a / b`` when it is a whole number for every size (``B*S*32 / (B*S*4) = 8``), else None."""
     if type(a) is int and type(b) is int:
         return a // b if b and a % b == 0 else None
-    q = sympy.cancel(sympy.sympify(a) / b)
+    q = sympy.sympify(a) / b  # products of sizes cancel as they are divided (B*T*768 / (B*T))
+    if not (q.is_Integer or q.is_Mul and _is_integer_monomial(q)):
+        q = sympy.cancel(q)
     if q.is_Integer or _is_integer_polynomial(q):
         return normalize(q)
     return None
