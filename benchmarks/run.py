@@ -214,7 +214,7 @@ def bench(quick: bool) -> list[dict]:
 
 def import_rows(row: Callable, quick: bool, repeat: int) -> None:
     """ss.from_torch + symbolic analysis against torch.export with dynamic dims, on torchvision models and
-    Hugging Face GPT-2 (captured by TorchDynamo on both sides: transformers has no torch.fx tracer)."""
+    Hugging Face GPT-2 (symshape traces it with its fx eager tracer, torch.export with TorchDynamo)."""
     from symshape.importers._torchvision import ensure_torchvision
 
     ensure_torchvision()
@@ -239,12 +239,13 @@ def import_rows(row: Callable, quick: bool, repeat: int) -> None:
         return
     transformers.logging.set_verbosity_error()
     gpt = transformers.GPT2Model(transformers.GPT2Config()).eval()
-    ours = median_time(lambda: ss.from_torch(gpt, {"input_ids": "B, T"}).infer(), 1)
+    ss.from_torch(gpt, {"input_ids": "B, T"}).infer()  # warm, as for the torchvision rows
+    ours = median_time(lambda: ss.from_torch(gpt, {"input_ids": "B, T"}).infer(), times)
     ids = torch.zeros(2, 16, dtype=torch.long)
     dynamic = {"input_ids": {0: batch, 1: Dim("T", min=2, max=1024)}, "use_cache": None}
     theirs = median_time(lambda: export(gpt, (), {"input_ids": ids, "use_cache": False}, dynamic_shapes=dynamic), 1)
     row("GPT-2 (transformers) import + symbolic analysis", ours, theirs, "torch.export with Dims",
-        "both capture with TorchDynamo")
+        "symshape: fx eager tracer; torch.export: TorchDynamo")
 
 
 def transformer_rows(row: Callable, quick: bool, repeat: int) -> None:
