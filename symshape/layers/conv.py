@@ -190,9 +190,11 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
     """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L').
 
     im2col into (N, groups, C/groups * prod(k), positions), then one batched matmul whose result is
-    already in (N, O, *L') order; 1x1 kernels skip the im2col copy.
+    already in (N, O, *L') order; 1x1 kernels skip the im2col copy, stride 1 takes ``_flat_convolve``.
     """
     n = w.ndim - 2
+    if all(s == 1 for s in stride) and any(k > 1 for k in w.shape[2:]):
+        return _flat_convolve(x, w, pads, dilation, groups, pad_mode)
     if any(b or e for b, e in pads):
         x = pad_constant(x, pads) if pad_mode == "constant" else np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
     batch, channels = x.shape[:2]
@@ -214,6 +216,37 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
         cols = windows.transpose(order).reshape(batch, g, (channels // g) * math.prod(kernel), -1)
     y = np.matmul(w.reshape(g, out_channels // g, -1), cols)  # (N, g, O/g, positions)
     return y.reshape(batch, out_channels, *out_spatial)
+
+
+def _flat_convolve(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], dilation: tuple[int, ...],
+                   groups: int, pad_mode: str) -> np.ndarray:
+    """Stride-1 cross-correlation on the padded input flattened per channel: kernel offset k reads the
+    contiguous run starting at its flat offset, so the im2col matrix (N, C * prod(k), o_1 * P_2 * ... * P_n)
+    is a strided view copied in long runs. Its positions span the padded extents P_i of the inner dims;
+    the result is the view of the valid (N, O, *L') part (the matmul computes P_i / L'_i more columns)."""
+    n = w.ndim - 2
+    batch, channels = x.shape[:2]
+    padded = tuple(size + b + e for size, (b, e) in zip(x.shape[2:], pads))
+    kernel = w.shape[2:]
+    out = tuple(p - d * (k - 1) for p, d, k in zip(padded, dilation, kernel))
+    row = [math.prod(padded[i + 1:]) for i in range(n)]  # elements per step along each spatial dim
+    span = out[0] * row[0]  # the columns: o_1 rows of the padded inner extents
+    tail = sum(d * (k - 1) * r for d, k, r in zip(dilation[1:], kernel[1:], row[1:]))  # last offset's overrun
+    flat = np.zeros((batch, channels, math.prod(padded) + tail), dtype=x.dtype)
+    grid = flat[..., :math.prod(padded)].reshape(batch, channels, *padded)
+    if pad_mode == "constant":
+        grid[(slice(None), slice(None)) + tuple(slice(b, b + s) for s, (b, _) in zip(x.shape[2:], pads))] = x
+    else:
+        grid[...] = np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
+    item = flat.itemsize
+    view = np.lib.stride_tricks.as_strided(
+        flat, (batch, channels, *kernel, span),
+        (flat.strides[0], flat.strides[1], *(d * r * item for d, r in zip(dilation, row)), item), writeable=False)
+    cols = view.reshape(batch, groups, (channels // groups) * math.prod(kernel), span)
+    out_channels = w.shape[0]
+    y = np.matmul(w.reshape(groups, out_channels // groups, -1), cols)  # (N, g, O/g, span)
+    y = y.reshape(batch, out_channels, *out[:1], *padded[1:])
+    return y[(slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])]
 
 
 class Conv1d(_ConvNd):
