@@ -184,12 +184,19 @@ class _RNNBase(Layer):
     def _run(self, w: list[dict], seq: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
         """Every direction of one layer over the sequence (L, N, H_in), in whichever of the two memory
         orders it is stored (batch-major with batch_first), the output in the same order: the input
-        projections of all steps hoisted out of the loop, then per step and direction the recurrent
-        projection h @ W_hh.T in cache-sized row blocks of W_hh (``row_blocks``)."""
+        projections of all steps hoisted out of the loop into one (L, D, N, G) array in the order each
+        direction reads them, then per step one cell over all directions after each direction's
+        recurrent projection h @ W_hh.T in cache-sized row blocks of W_hh (``row_blocks``)."""
         steps, batch, dirs = seq.shape[0], seq.shape[1], len(w)
         dtype = np.result_type(seq, w[0]["weight_ih"])
-        inputs = [project(seq, d["weight_ih"]) for d in w]
-        biases = self._input_bias(w)
+        gates = np.empty((steps, dirs, batch, w[0]["weight_ih"].shape[0]), dtype=dtype)
+        for d, (weights, bias) in enumerate(zip(w, self._input_bias(w) or [None] * dirs)):
+            projected = project(seq, weights["weight_ih"])
+            projected = projected[::-1] if d else projected  # the reverse direction's steps in its own order
+            if bias is None:
+                gates[:, d] = projected
+            else:
+                np.add(projected, bias, out=gates[:, d])
         weight_hh = [row_blocks(d["weight_hh"].astype(dtype, copy=False)).swapaxes(1, 2) for d in w]  # (n, H, G/n)
         bias_hh = self._recurrent_bias(w)
         weight_hr = None
@@ -197,24 +204,20 @@ class _RNNBase(Layer):
             weight_hr = np.stack([d["weight_hr"].T for d in w]).astype(dtype, copy=False)
         h, c = h.astype(dtype, copy=False), c.astype(dtype, copy=False)
         size = h.shape[-1]
-        out = np.empty((steps, batch, dirs * size), dtype=dtype) if seq.flags.c_contiguous else \
-            np.empty((batch, steps, dirs * size), dtype=dtype).swapaxes(0, 1)
-        outputs = [out[..., d * size:(d + 1) * size] for d in range(dirs)]
-        xi, recurrent = np.empty((2, dirs, batch, inputs[0].shape[-1]), dtype=dtype)  # (D, N, G); blocks (n, N, G/n)
+        states = np.empty((steps, dirs, batch, size), dtype=dtype)  # each direction's h in its own step order
+        recurrent = np.empty((dirs, batch, gates.shape[-1]), dtype=dtype)  # (D, N, G); blocks (n, N, G/n)
         blocks = [recurrent[d].reshape(batch, *weight_hh[d].shape[::2]).swapaxes(0, 1) for d in range(dirs)]
         for t in range(steps):
-            for d in range(dirs):  # h[d] is read before xi[d] is refilled: RNN's cell returns xi as h
-                step = steps - 1 - t if d else t
+            for d in range(dirs):
                 np.matmul(h[d], weight_hh[d], out=blocks[d])
-                if biases is None:
-                    xi[d] = inputs[d][step]
-                else:
-                    np.add(inputs[d][step], biases[d], out=xi[d])
             if bias_hh is not None:
                 recurrent += bias_hh
-            h, c = self.cell(xi, recurrent, h, c, weight_hr)
-            for d in range(dirs):
-                outputs[d][steps - 1 - t if d else t] = h[d]
+            h, c = self.cell(gates[t], recurrent, h, c, weight_hr)
+            states[t] = h
+        out = np.empty((steps, batch, dirs * size), dtype=dtype) if seq.flags.c_contiguous else \
+            np.empty((batch, steps, dirs * size), dtype=dtype).swapaxes(0, 1)
+        for d in range(dirs):
+            out[..., d * size:(d + 1) * size] = states[::-1, d] if d else states[:, d]
         return out, h, c
 
     def _input_bias(self, w: list[dict]) -> list[np.ndarray] | None:
