@@ -6,15 +6,15 @@ from typing import Any
 
 
 def from_torch(module: Any, inputs: dict[str, Any], **options: Any) -> Any:
-    """A ``torch.nn.Module`` -> a symshape Model (see ``symshape.importers.from_torch``)."""
-    from .from_torch import from_torch as convert
+    """A ``torch.nn.Module`` -> a symshape Model (see ``symshape.importers.torch_import``)."""
+    from .torch_import import from_torch as convert
 
     return convert(module, inputs, **options)
 
 
 def import_factory(target: str, inputs: dict[str, Any], **options: Any) -> Any:
     """``"package.module:factory"`` called with no arguments, imported with ``from_torch``."""
-    from .from_torch import import_factory as load
+    from .torch_import import import_factory as load
 
     return load(target, inputs, **options)
 

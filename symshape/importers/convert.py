@@ -98,6 +98,8 @@ class Converter:
         if len(prefixes) != 1 or any(w.name.rpartition(".")[2] != k for k, w in given.items()):
             return None
         path = prefixes.pop()
+        if not path:  # the root's own weights (an nn.Linear imported by itself): a node cannot carry their names
+            return None
         if path in self.owners:
             layer, owner = self.owners[path]
             return self.add(layer, [x], path, owner=owner) if layer.op == op else None
@@ -110,7 +112,7 @@ class Converter:
         if not learned <= set(given) or not set(given) <= set(specs) or any(
                 tuple(specs[k].shape) != tuple(w.tensor.shape) for k, w in given.items()):
             return None
-        out = self.add(layer, [x], path or "fold")
+        out = self.add(layer, [x], path)
         self.owners[path] = (layer, self.nodes[-1].name)
         return out
 

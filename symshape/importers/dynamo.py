@@ -188,7 +188,7 @@ def handle_captured(c: Converter, node: Any, args: tuple, kwargs: dict, symbols:
     """A node of a dynamo graph: the torch-level ops go through the op table, plus dynamo's own forms."""
     import torch
 
-    from .from_torch import call
+    from .torch_import import call
 
     example = node.meta.get("example_value")
     if isinstance(example, torch.SymInt) and node.op == "call_function" and not _has_tensor(args):

@@ -25,12 +25,13 @@ from torch.utils._traceback import CapturedTraceback
 
 from .. import dims
 from .convert import LAZY_STACK_TRACE, Converter, describe, stack_trace
-from .from_torch import handle_fx
+from .torch_import import handle_fx
 from .torch_ops import HANDLERS
 from .values import Condition, Pin, Tensor, Weight
 
 _PACKAGE = str(Path(__file__).parents[1])  # symshape's own frames are left out of nodes' stack traces
 RELATIONS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "eq": "==", "ne": "!="}
+_PLAIN = frozenset({int, float, bool, str, type(None)})
 NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
 
@@ -75,6 +76,20 @@ class EagerTracer(torch.fx.Tracer):
         if name not in parameter_proxy_cache:
             parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {})
         return parameter_proxy_cache[name]
+
+    def create_arg(self, a: Any) -> Any:
+        """fx's ``create_arg`` with a fast path for what node arguments mostly are (proxies, numbers, strings,
+        None and tuples or lists of them), which fx's own checks every parameter, buffer and module type for."""
+        kind = type(a)
+        if kind is AssignableProxy:
+            return a.node
+        if kind in _PLAIN:
+            return a
+        if kind is tuple:
+            return tuple([self.create_arg(item) for item in a])
+        if kind is list:
+            return [self.create_arg(item) for item in a]
+        return super().create_arg(a)
 
     def call_module(self, m: torch.nn.Module, forward: Any, args: tuple, kwargs: dict) -> Any:
         return forward(*args, **kwargs) if self.converting else super().call_module(m, forward, args, kwargs)

@@ -1,6 +1,7 @@
 """ss.from_torch against torch: torchvision and Hugging Face models, symbolic sizes, conditions, errors."""
 
 import copy
+import inspect
 import subprocess
 import sys
 
@@ -80,6 +81,25 @@ def test_import_factory_bad_target():
         ss.import_factory("torchvision.models.resnet18", {"x": "B, 3, H, W"})
     with pytest.raises(ss.SpecError, match="cannot import 'torchvision.models:no_such_model'"):
         ss.import_factory("torchvision.models:no_such_model", {"x": "B, 3, H, W"})
+
+
+def test_from_torch_stays_the_function_after_the_importer_modules_are_imported():
+    """A submodule named like the function used to replace it on the package once imported."""
+    code = ("import symshape.importers.eager_trace, symshape.importers.dynamo; import symshape as ss, torch; "
+            "print(ss.from_torch(torch.nn.Linear(3, 4), {'input': 'B, 3'}).infer().num_params)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "16"
+
+
+def test_a_bare_layer_module_keeps_its_state_dict_names():
+    """The root's own weights are named as in its state_dict, once (they were a node "fold" plus the
+    unclaimed tensors again: twice the parameters)."""
+    for module, shape in ((nn.Linear(3, 4), "B, 3"), (nn.LayerNorm(8), "B, 8"), (nn.GroupNorm(2, 4), "B, 4, H, W")):
+        name = next(iter(inspect.signature(module.forward).parameters))
+        g = ss.from_torch(module, {name: shape}).infer()
+        assert sorted(g.param_specs) == sorted(module.state_dict())
+        assert g.num_params == sum(p.numel() for p in module.parameters())
 
 
 def test_torchvision_models_import_without_compiled_ops_in_a_fresh_process():
