@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from functools import cached_property
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -163,14 +163,19 @@ class _ConvNd(Layer):
             scale_output = weight.size > outputs
             if not scale_output:
                 weight = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1)).astype(weight.dtype, copy=False)
+        reshaped_scale = scale.reshape(channel) if scale_output else None
+        reshaped_bias = bias.reshape(channel) if bias is not None else None
+
+        def epilogue(y: np.ndarray) -> None:
+            if reshaped_scale is not None:
+                y *= reshaped_scale
+            if reshaped_bias is not None:
+                y += reshaped_bias
+            if activation is not None:
+                activation(y)
+
         y = convolve(x, weight, self.stride, self.pad_pairs(), self.dilation, self.groups,
-                     _PAD_MODES[self.padding_mode])
-        if scale_output:
-            y *= scale.reshape(channel)
-        if bias is not None:
-            y += bias.reshape(channel)
-        if activation is not None:
-            activation(y)
+                     _PAD_MODES[self.padding_mode], epilogue)
         return y[0] if unbatched else y
 
     def layout(self) -> str:
@@ -186,15 +191,17 @@ def pad_constant(x: np.ndarray, pads: list[tuple[int, int]], value: float = 0.0)
 
 
 def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[tuple[int, int]],
-             dilation: tuple[int, ...], groups: int, pad_mode: str = "constant") -> np.ndarray:
-    """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L').
+             dilation: tuple[int, ...], groups: int, pad_mode: str = "constant",
+             epilogue: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+    """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L'), a
+    contiguous array; ``epilogue`` (per-channel scale, bias, activation) runs on it in place first.
 
     im2col into (N, groups, C/groups * prod(k), positions), then one batched matmul whose result is
     already in (N, O, *L') order; 1x1 kernels skip the im2col copy, stride 1 takes ``_flat_convolve``.
     """
     n = w.ndim - 2
     if all(s == 1 for s in stride) and any(k > 1 for k in w.shape[2:]):
-        return _flat_convolve(x, w, pads, dilation, groups, pad_mode)
+        return _flat_convolve(x, w, pads, dilation, groups, pad_mode, epilogue)
     if any(b or e for b, e in pads):
         x = pad_constant(x, pads) if pad_mode == "constant" else np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
     batch, channels = x.shape[:2]
@@ -215,15 +222,19 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
         order = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))  # (N, C, *k, *out)
         cols = windows.transpose(order).reshape(batch, g, (channels // g) * math.prod(kernel), -1)
     y = np.matmul(w.reshape(g, out_channels // g, -1), cols)  # (N, g, O/g, positions)
-    return y.reshape(batch, out_channels, *out_spatial)
+    y = y.reshape(batch, out_channels, *out_spatial)
+    if epilogue is not None:
+        epilogue(y)
+    return y
 
 
 def _flat_convolve(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], dilation: tuple[int, ...],
-                   groups: int, pad_mode: str) -> np.ndarray:
+                   groups: int, pad_mode: str, epilogue: Callable[[np.ndarray], None] | None) -> np.ndarray:
     """Stride-1 cross-correlation on the padded input flattened per channel: kernel offset k reads the
     contiguous run starting at its flat offset, so the im2col matrix (N, C * prod(k), o_1 * P_2 * ... * P_n)
     is a strided view copied in long runs. Its positions span the padded extents P_i of the inner dims;
-    the result is the view of the valid (N, O, *L') part (the matmul computes P_i / L'_i more columns)."""
+    the matmul computes P_i / L'_i more columns, which ``epilogue`` runs over too (contiguous elementwise
+    work is several times faster than on the strided valid part) before that part is copied out."""
     n = w.ndim - 2
     batch, channels = x.shape[:2]
     padded = tuple(size + b + e for size, (b, e) in zip(x.shape[2:], pads))
@@ -246,7 +257,9 @@ def _flat_convolve(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], di
     out_channels = w.shape[0]
     y = np.matmul(w.reshape(groups, out_channels // groups, -1), cols)  # (N, g, O/g, span)
     y = y.reshape(batch, out_channels, *out[:1], *padded[1:])
-    return y[(slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])]
+    if epilogue is not None:
+        epilogue(y)
+    return np.ascontiguousarray(y[(slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])])
 
 
 class Conv1d(_ConvNd):
