@@ -19,7 +19,21 @@ CONV2D_CASES = [
     (3, 4, 3, {"padding": 2, "padding_mode": "circular"}, (2, 3, 6, 6)),
     (3, 4, 3, {"padding": 1, "padding_mode": "replicate"}, (2, 3, 6, 6)),
     (3, 4, 3, {"padding": 1}, (3, 6, 6)),  # unbatched
+    # stride 1, many output channels on a small image: the window im2col rather than the flat one
+    (8, 64, 3, {"padding": 1}, (2, 8, 7, 7)),
+    (8, 64, 3, {"padding": 1, "padding_mode": "reflect", "groups": 2}, (1, 8, 5, 6)),
 ]
+
+
+def test_both_stride_1_im2col_paths_are_in_the_cases():
+    from symshape.layers.conv import _flat_pays
+
+    chosen = {_flat_pays(torch.zeros(shape).numpy(), torch.zeros(c_out, c_in // kw.get("groups", 1), k, k).numpy(),
+                         [(kw.get("padding", 0),) * 2] * 2, (1, 1), kw.get("groups", 1))
+              for c_in, c_out, k, kw, shape in CONV2D_CASES
+              if len(shape) == 4 and isinstance(k, int) and k > 1 and kw.get("stride", 1) == 1
+              and isinstance(kw.get("padding", 0), int) and kw.get("dilation", 1) == 1}
+    assert chosen == {True, False}
 
 
 @pytest.mark.parametrize("c_in, c_out, k, kwargs, shape", CONV2D_CASES)
