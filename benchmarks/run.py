@@ -1,7 +1,8 @@
 """symshape beside PyTorch, in one process: medians and ratios, written to benchmarks/results.json.
 
 Run: make bench  (or python benchmarks/run.py [--quick]). The machine is shared and noisy: quote the
-ratios (symshape / torch, lower is better), not the absolute times. JAX is not installed by the
+ratios (symshape / torch, lower is better), not the absolute times. Each timing starts after a pause, so
+that neither library's spinning idle threads slow the other's. JAX is not installed by the
 project, so its figures are not measured here.
 """
 
@@ -41,7 +42,13 @@ GOALS = {  # issue 16: ratio symshape / peer, or an absolute time where the goal
 }
 
 
+SETTLE_S = 0.5  # after numpy's BLAS calls its idle threads spin for a while and halve torch's speed on 2 cores
+
+
 def median_time(fn: Callable[[], object], repeat: int) -> float:
+    """The median of ``repeat`` timed calls, started once the other library's idle threads have gone to sleep:
+    on 2 cores a torch forward right after numpy matmuls ran at half speed, and one 0.3 s later at full speed."""
+    time.sleep(SETTLE_S)
     times = []
     for _ in range(repeat):
         gc.collect()
