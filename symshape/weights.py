@@ -126,6 +126,17 @@ def _read_shards(path: str | Path) -> dict[str, np.ndarray]:
     return params
 
 
+def _same_values(a: Any, b: Any) -> bool:
+    """Whether two tied tensors hold the same values: at once when they are one buffer seen twice (as
+    torch's state_dict gives a tied embedding and head), else element by element."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype \
+            and a.strides == b.strides and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]:
+        return True
+    return bool(np.array_equal(a, b))
+
+
 def check_weights(params: dict[str, Any], graph: Analysis, origin: str = "weights") -> None:
     """Every parameter and buffer of ``graph`` present with its shape and a suitable dtype;
     all differences in one SpecError. The one checker of weights: files, ``forward()`` and exports."""
@@ -137,7 +148,7 @@ def check_weights(params: dict[str, Any], graph: Analysis, origin: str = "weight
         if name not in params:
             problems.append(f"missing {name} {dims.format_shape(spec.shape)}")
             continue
-        if spec.tied_to in params and not np.array_equal(params[name], params[spec.tied_to]):
+        if spec.tied_to in params and not _same_values(params[name], params[spec.tied_to]):
             problems.append(f"{name} is tied to {spec.tied_to} but the two arrays differ")
         array = params[name]
         shape = tuple(int(d) if type(d) is int else d for d in spec.shape)
