@@ -91,12 +91,27 @@ def from_torch(module: Any, inputs: dict[str, Any], *, name: str | None = None,
             try:
                 model = convert_captured(module, specs, name, sizes or {})
             except SpecError as dynamo_error:
+                _refuse_bare_layer(module)
                 raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
     finally:
         for m, training in modes.items():
             m.training = training
     model.block_kinds = {path: type(m).__name__ for path, m in module.named_modules() if path}
     return model
+
+
+def _refuse_bare_layer(module: Any) -> None:
+    """A layer module with weights imported by itself (nn.Conv2d, nn.LSTM) is one symshape layer, and a
+    layer's state is named ``<node>.<name>``: its bare names (``weight``, ``bias``) have no node to belong to."""
+    state = list(module.state_dict())
+    layer = layer_from_module(module)
+    if not state or (layer is None and list(module.children())):
+        return
+    use = f"use its symshape layer, ss.{layer!r}, or " if layer is not None else ""
+    raise SpecError(f"from_torch: a bare {type(module).__name__} with parameters ({', '.join(state[:4])}) cannot "
+                    f"be a model by itself, since symshape names a layer's parameters after its node "
+                    f"(conv.weight); {use}import a module that holds it as a submodule (for a layer of one "
+                    f"input, nn.Sequential(module), whose parameters are named 0.{state[0]}, ...)")
 
 
 def _is_hugging_face(module: Any) -> bool:

@@ -102,6 +102,26 @@ def test_a_bare_layer_module_keeps_its_state_dict_names():
         assert g.num_params == sum(p.numel() for p in module.parameters())
 
 
+@pytest.mark.parametrize("module, shape", [
+    (nn.Conv2d(3, 8, 3, padding=1), "B, 3, H, W"), (nn.LSTM(8, 16, batch_first=True), "B, T, 8"),
+    (nn.BatchNorm2d(3), "B, 3, H, W"), (nn.MultiheadAttention(16, 2, batch_first=True), "B, T, 16"),
+])
+def test_a_bare_layer_whose_parameters_need_a_node_name_says_what_to_import_instead(module, shape):
+    """Such a module is one symshape layer, whose parameters are named <node>.<name>: the error gives the
+    symshape layer to write (a constructor that works) and the container whose import keeps the names."""
+    names = list(inspect.signature(module.forward).parameters)
+    inputs = {n: shape for n in names[:3 if isinstance(module, nn.MultiheadAttention) else 1]}
+    with pytest.raises(ss.SpecError) as caught:
+        ss.from_torch(module, inputs)
+    message = str(caught.value)
+    assert f"a bare {type(module).__name__} with parameters" in message and "nn.Sequential(module)" in message
+    layer = message.split("use its symshape layer, ss.")[1].split(", or import")[0]
+    assert type(eval("ss." + layer)).__name__ == type(module).__name__
+    if not isinstance(module, nn.MultiheadAttention):
+        g = ss.from_torch(nn.Sequential(module), {"input": shape}).infer()
+        assert sorted(g.param_specs) == sorted(f"0.{k}" for k in module.state_dict())
+
+
 def test_torchvision_models_import_without_compiled_ops_in_a_fresh_process():
     code = ("from symshape.importers._torchvision import ensure_torchvision; ensure_torchvision(); "
             "import torchvision.models as m; print(m.resnet18().fc.out_features)")
