@@ -164,18 +164,18 @@ class _ConvNd(Layer):
             if not scale_output:
                 weight = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1)).astype(weight.dtype, copy=False)
         reshaped_scale = scale.reshape(channel) if scale_output else None
-        reshaped_bias = bias.reshape(channel) if bias is not None else None
+        scaled_bias = bias.reshape(channel) if bias is not None and scale_output else None
 
         def epilogue(y: np.ndarray) -> None:
             if reshaped_scale is not None:
                 y *= reshaped_scale
-            if reshaped_bias is not None:
-                y += reshaped_bias
+            if scaled_bias is not None:
+                y += scaled_bias
             if activation is not None:
                 activation(y)
 
         y = convolve(x, weight, self.stride, self.pad_pairs(), self.dilation, self.groups,
-                     _PAD_MODES[self.padding_mode], epilogue)
+                     _PAD_MODES[self.padding_mode], None if scale_output else bias, epilogue)
         return y[0] if unbatched else y
 
     def layout(self) -> str:
@@ -191,17 +191,17 @@ def pad_constant(x: np.ndarray, pads: list[tuple[int, int]], value: float = 0.0)
 
 
 def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[tuple[int, int]],
-             dilation: tuple[int, ...], groups: int, pad_mode: str = "constant",
+             dilation: tuple[int, ...], groups: int, pad_mode: str = "constant", bias: np.ndarray | None = None,
              epilogue: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
-    """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) -> (N, O, *L'), a
-    contiguous array; ``epilogue`` (per-channel scale, bias, activation) runs on it in place first.
+    """N-d cross-correlation as torch computes it: (N, C, *L) * (O, C/groups, *k) + bias (O,) -> (N, O, *L'),
+    a contiguous array; ``epilogue`` (per-channel scale, activation) runs on it in place first.
 
     im2col into (N, groups, C/groups * prod(k), positions), then one batched matmul whose result is
     already in (N, O, *L') order; 1x1 kernels skip the im2col copy, stride 1 takes ``_flat_convolve``.
     """
     n = w.ndim - 2
     if all(s == 1 for s in stride) and any(k > 1 for k in w.shape[2:]) and _flat_pays(x, w, pads, dilation, groups):
-        return _flat_convolve(x, w, pads, dilation, groups, pad_mode, epilogue)
+        return _flat_convolve(x, w, pads, dilation, groups, pad_mode, bias, epilogue)
     if any(b or e for b, e in pads):
         x = pad_constant(x, pads) if pad_mode == "constant" else np.pad(x, [(0, 0), (0, 0), *pads], mode=pad_mode)
     batch, channels = x.shape[:2]
@@ -211,7 +211,10 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
     if all(k == 1 for k in kernel):
         sampled = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
         out_spatial = sampled.shape[2:]
-        cols = sampled.reshape(batch, g, channels // g, -1)
+        patches = sampled.reshape(batch, g, channels // g, *out_spatial)
+        # a stride-1 input is its own im2col matrix: folding the bias in would copy it
+        fold = bias is not None and (any(s > 1 for s in stride) or 2 * sampled.size < batch * out_channels
+                                     * math.prod(out_spatial))
     else:
         reach = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
         windows = sliding_window_view(x, reach, axis=tuple(range(2, 2 + n)))
@@ -220,12 +223,38 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
         windows = windows[index]  # (N, C, *out, *k)
         out_spatial = windows.shape[2:2 + n]
         order = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))  # (N, C, *k, *out)
-        cols = windows.transpose(order).reshape(batch, g, (channels // g) * math.prod(kernel), -1)
-    y = np.matmul(w.reshape(g, out_channels // g, -1), cols)  # (N, g, O/g, positions)
+        patches = windows.transpose(order).reshape(batch, g, channels // g, *kernel, *out_spatial)
+        fold = bias is not None
+    y = _im2col_matmul(w, patches, n, bias if fold else None)  # (N, g, O/g, positions)
     y = y.reshape(batch, out_channels, *out_spatial)
+    if bias is not None and not fold:
+        y += bias.reshape((-1,) + (1,) * n)
     if epilogue is not None:
         epilogue(y)
     return y
+
+
+def _im2col_matmul(w: np.ndarray, patches: np.ndarray, n: int, bias: np.ndarray | None) -> np.ndarray:
+    """(O, C/g, *k) weights times ``patches`` (N, g, C/g, *k, *P), its last ``n`` dims the positions:
+    (N, g, O/g, prod(P)), the patches copied into an im2col matrix (if they are not one already). With
+    ``bias`` the matrix gains a row of ones and the weights a column of biases, when the weights are no
+    larger than the output: the bias is added by the matmul instead of a pass over its result."""
+    batch, g = patches.shape[:2]
+    rows, positions = math.prod(patches.shape[2:-n]), math.prod(patches.shape[-n:])
+    out_channels = w.shape[0]
+    if bias is None or w.size > batch * out_channels * positions:
+        cols = patches.reshape(batch, g, rows, positions)
+        y = np.matmul(w.reshape(g, out_channels // g, rows), cols)
+        if bias is not None:
+            y += bias.reshape(g, out_channels // g, 1)
+        return y
+    cols = np.empty((batch, g, rows + 1, positions), dtype=patches.dtype)
+    cols[:, :, :rows].reshape(patches.shape)[...] = patches  # splitting axes: a view of cols
+    cols[:, :, rows] = 1
+    weights = np.empty((g, out_channels // g, rows + 1), dtype=w.dtype)
+    weights[..., :rows] = w.reshape(g, out_channels // g, rows)
+    weights[..., rows] = bias.reshape(g, out_channels // g)
+    return np.matmul(weights, cols)
 
 
 def _flat_pays(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], dilation: tuple[int, ...],
@@ -241,7 +270,8 @@ def _flat_pays(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], dilati
 
 
 def _flat_convolve(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], dilation: tuple[int, ...],
-                   groups: int, pad_mode: str, epilogue: Callable[[np.ndarray], None] | None) -> np.ndarray:
+                   groups: int, pad_mode: str, bias: np.ndarray | None,
+                   epilogue: Callable[[np.ndarray], None] | None) -> np.ndarray:
     """Stride-1 cross-correlation on the padded input flattened per channel: kernel offset k reads the
     contiguous run starting at its flat offset, so the im2col matrix (N, C * prod(k), o_1 * P_2 * ... * P_n)
     is a strided view copied in long runs. Its positions span the padded extents P_i of the inner dims;
@@ -265,10 +295,8 @@ def _flat_convolve(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], di
     view = np.lib.stride_tricks.as_strided(
         flat, (batch, channels, *kernel, span),
         (flat.strides[0], flat.strides[1], *(d * r * item for d, r in zip(dilation, row)), item), writeable=False)
-    cols = view.reshape(batch, groups, (channels // groups) * math.prod(kernel), span)
-    out_channels = w.shape[0]
-    y = np.matmul(w.reshape(groups, out_channels // groups, -1), cols)  # (N, g, O/g, span)
-    y = y.reshape(batch, out_channels, *out[:1], *padded[1:])
+    y = _im2col_matmul(w, view.reshape(batch, groups, channels // groups, *kernel, span), 1, bias)
+    y = y.reshape(batch, w.shape[0], *out[:1], *padded[1:])  # (N, O, o_1, P_2, ..., P_n)
     if epilogue is not None:
         epilogue(y)
     return np.ascontiguousarray(y[(slice(None), slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])])
@@ -374,9 +402,7 @@ class _ConvTransposeNd(_ConvNd):
         pads = [(max(b, 0), max(e, 0)) for b, e in pads]
         flipped = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
         flipped = flipped.reshape(g, c_in // g, og, *kernel).swapaxes(1, 2).reshape(g * og, c_in // g, *kernel)
-        y = convolve(stuffed, np.ascontiguousarray(flipped), (1,) * n, pads, self.dilation, g)
-        if "bias" in p:
-            y += p["bias"].reshape((-1,) + (1,) * n)
+        y = convolve(stuffed, np.ascontiguousarray(flipped), (1,) * n, pads, self.dilation, g, bias=p.get("bias"))
         return y[0] if unbatched else y
 
 
