@@ -337,9 +337,11 @@ class Softmax(Layer):
         if x.ndim == 0:
             return np.ones_like(x)
         axis = self.axis(x.ndim)
-        shifted = x - x.max(axis=axis, keepdims=True)
-        e = np.exp(shifted)
-        return e / e.sum(axis=axis, keepdims=True)
+        e = x - x.max(axis=axis, keepdims=True)  # one new array, then in place
+        e = e.astype(np.result_type(e, np.float16), copy=False)  # integers: float64, as np.exp gives
+        np.exp(e, out=e)
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
 
 
 class LogSoftmax(Softmax):
