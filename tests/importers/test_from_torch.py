@@ -83,13 +83,18 @@ def test_import_factory_bad_target():
         ss.import_factory("torchvision.models:no_such_model", {"x": "B, 3, H, W"})
 
 
+def fresh_python_prints(code: str) -> str:
+    """What ``code`` prints when run in a new interpreter, which must succeed."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 def test_from_torch_stays_the_function_after_the_importer_modules_are_imported():
     """A submodule named like the function used to replace it on the package once imported."""
     code = ("import symshape.importers.eager_trace, symshape.importers.dynamo; import symshape as ss, torch; "
             "print(ss.from_torch(torch.nn.Linear(3, 4), {'input': 'B, 3'}).infer().num_params)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "16"
+    assert fresh_python_prints(code) == "16"
 
 
 def test_a_bare_layer_module_keeps_its_state_dict_names():
@@ -125,9 +130,7 @@ def test_a_bare_layer_whose_parameters_need_a_node_name_says_what_to_import_inst
 def test_torchvision_models_import_without_compiled_ops_in_a_fresh_process():
     code = ("from symshape.importers._torchvision import ensure_torchvision; ensure_torchvision(); "
             "import torchvision.models as m; print(m.resnet18().fc.out_features)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "1000"
+    assert fresh_python_prints(code) == "1000"
 
 
 # --- conditions hold exactly where torch runs (meta device) --------------------------------------------
