@@ -205,6 +205,9 @@ INITIALIZERS: dict[str, Initializer] = {
 }
 
 
+_DRAW_NOTHING = frozenset({constant, zeros, ones})
+
+
 def _parse_choice(choice: Any) -> tuple[Initializer, dict[str, Any], str]:
     """``"xavier_uniform"``, ``("normal", {"std": 0.01})``, ``{"name": "normal", "std": 0.01}`` or a
     callable ``f(shape, rng) -> array``."""
@@ -293,12 +296,13 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
         spec = specs[name]
         shape = tuple(int(d) for d in spec.shape)
         drawn_as = spec.tied_to or name  # a tied tensor has its target's values, drawn the same way
-        rng = fresh if fresh is not None else _stream(seed, drawn_as)
         choice = _choose(drawn_as, spec, init)
         if choice is None:
             fn, kwargs = INITIALIZERS[spec.init], {k: _plain(v) for k, v in spec.init_args.items()}
         else:
             fn, kwargs, _ = _parse_choice(choice)
+        # seeding a stream costs ~40 us: the constant fills (a BatchNorm's zeros and ones) get none
+        rng = None if fn in _DRAW_NOTHING else fresh if fresh is not None else _stream(seed, drawn_as)
         target = np.dtype(spec.dtype) if spec.dtype else np_dtype
         try:
             array = fn(shape, rng, target, **kwargs)
