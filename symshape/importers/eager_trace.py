@@ -13,6 +13,7 @@ that a library keeps opaque to fx with ``torch.fx.wrap`` because they branch on 
 from __future__ import annotations
 
 import contextlib
+import functools
 import operator
 import traceback
 from pathlib import Path
@@ -154,6 +155,7 @@ class EagerTracer(torch.fx.Tracer):
         return taken
 
 
+@functools.lru_cache(maxsize=1024)  # a model asks the same few questions per layer (GPT-2: 13 asks, 2 questions)
 def _holds_from_two(a: Any, relation: str, b: Any) -> bool:
     """Whether ``a relation b`` holds whenever every size in it is at least 2. Such a branch is taken without
     a guard, as TorchDynamo and torch.export take it: they trace dynamic sizes as >= 2 (their "0/1
