@@ -56,17 +56,19 @@ def _sizes(op: str, name: str, value: Any) -> tuple[Dim, ...]:
 
 def _fill(ctx: RuleContext, total: Dim, target: tuple[Dim, ...], what: str) -> tuple[Dim, ...] | None:
     """``target`` with its -1 resolved so that the element count stays ``total``."""
-    sizes = [ctx.show(d) for d in target]
+    def sizes() -> str:  # for the messages only: printing symbolic sizes is slow
+        return ", ".join(ctx.show(d) for d in target)
+
     if -1 not in target:
         ctx.equal(dims.prod(target), total, what=what,
                   actual_desc=lambda: f"{ctx.input_desc()} has {ctx.show(total)} elements there",
-                  fix=lambda: f"The sizes ({', '.join(sizes)}) must multiply to the element count.")
+                  fix=lambda: f"The sizes ({sizes()}) must multiply to the element count.")
         return target
     known = dims.prod(d for d in target if d != -1)
     quotient = dims.exact_quotient(total, known)
     if quotient is None:
         if type(total) is int and type(known) is int:
-            ctx.conflict(what, f"a multiple of {known} ({', '.join(sizes)})",
+            ctx.conflict(what, f"a multiple of {known} ({sizes()})",
                          f"{ctx.input_desc()} has {total} elements there", "Change the sizes so that they divide it.")
             return None
         ctx.divisible(total, known, what=what, actual_desc=lambda: f"{ctx.input_desc()} has {total} elements there")
