@@ -9,6 +9,7 @@ integer polynomial, so that equal sizes reached along different paths compare eq
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from fractions import Fraction
 from functools import cache, lru_cache, reduce
@@ -319,6 +320,11 @@ def exact_quotient(a: Dim, b: Dim) -> Dim | None:
     """``a / b`` when it is a whole number for every size (``B*S*32 / (B*S*4) = 8``), else None."""
     if type(a) is int and type(b) is int:
         return a // b if b and a % b == 0 else None
+    return _symbolic_quotient(a, b)
+
+
+@functools.lru_cache(maxsize=4096)  # a model's layers divide the same sizes (each GPT-2 block's reshapes)
+def _symbolic_quotient(a: Dim, b: Dim) -> Dim | None:
     q = sympy.sympify(a) / b  # products of sizes cancel as they are divided (B*T*768 / (B*T))
     if not (q.is_Integer or q.is_Mul and _is_integer_monomial(q)):
         q = sympy.cancel(q)
