@@ -31,6 +31,7 @@ from typing import Any
 from .. import dims
 from ..dtypes import INPUT_DTYPES
 from ..errors import SpecError
+from ..propagate import paused_gc
 from ..wiring import InputSpec, Model
 from .convert import Converter, Unsupported
 from .torch_modules import layer_from_module
@@ -85,14 +86,15 @@ def from_torch(module: Any, inputs: dict[str, Any], *, name: str | None = None,
 
         name = name or type(module).__name__
         traced = _keyword_call(module, specs) if _is_hugging_face(module) else module
-        try:
-            model = _convert_fx(traced, specs, name, sizes or {})
-        except SpecError as fx_error:
+        with paused_gc():  # the tracers' many short-lived cycles would otherwise reach the oldest generation
             try:
-                model = convert_captured(module, specs, name, sizes or {})
-            except SpecError as dynamo_error:
-                _refuse_bare_layer(module)
-                raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
+                model = _convert_fx(traced, specs, name, sizes or {})
+            except SpecError as fx_error:
+                try:
+                    model = convert_captured(module, specs, name, sizes or {})
+                except SpecError as dynamo_error:
+                    _refuse_bare_layer(module)
+                    raise SpecError(f"{fx_error}\nCaptured with TorchDynamo instead: {dynamo_error}") from None
     finally:
         for m, training in modes.items():
             m.training = training

@@ -127,6 +127,22 @@ def test_a_bare_layer_whose_parameters_need_a_node_name_says_what_to_import_inst
         assert sorted(g.param_specs) == sorted(f"0.{k}" for k in module.state_dict())
 
 
+def test_the_garbage_collector_is_paused_only_while_importing():
+    import gc
+
+    try:
+        ss.from_torch(nn.Sequential(nn.Linear(3, 4), nn.ReLU()), {"input": "B, 3"})
+        assert gc.isenabled()
+        with pytest.raises(ss.SpecError):
+            ss.from_torch(nn.Conv2d(3, 4, 3), {"input": "B, 3, H, W"})
+        assert gc.isenabled()
+        gc.disable()  # the caller's choice stands
+        ss.from_torch(nn.Linear(3, 4), {"input": "B, 3"})
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_torchvision_models_import_without_compiled_ops_in_a_fresh_process():
     code = ("from symshape.importers._torchvision import ensure_torchvision; ensure_torchvision(); "
             "import torchvision.models as m; print(m.resnet18().fc.out_features)")
