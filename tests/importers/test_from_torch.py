@@ -130,9 +130,16 @@ def test_a_bare_layer_whose_parameters_need_a_node_name_says_what_to_import_inst
 def test_the_garbage_collector_is_paused_only_while_importing():
     import gc
 
+    class Recording(nn.Module):
+        seen = []
+
+        def forward(self, x):
+            self.seen.append(gc.isenabled())
+            return x + 1
+
     try:
-        ss.from_torch(nn.Sequential(nn.Linear(3, 4), nn.ReLU()), {"input": "B, 3"})
-        assert gc.isenabled()
+        ss.from_torch(Recording(), {"x": "B, 3"})
+        assert Recording.seen == [False] and gc.isenabled()
         with pytest.raises(ss.SpecError):
             ss.from_torch(nn.Conv2d(3, 4, 3), {"input": "B, 3, H, W"})
         assert gc.isenabled()
