@@ -31,6 +31,7 @@ class Converter:
         self.model_name = name
         self.nodes: list[NodeSpec] = []
         self.names: set[str] = {i.name for i in inputs}
+        self.last_suffix: dict[str, int] = {}  # base name -> its highest _k so far: unique() does not rescan
         self.owners: dict[str, tuple[Layer, str]] = {}  # module path -> (layer, node owning it)
         self.weight_nodes: dict[str, Tensor] = {}
         self.problems: list[str] = []
@@ -44,10 +45,13 @@ class Converter:
 
     # --- building ----------------------------------------------------------------------------------
     def unique(self, name: str) -> str:
-        base, k = name, 0
+        """``name``, or ``name_k`` with the least k not taken (names are never released)."""
+        base, k = name, self.last_suffix.get(name, 0)
         while name in self.names:
             k += 1
             name = f"{base}_{k}"
+        if k:
+            self.last_suffix[base] = k
         self.names.add(name)
         return name
 
