@@ -9,7 +9,6 @@ integer polynomial, so that equal sizes reached along different paths compare eq
 from __future__ import annotations
 
 import ast
-import functools
 import math
 from fractions import Fraction
 from functools import cache, lru_cache, reduce
@@ -323,7 +322,7 @@ def exact_quotient(a: Dim, b: Dim) -> Dim | None:
     return _symbolic_quotient(a, b)
 
 
-@functools.lru_cache(maxsize=4096)  # a model's layers divide the same sizes (each GPT-2 block's reshapes)
+@lru_cache(maxsize=4096)  # a model's layers divide the same sizes (each GPT-2 block's reshapes)
 def _symbolic_quotient(a: Dim, b: Dim) -> Dim | None:
     q = sympy.sympify(a) / b  # products of sizes cancel as they are divided (B*T*768 / (B*T))
     if not (q.is_Integer or q.is_Mul and _is_integer_monomial(q)):

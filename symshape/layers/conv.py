@@ -212,9 +212,7 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
         sampled = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
         out_spatial = sampled.shape[2:]
         patches = sampled.reshape(batch, g, channels // g, *out_spatial)
-        # a stride-1 input is its own im2col matrix: folding the bias in would copy it
-        fold = bias is not None and (any(s > 1 for s in stride) or 2 * sampled.size < batch * out_channels
-                                     * math.prod(out_spatial))
+        copied = any(s > 1 for s in stride)  # a stride-1 input is its own im2col matrix
     else:
         reach = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
         windows = sliding_window_view(x, reach, axis=tuple(range(2, 2 + n)))
@@ -224,25 +222,25 @@ def convolve(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], pads: list[t
         out_spatial = windows.shape[2:2 + n]
         order = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))  # (N, C, *k, *out)
         patches = windows.transpose(order).reshape(batch, g, channels // g, *kernel, *out_spatial)
-        fold = bias is not None
-    y = _im2col_matmul(w, patches, n, bias if fold else None)  # (N, g, O/g, positions)
+        copied = True
+    y = _im2col_matmul(w, patches, n, bias, copied)  # (N, g, O/g, positions)
     y = y.reshape(batch, out_channels, *out_spatial)
-    if bias is not None and not fold:
-        y += bias.reshape((-1,) + (1,) * n)
     if epilogue is not None:
         epilogue(y)
     return y
 
 
-def _im2col_matmul(w: np.ndarray, patches: np.ndarray, n: int, bias: np.ndarray | None) -> np.ndarray:
-    """(O, C/g, *k) weights times ``patches`` (N, g, C/g, *k, *P), its last ``n`` dims the positions:
-    (N, g, O/g, prod(P)), the patches copied into an im2col matrix (if they are not one already). With
-    ``bias`` the matrix gains a row of ones and the weights a column of biases, when the weights are no
-    larger than the output: the bias is added by the matmul instead of a pass over its result."""
+def _im2col_matmul(w: np.ndarray, patches: np.ndarray, n: int, bias: np.ndarray | None, copied: bool) -> np.ndarray:
+    """(O, C/g, *k) weights times ``patches`` (N, g, C/g, *k, *P), its last ``n`` dims the positions, plus
+    ``bias``: (N, g, O/g, prod(P)), the patches copied into an im2col matrix unless they are one already
+    (``copied`` False). The bias rides in the matmul (a row of ones in the matrix, a column of biases in
+    the weights) instead of a pass over its result when the weights are no larger than the output and
+    the matrix is copied anyway, or the patches are under half the output."""
     batch, g = patches.shape[:2]
     rows, positions = math.prod(patches.shape[2:-n]), math.prod(patches.shape[-n:])
     out_channels = w.shape[0]
-    if bias is None or w.size > batch * out_channels * positions:
+    outputs = batch * out_channels * positions
+    if bias is None or w.size > outputs or not (copied or 2 * patches.size < outputs):
         cols = patches.reshape(batch, g, rows, positions)
         y = np.matmul(w.reshape(g, out_channels // g, rows), cols)
         if bias is not None:
@@ -295,7 +293,7 @@ def _flat_convolve(x: np.ndarray, w: np.ndarray, pads: list[tuple[int, int]], di
     view = np.lib.stride_tricks.as_strided(
         flat, (batch, channels, *kernel, span),
         (flat.strides[0], flat.strides[1], *(d * r * item for d, r in zip(dilation, row)), item), writeable=False)
-    y = _im2col_matmul(w, view.reshape(batch, groups, channels // groups, *kernel, span), 1, bias)
+    y = _im2col_matmul(w, view.reshape(batch, groups, channels // groups, *kernel, span), 1, bias, True)
     y = y.reshape(batch, w.shape[0], *out[:1], *padded[1:])  # (N, O, o_1, P_2, ..., P_n)
     if epilogue is not None:
         epilogue(y)
