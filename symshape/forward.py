@@ -40,13 +40,17 @@ _PLANS: weakref.WeakKeyDictionary[Analysis, dict[tuple, _Plan]] = weakref.WeakKe
 _PLANS_PER_GRAPH = 16  # input signatures kept per graph (the oldest is dropped)
 
 
-def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: dict) -> Any:
-    """Outputs of the model for the given input arrays: one array, or a tuple for several outputs."""
-    arguments.arrays_by_name("forward()", "params", params)
+def run(graph: Analysis, params: dict[str, np.ndarray], arrays: tuple, named: dict, own_params: bool = False,
+        ) -> Any:
+    """Outputs of the model for the given input arrays: one array, or a tuple for several outputs.
+    ``own_params``: the parameters are the graph's own materialized ones (the eager cycle), not checked."""
+    if not own_params:
+        arguments.arrays_by_name("forward()", "params", params)
     inputs = _name_inputs(graph, arrays, named)
     plan = _plan(graph, inputs)
     bound = plan.bound or graph
-    _check_params(plan, bound, params)
+    if not own_params:
+        _check_params(plan, bound, params)
     params = {**{n: params[t] for n, t in plan.tied.items() if n not in params}, **params}
     values: dict[str, np.ndarray] = dict(inputs)
     fused, readers, layers = plan.fused, plan.readers, plan.layers

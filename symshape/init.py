@@ -11,9 +11,10 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -85,6 +86,11 @@ def _fill(shape, dtype, draw, scale: float, shift: float) -> np.ndarray | Stream
             sink(chunk.astype(dtype, copy=False))
         return Streamed()
     out = np.empty(shape, dtype=kind)
+    if size <= CHUNK:  # one chunk: drawn and scaled in place
+        draw(out, kind)
+        out *= scale
+        out += shift
+        return out.astype(dtype, copy=False)
     flat = out.reshape(-1)
     for start in range(0, flat.size, CHUNK):
         chunk = flat[start:start + CHUNK]
@@ -276,7 +282,7 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
     np_dtype = np.dtype(dtype)
     if np_dtype not in (np.float32, np.float64, np.float16):
         raise SpecError(f"dtype must be float16, float32 or float64, got {dtype!r}")
-    if isinstance(init, Mapping):
+    if init is not None and isinstance(init, Mapping):
         for pattern in init:
             if not any(fnmatch.fnmatchcase(n, pattern) for n in specs):
                 raise SpecError(f"init pattern {pattern!r} matches no parameter; names look like "
