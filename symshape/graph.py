@@ -74,5 +74,9 @@ class ShapeGraph(Analysis):
         """The numpy reference forward pass in eval mode; symbolic sizes are bound from the arrays."""
         return forward_stage.run(self, params, arrays, named)
 
+    def _forward_own(self, params: dict[str, np.ndarray], arrays: tuple[np.ndarray, ...]) -> Any:
+        """forward() on parameters this graph materialized itself (Model's eager call): not checked again."""
+        return forward_stage.run(self, params, arrays, {}, own_params=True)
+
     def _repr_html_(self) -> str:
         return report.render_html(self)

@@ -231,8 +231,6 @@ class Model:
 
     def _eager(self, arrays: tuple[np.ndarray, ...]) -> Any:
         """torch's lazy cycle: infer from the arrays' shapes, initialize what is missing, run."""
-        from . import forward as forward_stage
-
         graph = self.infer(*[a.shape for a in arrays])
         params: dict[str, np.ndarray] = {}
         for node in self.nodes:
@@ -248,7 +246,7 @@ class Model:
                 for arg, value in graph.node_data[node.name]["args"].items():
                     if getattr(node.layer, arg) is None:
                         setattr(node.layer, arg, value)
-        return forward_stage.run(graph, params, arrays, {}, own_params=True)  # made above: no need to check
+        return graph._forward_own(params, arrays)  # parameters made above: no need to check them
 
     def _inline(self, args: tuple[SymbolicTensor, ...], prefix: str | None) -> Any:
         if len(args) != len(self.inputs):
