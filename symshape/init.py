@@ -86,11 +86,6 @@ def _fill(shape, dtype, draw, scale: float, shift: float) -> np.ndarray | Stream
             sink(chunk.astype(dtype, copy=False))
         return Streamed()
     out = np.empty(shape, dtype=kind)
-    if size <= CHUNK:  # one chunk: drawn and scaled in place
-        draw(out, kind)
-        out *= scale
-        out += shift
-        return out.astype(dtype, copy=False)
     flat = out.reshape(-1)
     for start in range(0, flat.size, CHUNK):
         chunk = flat[start:start + CHUNK]
@@ -282,7 +277,7 @@ def materialize(specs: dict[str, ParamSpec], *, seed: int | None, init: Any, dty
     np_dtype = np.dtype(dtype)
     if np_dtype not in (np.float32, np.float64, np.float16):
         raise SpecError(f"dtype must be float16, float32 or float64, got {dtype!r}")
-    if init is not None and isinstance(init, Mapping):
+    if isinstance(init, Mapping):
         for pattern in init:
             if not any(fnmatch.fnmatchcase(n, pattern) for n in specs):
                 raise SpecError(f"init pattern {pattern!r} matches no parameter; names look like "
